@@ -1,0 +1,21 @@
+package provider
+
+import "errors"
+
+// Sentinel errors carried in Result.Err.
+var (
+	// ErrUnknownApp: the sender has no configuration for the job's app.
+	ErrUnknownApp = errors.New("app not configured for this provider")
+	// ErrPayloadTooLarge: the encoded payload exceeds the provider's limit.
+	ErrPayloadTooLarge = errors.New("payload too large")
+	// ErrBadMessage: the provider rejected the message as malformed.
+	ErrBadMessage = errors.New("message rejected by provider")
+	// ErrCredentials: the provider rejected our credentials.
+	ErrCredentials = errors.New("provider rejected credentials")
+	// ErrUnavailable: the provider could not be reached or was overloaded.
+	ErrUnavailable = errors.New("provider unavailable")
+	// ErrRateLimited: the provider asked us to slow down.
+	ErrRateLimited = errors.New("rate limited by provider")
+	// ErrInvalidToken: the provider reported the token dead or malformed.
+	ErrInvalidToken = errors.New("invalid device token")
+)

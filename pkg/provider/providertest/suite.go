@@ -1,0 +1,203 @@
+package providertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// Run runs the conformance suite. newHarness must return a fresh sender and
+// fake for each subtest (faults are stateful).
+func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h *Harness)
+	}{
+		{"Delivered", testDelivered},
+		{"DeadTokenIsInvalid", testDeadToken},
+		{"BatchResultsInOrder", testBatchOrder},
+		{"RateLimitedIsRetry", testFailure(RateLimited, provider.Retry)},
+		{"UnavailableIsRetry", testFailure(Unavailable, provider.Retry)},
+		{"InternalIsRetry", testFailure(Internal, provider.Retry)},
+		{"AuthFailureIsCredentialError", testFailure(AuthFailure, provider.CredentialError)},
+		{"BadRequestIsPermanent", testFailure(BadRequest, provider.Permanent)},
+		{"DroppedConnectionIsRetry", testFailure(DropConnection, provider.Retry)},
+		{"RecoversAfterFailure", testRecovers},
+		{"UnknownAppIsPermanent", testUnknownApp},
+		{"PayloadTooLargeIsPermanent", testPayloadTooLarge},
+		{"SlowAnswerWithinDeadline", testSlow},
+		{"DeadlineExceededIsRetry", testDeadline},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			tc.fn(t, h)
+		})
+	}
+}
+
+func job(h *Harness, tokens ...string) *events.Job {
+	return &events.Job{
+		ID: "conf-" + strings.ReplaceAll(tokens[0], ":", ""), IntentID: "conf",
+		App: h.App, Platform: h.Platform, Tokens: tokens,
+		Notification: events.Notification{Title: "hello", Body: "conformance", Data: map[string]any{"k": "v"}},
+		CreatedAt:    time.Now(),
+	}
+}
+
+func send(t *testing.T, h *Harness, j *events.Job, timeout time.Duration) []provider.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	rs := h.Sender.Send(ctx, j)
+	if len(rs) != len(j.Tokens) {
+		t.Fatalf("Send returned %d results for %d tokens", len(rs), len(j.Tokens))
+	}
+	for i, r := range rs {
+		if r.Token != j.Tokens[i] {
+			t.Fatalf("result %d is for token %q, want %q (results must follow the job's order)", i, r.Token, j.Tokens[i])
+		}
+	}
+	return rs
+}
+
+func wantKind(t *testing.T, r provider.Result, k provider.Kind) {
+	t.Helper()
+	if r.Kind != k {
+		t.Fatalf("token %s: kind %v (reason %q, err %v), want %v", r.Token, r.Kind, r.Reason, r.Err, k)
+	}
+}
+
+func testDelivered(t *testing.T, h *Harness) {
+	tok := h.Token(1)
+	rs := send(t, h, job(h, tok), 10*time.Second)
+	wantKind(t, rs[0], provider.Delivered)
+	if n := h.Fake.Delivered(tok); n != 1 {
+		t.Fatalf("fake saw %d deliveries to the token, want 1", n)
+	}
+}
+
+func testDeadToken(t *testing.T, h *Harness) {
+	tok := h.Token(2)
+	h.Fake.SetDead(tok)
+	rs := send(t, h, job(h, tok), 10*time.Second)
+	wantKind(t, rs[0], provider.InvalidToken)
+	if rs[0].Reason == "" {
+		t.Fatal("invalid token result has no provider reason")
+	}
+	if !errors.Is(rs[0].Err, provider.ErrInvalidToken) {
+		t.Fatalf("err %v does not match provider.ErrInvalidToken", rs[0].Err)
+	}
+}
+
+func testBatchOrder(t *testing.T, h *Harness) {
+	n := 10
+	if h.Features.MaxBatch > 0 && h.Features.MaxBatch < n {
+		n = h.Features.MaxBatch
+	}
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = h.Token(100 + i)
+		if i%3 == 1 {
+			h.Fake.SetDead(tokens[i])
+		}
+	}
+	rs := send(t, h, job(h, tokens...), 20*time.Second)
+	for i, r := range rs {
+		want := provider.Delivered
+		if i%3 == 1 {
+			want = provider.InvalidToken
+		}
+		wantKind(t, r, want)
+	}
+}
+
+func testFailure(f Failure, want provider.Kind) func(t *testing.T, h *Harness) {
+	return func(t *testing.T, h *Harness) {
+		retryAfter := time.Duration(0)
+		if f == RateLimited {
+			retryAfter = 7 * time.Second
+		}
+		// Enough failures to defeat any retry the provider library does itself.
+		h.Fake.FailNext(20, f, retryAfter)
+		tok := h.Token(3)
+		rs := send(t, h, job(h, tok), 20*time.Second)
+		wantKind(t, rs[0], want)
+		if f == RateLimited && h.Features.RetryAfter && rs[0].RetryAfter < time.Second {
+			t.Fatalf("rate limited with Retry-After 7s, result RetryAfter = %v", rs[0].RetryAfter)
+		}
+		if want != provider.Delivered && h.Fake.Delivered(tok) != 0 {
+			t.Fatalf("token delivered although the fake failed the request")
+		}
+	}
+}
+
+func testRecovers(t *testing.T, h *Harness) {
+	h.Fake.FailNext(1, Unavailable, 0)
+	tok := h.Token(4)
+	first := send(t, h, job(h, tok), 20*time.Second)
+	if first[0].Kind != provider.Retry && first[0].Kind != provider.Delivered {
+		t.Fatalf("after one 503: kind %v, want retry (or delivered if the library retried)", first[0].Kind)
+	}
+	rs := send(t, h, job(h, tok), 10*time.Second)
+	wantKind(t, rs[0], provider.Delivered)
+}
+
+func testUnknownApp(t *testing.T, h *Harness) {
+	j := job(h, h.Token(5))
+	j.App = "no-such-app"
+	rs := send(t, h, j, 10*time.Second)
+	wantKind(t, rs[0], provider.Permanent)
+	if !errors.Is(rs[0].Err, provider.ErrUnknownApp) {
+		t.Fatalf("err %v does not match provider.ErrUnknownApp", rs[0].Err)
+	}
+}
+
+func testPayloadTooLarge(t *testing.T, h *Harness) {
+	if h.Features.MaxPayload == 0 {
+		t.Skip("provider declares no payload limit")
+	}
+	j := job(h, h.Token(6))
+	j.Notification.Body = strings.Repeat("x", h.Features.MaxPayload+1)
+	rs := send(t, h, j, 10*time.Second)
+	wantKind(t, rs[0], provider.Permanent)
+	if !errors.Is(rs[0].Err, provider.ErrPayloadTooLarge) && !errors.Is(rs[0].Err, provider.ErrBadMessage) {
+		t.Fatalf("err %v matches neither ErrPayloadTooLarge nor ErrBadMessage", rs[0].Err)
+	}
+}
+
+func testSlow(t *testing.T, h *Harness) {
+	h.Fake.SetLatency(300 * time.Millisecond)
+	tokens := []string{h.Token(7), h.Token(8)}
+	rs := send(t, h, job(h, tokens...), 10*time.Second)
+	for _, r := range rs {
+		wantKind(t, r, provider.Delivered)
+	}
+}
+
+func testDeadline(t *testing.T, h *Harness) {
+	h.Fake.SetLatency(5 * time.Second)
+	tok := h.Token(9)
+	start := time.Now()
+	rs := send(t, h, job(h, tok), 200*time.Millisecond)
+	wantKind(t, rs[0], provider.Retry)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("Send took %v after a 200ms deadline: it must honour ctx", el)
+	}
+}
+
+// String helps failure messages name a Failure.
+func (f Failure) String() string {
+	names := map[Failure]string{RateLimited: "rate-limited", Unavailable: "unavailable", Internal: "internal",
+		AuthFailure: "auth-failure", BadRequest: "bad-request", DropConnection: "drop-connection"}
+	if s, ok := names[f]; ok {
+		return s
+	}
+	return fmt.Sprintf("Failure(%d)", int(f))
+}

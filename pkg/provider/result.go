@@ -1,0 +1,79 @@
+package provider
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind is the class of a provider answer for one token. It decides what the
+// JetStream side does: ack, retry later, dead-letter, or pause the app.
+type Kind int
+
+// The result vocabulary shared by every provider.
+const (
+	// Delivered: the provider accepted the notification.
+	Delivered Kind = iota + 1
+	// InvalidToken: the token is dead for this app; never push to it again.
+	InvalidToken
+	// TokenReplaced: the provider named a new token for this device.
+	TokenReplaced
+	// Retry: a transient failure (rate limit, 5xx, transport); try again after
+	// RetryAfter (zero: the caller's backoff decides).
+	Retry
+	// Permanent: the message itself is wrong; retrying as is cannot succeed.
+	Permanent
+	// CredentialError: our credentials or app configuration were rejected.
+	// Tokens are fine and must be kept; the app's sends should pause.
+	CredentialError
+)
+
+var kindNames = map[Kind]string{
+	Delivered: "delivered", InvalidToken: "invalid_token", TokenReplaced: "token_replaced",
+	Retry: "retry", Permanent: "permanent", CredentialError: "credential_error",
+}
+
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Result is the provider's answer for one token.
+type Result struct {
+	Token string
+	Kind  Kind
+	// Reason is the provider's reason string ("Unregistered", "QUOTA_EXCEEDED",
+	// "10009"), or a short description of a transport failure.
+	Reason string
+	// RetryAfter is the provider's requested wait (Retry-After), if any.
+	RetryAfter time.Duration
+	// ProviderAt is the provider's timestamp for the outcome, if any (APNs 410).
+	ProviderAt time.Time
+	// NewToken is set with TokenReplaced.
+	NewToken string
+	// Err carries detail for failures; match it with errors.Is against the
+	// sentinels in this package.
+	Err error
+}
+
+// Error makes a failed Result usable as an error (with errors.As).
+func (r Result) Error() string {
+	if r.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", r.Kind, r.Reason, r.Err)
+	}
+	return fmt.Sprintf("%s: %s", r.Kind, r.Reason)
+}
+
+// Unwrap exposes Err to errors.Is.
+func (r Result) Unwrap() error { return r.Err }
+
+// All returns one Result of kind k for every token: for whole-job outcomes
+// such as an unknown app or an expired context.
+func All(tokens []string, k Kind, reason string, err error) []Result {
+	rs := make([]Result, len(tokens))
+	for i, t := range tokens {
+		rs[i] = Result{Token: t, Kind: k, Reason: reason, Err: err}
+	}
+	return rs
+}
