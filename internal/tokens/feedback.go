@@ -1,0 +1,88 @@
+package tokens
+
+import (
+	"context"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Change names what applying a feedback event did to token state.
+type Change string
+
+// Changes reported by Apply.
+const (
+	Unchanged   Change = ""
+	Invalidated Change = "invalidated"
+	Replaced    Change = "replaced"
+)
+
+// Apply turns one feedback event into token state. invalid_token marks the
+// token invalid unless it was registered again after the event's time (a
+// stale event never overrides a newer registration); token_replaced retires
+// the old token and records the new one. Delivered events are not written
+// here: they go through the batched LastSuccess updater.
+func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
+	switch f.Outcome {
+	case events.InvalidToken:
+		at := f.EffectiveTime().UTC()
+		ok, err := s.Update(ctx, f.App, f.Platform, f.Token, func(r *Record) bool {
+			if r.RegisteredAt != nil && r.RegisteredAt.After(at) {
+				return false // registered again since: the event is stale
+			}
+			if r.State == Invalid && r.InvalidAt != nil && !at.After(*r.InvalidAt) {
+				return false // already known
+			}
+			r.State, r.Reason, r.InvalidAt = Invalid, f.Reason, &at
+			return true
+		})
+		if ok {
+			return Invalidated, err
+		}
+		return Unchanged, err
+	case events.TokenReplaced:
+		if f.NewToken == "" || f.NewToken == f.Token {
+			return Unchanged, nil
+		}
+		var old Record
+		ok, err := s.Update(ctx, f.App, f.Platform, f.Token, func(r *Record) bool {
+			old = *r
+			if r.State == Retired && r.ReplacedBy == f.NewToken {
+				return false
+			}
+			r.State, r.ReplacedBy, r.Reason = Retired, f.NewToken, f.Reason
+			return true
+		})
+		if err != nil {
+			return Unchanged, err
+		}
+		_, err = s.Update(ctx, f.App, f.Platform, f.NewToken, func(r *Record) bool {
+			if r.State == Active && r.Alias == old.Alias {
+				return false
+			}
+			now := f.EffectiveTime().UTC()
+			r.State, r.RegisteredAt = Active, &now
+			r.Alias, r.Tags, r.Locale, r.Attributes = old.Alias, old.Tags, old.Locale, old.Attributes
+			return true
+		})
+		if ok {
+			return Replaced, err
+		}
+		return Unchanged, err
+	}
+	return Unchanged, nil
+}
+
+// TouchSuccess records a delivery time if it is newer than the stored one.
+// Only active tokens are touched: a delivery never revives an invalid token.
+func (s *Store) TouchSuccess(ctx context.Context, app string, p events.Platform, token string, at time.Time) error {
+	_, err := s.Update(ctx, app, p, token, func(r *Record) bool {
+		if r.State != Active || (r.LastSuccess != nil && !at.After(*r.LastSuccess)) {
+			return false
+		}
+		at := at.UTC()
+		r.LastSuccess = &at
+		return true
+	})
+	return err
+}
