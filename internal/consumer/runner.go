@@ -143,9 +143,9 @@ func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
 	r.m.InFlight.WithLabelValues(stage).Inc()
 	start := time.Now()
 	// Keep the message ours while a slow handler works (rate limits, big batches).
-	keep := time.AfterFunc(r.cfg.AckWait/2, func() { _ = msg.InProgress() })
+	keep := keepAlive(msg, r.cfg.AckWait/2)
 	defer func() {
-		keep.Stop()
+		keep()
 		r.m.InFlight.WithLabelValues(stage).Dec()
 		r.m.HandlerSeconds.WithLabelValues(stage).Observe(time.Since(start).Seconds())
 	}()
@@ -258,4 +258,30 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// keepAlive tells the server every interval that msg is still being worked
+// on, so a slow handler does not get its message redelivered elsewhere. The
+// returned func stops it.
+func keepAlive(msg jetstream.Msg, interval time.Duration) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // the callback must not run before t is set
+	defer mu.Unlock()
+	t = time.AfterFunc(interval, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		_ = msg.InProgress()
+		t.Reset(interval)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
+	}
 }

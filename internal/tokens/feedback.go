@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -74,8 +75,15 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 }
 
 // TouchSuccess records a delivery time if it is newer than the stored one.
-// Only active tokens are touched: a delivery never revives an invalid token.
+// Only existing, active tokens are touched: a delivery never revives an
+// invalid token, and unregistered tokens pushed to explicitly get no record.
 func (s *Store) TouchSuccess(ctx context.Context, app string, p events.Platform, token string, at time.Time) error {
+	if _, _, err := s.Get(ctx, app, p, token); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
 	_, err := s.Update(ctx, app, p, token, func(r *Record) bool {
 		if r.State != Active || (r.LastSuccess != nil && !at.After(*r.LastSuccess)) {
 			return false

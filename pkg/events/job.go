@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"time"
 )
 
@@ -26,13 +27,23 @@ type Job struct {
 	Attempt int `json:"attempt,omitempty"`
 }
 
-// JobID derives a job's id from its intent, platform, batch index and retry
-// generation (0 for the dispatcher's first publish).
-func JobID(intentID string, p Platform, batch, generation int) string {
-	if generation == 0 {
-		return fmt.Sprintf("%s.%s.%d", intentID, p, batch)
+// JobID derives a job's id from its intent, platform, batch index and the
+// tokens it carries: a redelivered intent that resolves to the same batches
+// yields the same ids (deduplicated by the stream), while a batch whose
+// content changed (say, a token since suppressed) gets a new id instead of
+// being mistaken for a duplicate and lost.
+func JobID(intentID string, p Platform, batch int, tokens []string) string {
+	h := fnv.New64a()
+	for _, t := range tokens {
+		h.Write([]byte(t))
+		h.Write([]byte{0})
 	}
-	return fmt.Sprintf("%s.%s.%d.r%d", intentID, p, batch, generation)
+	return fmt.Sprintf("%s.%s.%d.%08x", intentID, p, batch, uint32(h.Sum64()))
+}
+
+// RetryJobID is the id of the re-queued part of a job at a given attempt.
+func RetryJobID(jobID string, attempt int) string {
+	return fmt.Sprintf("%s.r%d", jobID, attempt)
 }
 
 // Expired reports whether the job's notification expiry has passed at now.

@@ -1,5 +1,7 @@
 package events
 
+import "strings"
+
 // Stream names, fixed by docs/ARCHITECTURE.md.
 const (
 	StreamIntents  = "PUSH_INTENTS"
@@ -81,3 +83,15 @@ const (
 	HeaderReason   = "Push-Reason"
 	HeaderStage    = "Push-Stage"
 )
+
+// RetrySubject holds the schedule of a re-queued partial job until it fires
+// onto SendSubject; senders consume SendSubject only (one token after the
+// platform), so schedules are never taken for jobs.
+func RetrySubject(p Platform, app, jobID string) string {
+	return SendSubject(p, app) + ".retry." + sanitizeToken(jobID)
+}
+
+// sanitizeToken makes s usable as subject tokens (dots become dashes).
+func sanitizeToken(s string) string {
+	return strings.ReplaceAll(s, ".", "-")
+}

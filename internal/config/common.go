@@ -1,0 +1,120 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pushfleet/pushfleet/internal/streams"
+)
+
+// Common are the settings every service binary shares.
+type Common struct {
+	NATSURL      string
+	NATSCreds    string
+	NATSUser     string
+	NATSPassword string
+	NATSNKey     string
+	NATSCA       string
+	NATSCert     string
+	NATSKey      string
+	// HTTPAddr serves /metrics, /healthz and /readyz.
+	HTTPAddr string
+	LogLevel string
+	// Provision creates or updates the streams at start.
+	Provision bool
+	Streams   streams.Config
+	// DrainTimeout bounds the graceful shutdown of in-flight work.
+	DrainTimeout time.Duration
+}
+
+// Register adds the common flags to fs.
+func (c *Common) Register(fs *flag.FlagSet, defaultHTTP string) {
+	fs.StringVar(&c.NATSURL, "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file (JWT + nkey seed)")
+	fs.StringVar(&c.NATSUser, "nats-user", "", "NATS user name")
+	fs.StringVar(&c.NATSPassword, "nats-password", "", "NATS password")
+	fs.StringVar(&c.NATSNKey, "nats-nkey", "", "NATS nkey seed file")
+	fs.StringVar(&c.NATSCA, "nats-ca", "", "CA certificate file to verify the NATS server")
+	fs.StringVar(&c.NATSCert, "nats-cert", "", "client certificate file for mutual TLS with NATS")
+	fs.StringVar(&c.NATSKey, "nats-key", "", "client key file for mutual TLS with NATS")
+	fs.StringVar(&c.HTTPAddr, "http-addr", defaultHTTP, "address of the /metrics, /healthz and /readyz endpoints")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.Provision, "provision", true, "create or update the JetStream streams at start")
+	fs.IntVar(&c.Streams.Replicas, "stream-replicas", 1, "replicas of every stream and the KV bucket (3 on a cluster)")
+	fs.DurationVar(&c.Streams.DedupWindow, "dedup-window", 2*time.Minute, "how long intent and job ids are remembered for deduplication")
+	fs.DurationVar(&c.Streams.FeedbackMaxAge, "feedback-retention", 7*24*time.Hour, "how long PUSH_FEEDBACK keeps feedback events")
+	fs.DurationVar(&c.Streams.DeadMaxAge, "dead-retention", 30*24*time.Hour, "how long PUSH_DEAD keeps dead letters")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight work")
+}
+
+// Validate reports unusable settings.
+func (c *Common) Validate() error {
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if (c.NATSCert == "") != (c.NATSKey == "") {
+		return errors.New("--nats-cert and --nats-key go together")
+	}
+	if c.NATSUser != "" && c.NATSPassword == "" {
+		return errors.New("--nats-user needs --nats-password")
+	}
+	return c.Streams.Validate()
+}
+
+// ParseLevel parses a log level name.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// Logger returns a JSON logger at the configured level.
+func (c *Common) Logger(w io.Writer, service string) *slog.Logger {
+	l, _ := ParseLevel(c.LogLevel)
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", service)
+}
+
+// NATSOptions are the connection options for the configured auth and TLS.
+func (c *Common) NATSOptions(name string, log *slog.Logger) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.LameDuckModeHandler(func(nc *nats.Conn) { log.Info("nats server entering lame duck mode", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	if c.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(c.NATSCreds))
+	}
+	if c.NATSUser != "" {
+		opts = append(opts, nats.UserInfo(c.NATSUser, c.NATSPassword))
+	}
+	if c.NATSNKey != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NATSNKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if c.NATSCA != "" {
+		opts = append(opts, nats.RootCAs(c.NATSCA))
+	}
+	if c.NATSCert != "" {
+		opts = append(opts, nats.ClientCert(c.NATSCert, c.NATSKey))
+	}
+	return opts, nil
+}

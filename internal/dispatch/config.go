@@ -1,0 +1,63 @@
+package dispatch
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Config tunes the dispatcher. Zero values take the documented defaults.
+type Config struct {
+	// Limits bound what an intent may carry (default events.DefaultLimits).
+	Limits events.Limits
+	// BatchAPNs, BatchFCM and BatchMi are the most tokens per job. APNs takes
+	// one token per HTTP/2 request, so its batch only amortizes JetStream
+	// work (default 100); FCM's SendEach takes 500 (default and maximum);
+	// MiPush takes a comma-separated list of 1000 (default).
+	BatchAPNs, BatchFCM, BatchMi int
+	// PublishTimeout bounds waiting for the job acks of one intent (default 30s).
+	PublishTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.BatchAPNs == 0 {
+		c.BatchAPNs = 100
+	}
+	if c.BatchFCM == 0 {
+		c.BatchFCM = 500
+	}
+	if c.BatchMi == 0 {
+		c.BatchMi = 1000
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports batch sizes the providers would reject.
+func (c Config) Validate() error {
+	c.setDefaults()
+	switch {
+	case c.BatchAPNs < 1 || c.BatchFCM < 1 || c.BatchMi < 1:
+		return fmt.Errorf("dispatch: batch sizes must be positive")
+	case c.BatchFCM > 500:
+		return fmt.Errorf("dispatch: FCM batch %d exceeds SendEach's 500", c.BatchFCM)
+	}
+	return nil
+}
+
+func (c *Config) batch(p events.Platform) int {
+	switch p {
+	case events.APNs:
+		return c.BatchAPNs
+	case events.FCM:
+		return c.BatchFCM
+	}
+	return c.BatchMi
+}

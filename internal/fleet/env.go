@@ -1,0 +1,78 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/health"
+	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/streams"
+)
+
+// Env is what every service of a process shares.
+type Env struct {
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	Metrics *metrics.Fleet
+	Health  *health.Server
+	Logger  *slog.Logger
+	// DrainTimeout bounds the graceful stop of in-flight work.
+	DrainTimeout time.Duration
+	// MaxAttempts is the retry budget of every stage (default 10).
+	MaxAttempts int
+}
+
+// maxAsyncPending lets a busy process keep many job and feedback publishes
+// in flight before publishing blocks.
+const maxAsyncPending = 16384
+
+// NewJetStream returns the JetStream handle every service uses.
+func NewJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
+	return jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxAsyncPending))
+}
+
+// Connect dials NATS with opts and returns the connection and JetStream handle.
+func Connect(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	js, err := NewJetStream(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// Provision creates or updates the streams, retrying while JetStream is
+// not yet available (a cluster still electing leaders) until ctx ends.
+func Provision(ctx context.Context, js jetstream.JetStream, cfg streams.Config, log *slog.Logger) error {
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := streams.Provision(pctx, js, cfg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		log.Warn("provisioning streams failed, retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("provision streams: %w", err)
+		case <-time.After(min(time.Duration(attempt)*time.Second, 10*time.Second)):
+		}
+	}
+}
+
+// connected is a readiness check on the NATS connection.
+func (e *Env) connected() error {
+	if s := e.NC.Status(); s != nats.CONNECTED {
+		return fmt.Errorf("nats %s", s)
+	}
+	return nil
+}

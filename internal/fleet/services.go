@@ -1,0 +1,111 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/dispatch"
+	"github.com/pushfleet/pushfleet/internal/send"
+	"github.com/pushfleet/pushfleet/internal/sink"
+	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// Service is one runnable part of the fleet.
+type Service interface {
+	// Run works until ctx ends, then drains and returns.
+	Run(ctx context.Context) error
+}
+
+var errNotReady = errors.New("consumer not bound")
+
+func (e *Env) runner(name string, cfg consumer.Config, h consumer.Handler) (*consumer.Runner, error) {
+	cfg.Logger = e.Logger.With("component", name)
+	cfg.DrainTimeout = e.DrainTimeout
+	if e.MaxAttempts > 0 {
+		cfg.MaxAttempts = e.MaxAttempts
+	}
+	r, err := consumer.New(e.JS, cfg, h, e.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	if e.Health != nil {
+		e.Health.AddCheck("nats", e.connected)
+		e.Health.AddCheck(name, func() error {
+			if !r.Ready() {
+				return errNotReady
+			}
+			return nil
+		})
+	}
+	return r, nil
+}
+
+// DispatcherOptions are the dispatcher's optional parts.
+type DispatcherOptions struct {
+	Config      dispatch.Config
+	MaxInFlight int
+	Audience    dispatch.Audience
+	Suppressor  dispatch.Suppressor
+}
+
+// Dispatcher builds the dispatcher service.
+func (e *Env) Dispatcher(o DispatcherOptions) (Service, error) {
+	o.Config.Logger = e.Logger.With("component", "dispatcher")
+	d, err := dispatch.New(o.Config, e.JS, e.Metrics, o.Audience, o.Suppressor)
+	if err != nil {
+		return nil, err
+	}
+	return e.runner("dispatcher", consumer.Config{
+		Stream: events.StreamIntents, Durable: events.DurableDispatcher, Stage: events.StageIntents,
+		FilterSubjects: []string{events.IntentsRoot + ".>"}, MaxInFlight: o.MaxInFlight,
+	}, d)
+}
+
+// SenderOptions tune a sender service.
+type SenderOptions struct {
+	Config      send.Config
+	MaxInFlight int
+}
+
+// Sender builds platform p's sender service around a provider.
+func (e *Env) Sender(p events.Platform, s provider.Sender, o SenderOptions) (Service, error) {
+	name := events.SenderDurable(p)
+	o.Config.Platform = p
+	o.Config.Logger = e.Logger.With("component", name)
+	if e.MaxAttempts > 0 {
+		o.Config.MaxAttempts = e.MaxAttempts
+	}
+	svc, err := send.New(o.Config, s, e.JS, e.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return e.runner(name, consumer.Config{
+		Stream: events.SendStream(p), Durable: name, Stage: events.SenderStage(p),
+		// Jobs only: one token after the platform is the app; longer subjects
+		// are schedules of re-queued jobs, not jobs.
+		FilterSubjects: []string{events.SendRoot + "." + string(p) + ".*"},
+		MaxInFlight:    o.MaxInFlight,
+	}, svc)
+}
+
+// FeedbackSink builds the feedback-sink service.
+func (e *Env) FeedbackSink(ctx context.Context, cfg sink.Config, maxInFlight int) (Service, error) {
+	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
+	if err != nil {
+		return nil, fmt.Errorf("token bucket: %w", err)
+	}
+	cfg.Logger = e.Logger.With("component", "feedback-sink")
+	s := sink.New(cfg, tokens.NewStore(kv), e.Metrics)
+	r, err := e.runner("feedback-sink", consumer.Config{
+		Stream: events.StreamFeedback, Durable: events.DurableFeedbackSink, Stage: events.StageFeedback,
+		MaxInFlight: maxInFlight,
+	}, s)
+	if err != nil {
+		return nil, err
+	}
+	return Group{r, s}, nil
+}

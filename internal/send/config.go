@@ -1,0 +1,65 @@
+package send
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Config tunes a sender service. Zero values take the documented defaults.
+type Config struct {
+	Platform events.Platform
+	// RequestTimeout bounds one job's provider call (default 30s).
+	RequestTimeout time.Duration
+	// MaxAttempts is the retry budget of a token across redeliveries and
+	// re-queued partial jobs (default 10; match the consumer's).
+	MaxAttempts int
+	// PauseMin and PauseMax bound how long an app's sends pause after its
+	// credentials were rejected; the pause doubles while rejections go on
+	// (defaults 30s and 10m).
+	PauseMin, PauseMax time.Duration
+	// RetryBase and RetryMax shape the delay of re-queued partial jobs
+	// (defaults 1s and 5m).
+	RetryBase, RetryMax time.Duration
+	Logger              *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 10
+	}
+	if c.PauseMin == 0 {
+		c.PauseMin = 30 * time.Second
+	}
+	if c.PauseMax == 0 {
+		c.PauseMax = 10 * time.Minute
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports an unusable configuration.
+func (c Config) Validate() error {
+	c.setDefaults()
+	switch {
+	case !c.Platform.Valid():
+		return fmt.Errorf("send: unknown platform %q", c.Platform)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("send: max attempts must be positive")
+	case c.PauseMax < c.PauseMin || c.RetryMax < c.RetryBase:
+		return fmt.Errorf("send: a maximum is below its minimum")
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package send
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/feedback"
+	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// Service is the consumer.Handler of one platform's job stream.
+type Service struct {
+	cfg    Config
+	sender provider.Sender
+	js     jetstream.Publisher
+	fb     *feedback.Publisher
+	m      *metrics.Fleet
+	paused *pauses
+	now    func() time.Time
+}
+
+// New returns a Service delivering through sender.
+func New(cfg Config, sender provider.Sender, js jetstream.Publisher, m *metrics.Fleet) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Service{cfg: cfg, sender: sender, js: js, fb: feedback.NewPublisher(js), m: m,
+		paused: newPauses(cfg.PauseMin, cfg.PauseMax), now: time.Now}, nil
+}
+
+// Handle delivers one job.
+func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
+	job, err := events.DecodeJob(msg.Data())
+	if err != nil {
+		return consumer.DeadLetter("", "malformed", err.Error())
+	}
+	if job.Platform != s.cfg.Platform {
+		return s.dead(job, job.Tokens, "malformed", fmt.Sprintf("job for %s on the %s stream", job.Platform, s.cfg.Platform))
+	}
+	attempts := job.Attempt + 1
+	if meta, err := msg.Metadata(); err == nil {
+		attempts = job.Attempt + int(meta.NumDelivered)
+	}
+	now := s.now()
+	if job.Expired(now) {
+		if err := s.report(ctx, job, job.Tokens, events.Expired, "expired before sending"); err != nil {
+			return consumer.RetryAfter(0, "publish", err.Error())
+		}
+		return consumer.Done()
+	}
+	if wait := s.paused.remaining(job.App, now); wait > 0 {
+		return consumer.RetryAfter(wait, "app_paused", "app paused after a credential error")
+	}
+
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	results := s.sender.Send(sctx, job)
+	cancel()
+	if len(results) != len(job.Tokens) {
+		// A provider bug must not lose tokens: retry the whole job.
+		s.cfg.Logger.Error("provider returned a wrong number of results", "want", len(job.Tokens), "got", len(results))
+		return consumer.RetryAfter(0, "provider_bug", "provider returned a wrong number of results")
+	}
+	return s.settle(ctx, job, attempts, results)
+}
+
+// settle turns the per-token results into feedback and one verdict.
+func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, results []provider.Result) consumer.Verdict {
+	now := s.now().UTC()
+	fbs := make([]events.Feedback, 0, len(results))
+	var retry, dead []string
+	var retryAfter time.Duration
+	var retryReason, deadReason, credReason string
+	latency := now.Sub(job.CreatedAt).Seconds()
+	observe := s.m.IntentToProvider.WithLabelValues(string(job.Platform))
+	for _, r := range results {
+		fb := events.Feedback{App: job.App, Platform: job.Platform, Token: r.Token, Reason: r.Reason,
+			IntentID: job.IntentID, JobID: job.ID, At: now}
+		if !r.ProviderAt.IsZero() {
+			at := r.ProviderAt.UTC()
+			fb.ProviderAt = &at
+		}
+		switch r.Kind {
+		case provider.Delivered:
+			fb.Outcome = events.Delivered
+		case provider.InvalidToken:
+			fb.Outcome = events.InvalidToken
+		case provider.TokenReplaced:
+			fb.Outcome, fb.NewToken = events.TokenReplaced, r.NewToken
+		case provider.Permanent:
+			fb.Outcome = events.Dead
+			dead = append(dead, r.Token)
+			deadReason = resultReason(r)
+		case provider.CredentialError:
+			fb.Outcome = events.Failed
+			retry = append(retry, r.Token)
+			credReason = resultReason(r)
+		default: // Retry, or a kind this version does not know: never drop it.
+			fb.Outcome = events.Failed
+			retry = append(retry, r.Token)
+			retryAfter = max(retryAfter, r.RetryAfter)
+			retryReason = resultReason(r)
+		}
+		if fb.Outcome != events.Failed {
+			observe.Observe(latency)
+		}
+		s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(fb.Outcome)).Inc()
+		fbs = append(fbs, fb)
+	}
+	if credReason != "" {
+		d := s.paused.trip(job.App, now)
+		s.m.AppsPaused.WithLabelValues(string(job.Platform), job.App).Set(1)
+		s.cfg.Logger.Error("provider rejected the app's credentials: sends paused, tokens kept",
+			"app", job.App, "reason", credReason, "pause", d)
+		retryAfter = max(retryAfter, d)
+		retryReason = "credentials rejected: " + credReason
+	} else if len(retry) < len(results) && s.paused.clear(job.App) {
+		s.m.AppsPaused.WithLabelValues(string(job.Platform), job.App).Set(0)
+		s.cfg.Logger.Info("app sends resumed", "app", job.App)
+	}
+	if err := s.fb.Publish(ctx, fbs); err != nil {
+		return consumer.RetryAfter(0, "publish", "feedback not stored: "+err.Error())
+	}
+
+	switch {
+	case len(retry) == len(results):
+		if attempts >= s.cfg.MaxAttempts {
+			return s.giveUp(ctx, job, retry, attempts, retryReason)
+		}
+		return consumer.RetryAfter(retryAfter, category(credReason), retryReason)
+	case len(retry) > 0:
+		if attempts >= s.cfg.MaxAttempts {
+			if v := s.giveUp(ctx, job, retry, attempts, retryReason); v.Action != consumer.Ack {
+				return v
+			}
+		} else if err := s.requeue(ctx, job, retry, attempts, retryAfter); err != nil {
+			return consumer.RetryAfter(0, "publish", "re-queue failed: "+err.Error())
+		}
+	}
+	if len(dead) > 0 {
+		return s.dead(job, dead, "permanent", deadReason)
+	}
+	return consumer.Done()
+}
+
+// giveUp dead-letters tokens whose retry budget is spent.
+func (s *Service) giveUp(ctx context.Context, job *events.Job, tokens []string, attempts int, reason string) consumer.Verdict {
+	if err := s.report(ctx, job, tokens, events.Dead, "gave up after retries"); err != nil {
+		return consumer.RetryAfter(0, "publish", err.Error())
+	}
+	return s.dead(job, tokens, "max_attempts", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason))
+}
+
+// requeue publishes the retryable tokens of a partly failed job as a new job
+// that fires after the delay (a JetStream message schedule), so the tokens
+// that were delivered are not sent again.
+func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string, attempts int, after time.Duration) error {
+	next := *job
+	next.ID = events.RetryJobID(job.ID, attempts)
+	next.Tokens = tokens
+	next.Attempt = attempts
+	data, err := json.Marshal(&next)
+	if err != nil {
+		return err
+	}
+	delay := max(after, consumer.Backoff(attempts, s.cfg.RetryBase, s.cfg.RetryMax))
+	target := events.SendSubject(job.Platform, job.App)
+	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data}
+	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(next.ID),
+		jetstream.WithScheduleAt(s.now().Add(delay)), jetstream.WithScheduleTarget(target))
+	if err == nil {
+		s.m.Jobs.WithLabelValues(string(job.Platform)).Inc()
+	}
+	return err
+}
+
+// dead dead-letters tokens of a job. When only part of the job is dead the
+// rest is already settled and recorded in feedback; the dead letter holds
+// only the dead tokens, and the runner terms the message.
+func (s *Service) dead(job *events.Job, tokens []string, category, reason string) consumer.Verdict {
+	v := consumer.DeadLetter(job.App, category, reason)
+	v.IntentID, v.Tokens = job.IntentID, tokens
+	return v
+}
+
+func (s *Service) report(ctx context.Context, job *events.Job, tokens []string, o events.Outcome, reason string) error {
+	now := s.now().UTC()
+	fbs := make([]events.Feedback, len(tokens))
+	for i, t := range tokens {
+		fbs[i] = events.Feedback{App: job.App, Platform: job.Platform, Token: t, Outcome: o,
+			Reason: reason, IntentID: job.IntentID, JobID: job.ID, At: now}
+		s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(o)).Inc()
+	}
+	return s.fb.Publish(ctx, fbs)
+}
+
+func resultReason(r provider.Result) string {
+	if r.Reason != "" {
+		return r.Reason
+	}
+	if r.Err != nil {
+		return r.Err.Error()
+	}
+	return r.Kind.String()
+}
+
+func category(credReason string) string {
+	if credReason != "" {
+		return "credentials"
+	}
+	return "provider"
+}

@@ -1,0 +1,117 @@
+// Package sink is the feedback-sink: it consumes PUSH_FEEDBACK and turns
+// provider outcomes into token state, so that a dead token is never pushed
+// to again and a replaced token is followed.
+package sink
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Config tunes the sink.
+type Config struct {
+	// FlushInterval batches last-success updates of delivered tokens (default
+	// 5s): one KV write per token per interval instead of one per push.
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// Sink is the consumer.Handler of PUSH_FEEDBACK.
+type Sink struct {
+	cfg   Config
+	store *tokens.Store
+	m     *metrics.Fleet
+
+	mu      sync.Mutex
+	success map[successKey]time.Time
+}
+
+type successKey struct {
+	app      string
+	platform events.Platform
+	token    string
+}
+
+// New returns a Sink writing to store.
+func New(cfg Config, store *tokens.Store, m *metrics.Fleet) *Sink {
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sink{cfg: cfg, store: store, m: m, success: map[successKey]time.Time{}}
+}
+
+// Handle applies one feedback event.
+func (s *Sink) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
+	f, err := events.DecodeFeedback(msg.Data())
+	if err != nil {
+		return consumer.DeadLetter("", "malformed", err.Error())
+	}
+	switch f.Outcome {
+	case events.Delivered:
+		// Last-success times are hints: batched, and lost at worst on a crash.
+		s.mu.Lock()
+		k := successKey{f.App, f.Platform, f.Token}
+		if f.At.After(s.success[k]) {
+			s.success[k] = f.At
+		}
+		s.mu.Unlock()
+		return consumer.Done()
+	case events.InvalidToken, events.TokenReplaced:
+		change, err := s.store.Apply(ctx, f)
+		if err != nil {
+			return consumer.RetryAfter(0, "kv", err.Error())
+		}
+		if change != tokens.Unchanged {
+			s.m.TokenUpdates.WithLabelValues(string(f.Platform), string(change)).Inc()
+			s.cfg.Logger.Info("token state", "app", f.App, "platform", f.Platform,
+				"token", tokens.Short(f.Token), "change", change, "reason", f.Reason)
+		}
+	}
+	return consumer.Done()
+}
+
+// Run flushes batched last-success times until ctx ends, then once more.
+func (s *Sink) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return s.Flush(fctx)
+		case <-t.C:
+			if err := s.Flush(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.cfg.Logger.Warn("flush last-success times", "err", err)
+			}
+		}
+	}
+}
+
+// Flush writes the batched last-success times.
+func (s *Sink) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	batch := s.success
+	s.success = make(map[successKey]time.Time, len(batch))
+	s.mu.Unlock()
+	var first error
+	for k, at := range batch {
+		if err := s.store.TouchSuccess(ctx, k.app, k.platform, k.token, at); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
