@@ -1,0 +1,168 @@
+package mi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// API paths. v3 is v2 plus several packages per request; the sender uses it.
+const (
+	PathRegID           = "/v3/message/regid"
+	PathAlias           = "/v3/message/alias"
+	PathTopic           = "/v3/message/topic"
+	PathInvalidRegIDs   = "/v1/feedback/fetch_invalid_regids"
+	feedbackPageSize    = 1000 // the feedback API returns at most this many per call
+	maxFeedbackPages    = 100  // per PollInvalid call; the rest waits for the next poll
+	maxAnswerBytes      = 4 << 20
+	formContentType     = "application/x-www-form-urlencoded;charset=UTF-8"
+	headerAuthorization = "Authorization"
+)
+
+// SendRegIDs sends m to regids (one request: keep them within the server's
+// cap, Config.BatchSize for Send). A nil error means code 0; the invalid
+// subset is then in Response.Data.BadRegIDs. Otherwise the error is an
+// *Error classified per classify.go, matching a provider sentinel.
+func (s *Sender) SendRegIDs(ctx context.Context, app string, m Message, regids []string) (*Response, error) {
+	a, err := s.lookup(app)
+	if err != nil {
+		return nil, err
+	}
+	return s.do(ctx, a, http.MethodPost, a.host+PathRegID, targetBody(m, "registration_id", regids, false))
+}
+
+// SendAliases sends m to the devices registered under aliases.
+func (s *Sender) SendAliases(ctx context.Context, app string, m Message, aliases []string) (*Response, error) {
+	a, err := s.lookup(app)
+	if err != nil {
+		return nil, err
+	}
+	// Repeated alias= params, as the Java SDK sends them: an alias may hold a comma.
+	return s.do(ctx, a, http.MethodPost, a.host+PathAlias, targetBody(m, "alias", aliases, true))
+}
+
+// SendTopic sends m to every device subscribed to topic.
+func (s *Sender) SendTopic(ctx context.Context, app string, m Message, topic string) (*Response, error) {
+	a, err := s.lookup(app)
+	if err != nil {
+		return nil, err
+	}
+	return s.do(ctx, a, http.MethodPost, a.host+PathTopic, targetBody(m, "topic", []string{topic}, true))
+}
+
+// PollInvalid fetches the regids MiPush found invalid for app since the
+// last call. The server forgets each regid once returned, so the regids
+// fetched before a failure are returned together with the error: act on
+// them even then. Pages are fetched while a full page (1000) comes back.
+func (s *Sender) PollInvalid(ctx context.Context, app string) ([]string, error) {
+	a, err := s.lookup(app)
+	if err != nil {
+		return nil, err
+	}
+	if a.feedbackHost == "" {
+		return nil, fmt.Errorf("%w %q (app %q)", ErrNoFeedbackHost, a.region, app)
+	}
+	var all []string
+	for range maxFeedbackPages {
+		r, err := s.do(ctx, a, http.MethodGet, a.feedbackHost+PathInvalidRegIDs, nil)
+		if err != nil {
+			return all, err
+		}
+		all = append(all, r.Data.List...)
+		if len(r.Data.List) < feedbackPageSize {
+			break
+		}
+	}
+	return all, nil
+}
+
+func (s *Sender) lookup(name string) (*app, error) {
+	if a := (*s.apps.Load())[name]; a != nil {
+		return a, nil
+	}
+	return nil, fmt.Errorf("mi: %w: %q", provider.ErrUnknownApp, name)
+}
+
+// do sends one request over the current connections and classifies the
+// answer. Requests run concurrently up to Config.MaxInFlight; each answer
+// is read and mapped as soon as it arrives.
+func (s *Sender) do(ctx context.Context, a *app, method, url string, body []byte) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return nil, transportError(ctx, ctx.Err())
+	}
+	g, err := s.pool.acquire(time.Now())
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer s.pool.release(g)
+
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, &Error{Kind: provider.Permanent, Reason: "bad request", sentinel: provider.ErrBadMessage, cause: err}
+	}
+	req.Header[headerAuthorization] = []string{a.authHeader}
+	if body != nil {
+		req.Header["Content-Type"] = []string{formContentType}
+	}
+
+	start := time.Now()
+	s.cfg.Metrics.AddInFlight(platform, 1)
+	status, header, answer, err := roundTrip(g.tr, req)
+	s.cfg.Metrics.AddInFlight(platform, -1)
+	var resp *Response
+	if err != nil {
+		err = transportError(ctx, err)
+	} else {
+		resp, err = classifyAnswer(status, header, answer, time.Now())
+	}
+	s.observe(a, time.Since(start), err)
+	return resp, err
+}
+
+// roundTrip sends req and reads the whole answer.
+func roundTrip(tr http.RoundTripper, req *http.Request) (int, http.Header, []byte, error) {
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// observe records the request's metrics and logs what needs an operator.
+func (s *Sender) observe(a *app, d time.Duration, err error) {
+	kind := provider.Delivered
+	var e *Error
+	if errors.As(err, &e) {
+		kind = e.Kind
+	}
+	s.cfg.Metrics.ObserveRequest(platform, a.name, kind, d)
+	switch kind {
+	case provider.Delivered:
+	case provider.CredentialError:
+		s.log.Warn("mi rejected the app's credentials or configuration", "app", a.name,
+			"package", a.pkg, "secret", secretRef(a.secret), "reason", e.Reason, "message", e.Message, "trace_id", e.TraceID)
+	default:
+		s.log.Debug("mi request failed", "app", a.name, "kind", kind.String(), "reason", e.Reason,
+			"message", e.Message, "trace_id", e.TraceID, "err", e.cause)
+	}
+}

@@ -1,0 +1,37 @@
+package mi_test
+
+import (
+	"testing"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+)
+
+func TestConformance(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts mifake.Options
+	}{
+		{"HTTP2", mifake.Options{}},
+		{"HTTP1", mifake.Options{HTTP1Only: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			providertest.Run(t, func(t *testing.T) *providertest.Harness {
+				s, fake := setup(t, tc.opts, nil)
+				return &providertest.Harness{
+					Platform: events.Mi, App: testApp, Sender: s, Fake: fake, Token: regid,
+					Features: providertest.Features{
+						MaxBatch: mi.DefaultBatchSize,
+						// MiPush's frequency errors (10022–10028) carry no wait time.
+						RetryAfter: false,
+						// Xiaomi publishes no limit; the Sender enforces
+						// Config.MaxContentBytes (default 4096) locally.
+						MaxPayload: mi.DefaultMaxContentBytes,
+					},
+				}
+			})
+		})
+	}
+}
