@@ -1,0 +1,44 @@
+package apnsfake
+
+import "net/http"
+
+// Request is a delivered notification as the fake received it.
+type Request struct {
+	Header  http.Header
+	Payload []byte
+}
+
+// Delivered is how many notifications were accepted (200) for token.
+func (s *Server) Delivered(token string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deliveries[token]
+}
+
+// LastRequest is the last notification delivered to token.
+func (s *Server) LastRequest(token string) (Request, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.last[token]
+	return r, ok
+}
+
+// TotalDelivered is how many notifications were accepted in all.
+func (s *Server) TotalDelivered() int64 { return s.total.Load() }
+
+// Requests is how many requests reached the handler, whatever the answer.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// InFlight is how many requests are being handled now (SetLatency holds
+// them), so a test can act while requests are in flight.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
+// Connections is how many distinct connections were accepted so far.
+func (s *Server) Connections() int64 { return s.accepted.Load() }
+
+// OpenConnections is how many connections are open now.
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -1,0 +1,129 @@
+package apns
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/sideshow/apns2"
+)
+
+// Push types that change how a request is built.
+const (
+	pushAlert      = "alert"
+	pushBackground = "background"
+	pushVoIP       = "voip"
+)
+
+// topicSuffix is what Apple appends to the bundle id for each push type;
+// types absent here use the bare bundle id.
+var topicSuffix = map[string]string{
+	"alert": "", "background": "", "mdm": "",
+	"voip":         ".voip",
+	"complication": ".complication",
+	"fileprovider": ".pushkit.fileprovider",
+	"liveactivity": ".push-type.liveactivity",
+	"pushtotalk":   ".voip-ptt",
+	"location":     ".location-query",
+	"widgets":      ".push-type.widgets",
+	"controls":     ".push-type.controls",
+}
+
+// Priorities of apns-priority.
+const (
+	priorityImmediate = 10
+	priorityPowerSave = 5
+)
+
+// message is everything the requests of one job share; only the device
+// token and the apns-id differ per token.
+type message struct {
+	topic      string
+	pushType   string
+	priority   int
+	expiration time.Time
+	collapseID string
+	payload    []byte
+	// idSeed names the notification in apns-id: the intent id, so a retry
+	// carries the same apns-id.
+	idSeed string
+}
+
+// buildMessage maps a job onto APNs headers and payload for an app whose
+// bundle id is topic. Errors wrap provider.ErrBadMessage or
+// provider.ErrPayloadTooLarge.
+func buildMessage(job *events.Job, topic string) (*message, error) {
+	n := &job.Notification
+	pt := pushTypeOf(n)
+	suffix, ok := topicSuffix[pt]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown APNs push type %q", provider.ErrBadMessage, pt)
+	}
+	var o *events.APNsOverrides
+	if job.Overrides != nil {
+		o = job.Overrides.APNs
+	}
+	payload, err := buildPayload(n, pt, o)
+	if err != nil {
+		return nil, err
+	}
+	m := &message{
+		topic:      withSuffix(topic, suffix),
+		pushType:   pt,
+		priority:   priorityOf(n.Priority, pt),
+		collapseID: n.CollapseKey,
+		payload:    payload,
+		idSeed:     job.IntentID,
+	}
+	if m.idSeed == "" {
+		m.idSeed = job.ID
+	}
+	if n.Expiry != nil {
+		m.expiration = *n.Expiry
+	}
+	return m, nil
+}
+
+// notification is the apns2 request of m for one device token.
+func (m *message) notification(token string) *apns2.Notification {
+	return &apns2.Notification{
+		ApnsID:      apnsID(m.idSeed, token),
+		DeviceToken: token,
+		Topic:       m.topic,
+		PushType:    apns2.EPushType(m.pushType),
+		Priority:    m.priority,
+		Expiration:  m.expiration,
+		CollapseID:  m.collapseID,
+		Payload:     m.payload,
+	}
+}
+
+// pushTypeOf is the notification's push type: the one it names, else
+// background for a silent content-available push, else alert.
+func pushTypeOf(n *events.Notification) string {
+	switch {
+	case n.PushType != "":
+		return n.PushType
+	case n.ContentAvailable && n.Title == "" && n.Body == "" && n.Sound == "" && n.Badge == nil:
+		return pushBackground
+	}
+	return pushAlert
+}
+
+// priorityOf maps pushfleet's priority: high → 10, normal → 5, unset → 10;
+// background pushes are always 5 (Apple rejects 10).
+func priorityOf(p events.Priority, pushType string) int {
+	if pushType == pushBackground || p == events.PriorityNormal {
+		return priorityPowerSave
+	}
+	return priorityImmediate
+}
+
+func withSuffix(topic, suffix string) string {
+	if strings.HasSuffix(topic, suffix) {
+		return topic
+	}
+	return topic + suffix
+}

@@ -1,0 +1,140 @@
+package apns
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// Send pushes job to every token concurrently, one HTTP/2 request per token,
+// and returns one Result per token in the job's order. Tokens still waiting
+// for a connection slot or an answer when ctx ends get Retry.
+func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
+	a, ok := s.state.Load().apps[job.App]
+	if !ok {
+		return provider.All(job.Tokens, provider.Permanent, "unknown app",
+			fmt.Errorf("%w: apns has no app %q", provider.ErrUnknownApp, job.App))
+	}
+	msg, err := buildMessage(job, a.topic)
+	if err != nil {
+		reason := "invalid message"
+		if errors.Is(err, provider.ErrPayloadTooLarge) {
+			reason = "PayloadTooLarge"
+		}
+		return provider.All(job.Tokens, provider.Permanent, reason, err)
+	}
+	results := make([]provider.Result, len(job.Tokens))
+	var wg sync.WaitGroup
+	for i, tok := range job.Tokens {
+		wg.Go(func() { results[i] = s.push(ctx, a, msg, tok) })
+	}
+	wg.Wait()
+	s.logCredentialErrors(a, results)
+	return results
+}
+
+// push sends m to one token over a's pool.
+func (s *Sender) push(ctx context.Context, a *app, m *message, token string) provider.Result {
+	if !isHexToken(token) {
+		return provider.Result{Token: token, Kind: provider.InvalidToken, Reason: reasonBadDeviceToken,
+			Err: fmt.Errorf("%w: not a hexadecimal APNs device token (not sent)", provider.ErrInvalidToken)}
+	}
+	if err := ctx.Err(); err != nil {
+		return notSent(token, err)
+	}
+	c, err := a.pool.acquire(ctx)
+	if err != nil {
+		return notSent(token, err)
+	}
+	defer a.pool.release(c)
+
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	capt := &capture{}
+	s.cfg.Metrics.AddInFlight(platform, 1)
+	start := time.Now()
+	resp, err := c.client.PushWithContext(withCapture(rctx, capt), m.notification(token))
+	elapsed := time.Since(start)
+	s.cfg.Metrics.AddInFlight(platform, -1)
+
+	r := classify(token, resp, err, capt)
+	if r.Kind == provider.CredentialError && r.Reason == reasonExpiredProviderToken && a.signer != nil {
+		s.renewOnExpired(a, &r, capt)
+	}
+	s.cfg.Metrics.ObserveRequest(platform, a.name, r.Kind, elapsed)
+	return r
+}
+
+// renewOnExpired renews the app's JWT after ExpiredProviderToken (at most
+// once per JWTRenewInterval per key) and makes the result Retry when the
+// next attempt can succeed. A JWT minted moments ago that APNs still calls
+// expired (clock skew) stays a CredentialError.
+func (s *Sender) renewOnExpired(a *app, r *provider.Result, c *capture) {
+	switch a.signer.renewExpired(c.authorization, time.Now()) {
+	case renewed:
+		s.log.Info("apns JWT renewed after ExpiredProviderToken", "app", a.name, "pool", a.pool.label)
+		r.Kind = provider.Retry
+	case superseded:
+		r.Kind = provider.Retry
+	case refused:
+		s.log.Warn("apns rejects a fresh JWT as expired; not renewing again so soon (check the clock)",
+			"app", a.name, "pool", a.pool.label)
+	}
+}
+
+// notSent is the Retry result of a token whose request never started.
+func notSent(token string, err error) provider.Result {
+	reason := "not sent: " + err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		reason = "timeout"
+	case errors.Is(err, context.Canceled):
+		reason = "canceled"
+	}
+	return provider.Result{Token: token, Kind: provider.Retry, Reason: reason,
+		Err: fmt.Errorf("%w: %w", provider.ErrUnavailable, err)}
+}
+
+// logCredentialErrors logs one line per job whose credentials were rejected.
+func (s *Sender) logCredentialErrors(a *app, rs []provider.Result) {
+	n, first := 0, -1
+	for i, r := range rs {
+		if r.Kind == provider.CredentialError {
+			n++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if n > 0 {
+		s.log.Warn("apns rejected the app's credentials", "app", a.name, "pool", a.pool.label,
+			"reason", rs[first].Reason, "tokens", n, "first_token", tokenRef(rs[first].Token))
+	}
+}
+
+// isHexToken reports whether t can be an APNs device token: non-empty hex.
+func isHexToken(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenRef is a short, non-reversible name of a device token for logs.
+func tokenRef(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:4])
+}
