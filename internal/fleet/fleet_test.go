@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
@@ -81,7 +82,7 @@ func startFleet(t *testing.T) *harness {
 		DrainTimeout: 5 * time.Second, MaxAttempts: 4}
 	h := &harness{js: js, senders: map[events.Platform]*scripted{}}
 	var g fleet.Group
-	d, err := env.Dispatcher(fleet.DispatcherOptions{})
+	d, err := env.Dispatcher(ctx, config.Dispatcher{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +90,15 @@ func startFleet(t *testing.T) *harness {
 	for _, p := range events.Platforms {
 		s := &scripted{sent: map[string]int{}, fails: map[string]int{}}
 		h.senders[p] = s
-		o := fleet.SenderOptions{}
-		o.Config.RetryBase, o.Config.RetryMax = 100*time.Millisecond, 200*time.Millisecond
+		var o config.Sender
+		o.Send.RetryBase, o.Send.RetryMax = 100*time.Millisecond, 200*time.Millisecond
 		svc, err := env.Sender(p, s, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		g = append(g, svc)
 	}
-	sk, err := env.FeedbackSink(ctx, sink.Config{FlushInterval: 50 * time.Millisecond}, 0)
+	sk, err := env.FeedbackSink(ctx, config.Sink{Sink: sink.Config{FlushInterval: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/dispatch"
 	"github.com/pushfleet/pushfleet/internal/send"
@@ -44,18 +45,10 @@ func (e *Env) runner(name string, cfg consumer.Config, h consumer.Handler) (*con
 	return r, nil
 }
 
-// DispatcherOptions are the dispatcher's optional parts.
-type DispatcherOptions struct {
-	Config      dispatch.Config
-	MaxInFlight int
-	Audience    dispatch.Audience
-	Suppressor  dispatch.Suppressor
-}
-
 // Dispatcher builds the dispatcher service.
-func (e *Env) Dispatcher(o DispatcherOptions) (Service, error) {
-	o.Config.Logger = e.Logger.With("component", "dispatcher")
-	d, err := dispatch.New(o.Config, e.JS, e.Metrics, o.Audience, o.Suppressor)
+func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, error) {
+	o.Dispatch.Logger = e.Logger.With("component", "dispatcher")
+	d, err := dispatch.New(o.Dispatch, e.JS, e.Metrics, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -65,21 +58,15 @@ func (e *Env) Dispatcher(o DispatcherOptions) (Service, error) {
 	}, d)
 }
 
-// SenderOptions tune a sender service.
-type SenderOptions struct {
-	Config      send.Config
-	MaxInFlight int
-}
-
 // Sender builds platform p's sender service around a provider.
-func (e *Env) Sender(p events.Platform, s provider.Sender, o SenderOptions) (Service, error) {
+func (e *Env) Sender(p events.Platform, s provider.Sender, o config.Sender) (Service, error) {
 	name := events.SenderDurable(p)
-	o.Config.Platform = p
-	o.Config.Logger = e.Logger.With("component", name)
+	o.Send.Platform = p
+	o.Send.Logger = e.Logger.With("component", name)
 	if e.MaxAttempts > 0 {
-		o.Config.MaxAttempts = e.MaxAttempts
+		o.Send.MaxAttempts = e.MaxAttempts
 	}
-	svc, err := send.New(o.Config, s, e.JS, e.Metrics)
+	svc, err := send.New(o.Send, s, e.JS, e.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +80,8 @@ func (e *Env) Sender(p events.Platform, s provider.Sender, o SenderOptions) (Ser
 }
 
 // FeedbackSink builds the feedback-sink service.
-func (e *Env) FeedbackSink(ctx context.Context, cfg sink.Config, maxInFlight int) (Service, error) {
+func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) {
+	cfg := o.Sink
 	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
@@ -102,7 +90,7 @@ func (e *Env) FeedbackSink(ctx context.Context, cfg sink.Config, maxInFlight int
 	s := sink.New(cfg, tokens.NewStore(kv), e.Metrics)
 	r, err := e.runner("feedback-sink", consumer.Config{
 		Stream: events.StreamFeedback, Durable: events.DurableFeedbackSink, Stage: events.StageFeedback,
-		MaxInFlight: maxInFlight,
+		MaxInFlight: o.MaxInFlight,
 	}, s)
 	if err != nil {
 		return nil, err

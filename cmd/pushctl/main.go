@@ -1,0 +1,104 @@
+// Command pushctl is the operator and producer CLI: publish intents, follow
+// feedback and dead letters, and look up token state.
+//
+//	pushctl send --app demo --platform apns --token 0123abcd --title Hi --body There
+//	pushctl send --file intent.json        (or - for stdin)
+//	pushctl tail [--dead] [--app A] [--platform P] [--outcome O]
+//	pushctl token get --app A --platform P --token T
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+)
+
+const usage = `pushctl: publish push intents and inspect the fleet
+
+commands:
+  send        publish an intent (flags, or --file FILE|- with a JSON intent); prints its id
+  tail        follow feedback events (or --dead: dead letters), filtered by app, platform, outcome
+  token get   show the stored state of one device token
+
+every command takes --nats-url (PUSHFLEET_NATS_URL, default nats://127.0.0.1:4222)
+and the NATS auth and TLS flags; "pushctl COMMAND -h" lists a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pushctl:", err)
+		os.Exit(1)
+	}
+}
+
+// cli is one invocation's environment.
+type cli struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c := &cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("a command is required")
+	}
+	switch args[0] {
+	case "send":
+		return c.send(ctx, args[1:])
+	case "tail":
+		return c.tail(ctx, args[1:])
+	case "token":
+		if len(args) < 2 || args[1] != "get" {
+			return errors.New("usage: pushctl token get --app A --platform P --token T")
+		}
+		return c.tokenGet(ctx, args[2:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// flags returns a flag set with the connection flags registered.
+func (c *cli) flags(name string) (*flag.FlagSet, *config.Common) {
+	fs := flag.NewFlagSet("pushctl "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	var common config.Common
+	common.Register(fs, "")
+	return fs, &common
+}
+
+func (c *cli) parse(fs *flag.FlagSet, args []string) error {
+	return config.Parse(fs, args, c.getenv)
+}
+
+// connect dials NATS with the common flags.
+func (c *cli) connect(common *config.Common) (*nats.Conn, jetstream.JetStream, error) {
+	log := common.Logger(c.stderr, "pushctl")
+	opts, err := common.NATSOptions("pushctl", log)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts = append(opts, nats.MaxReconnects(2))
+	return fleet.Connect(common.NATSURL, opts...)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+func (c *cli) send(ctx context.Context, args []string) error {
+	fs, common := c.flags("send")
+	file := fs.String("file", "", "JSON intent file, or - for stdin (the other intent flags are then ignored)")
+	id := fs.String("id", "", "intent id (idempotency key; default: generated)")
+	app := fs.String("app", "demo", "app name")
+	platform := fs.String("platform", "", "platform of --token: apns, fcm or mi")
+	token := fs.String("token", "", "device token")
+	alias := fs.String("alias", "", "send to every device of this alias")
+	tag := fs.String("tag", "", "send to every device with this tag")
+	title := fs.String("title", "", "notification title")
+	body := fs.String("body", "", "notification body")
+	priority := fs.String("priority", "", "high or normal")
+	ttl := fs.Duration("ttl", 0, "expire the notification after this long (0: provider default)")
+	sendAt := fs.String("send-at", "", "deliver at this RFC 3339 time")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	var in events.Intent
+	if *file != "" {
+		if err := readIntent(*file, c.stdin, &in); err != nil {
+			return err
+		}
+	} else {
+		in = events.Intent{App: *app, Targets: events.Targets{Alias: *alias, Tag: *tag},
+			Notification: events.Notification{Title: *title, Body: *body, Priority: events.Priority(*priority)}}
+		if *token != "" {
+			in.Targets.Tokens = []events.Target{{Platform: events.Platform(*platform), Token: *token}}
+		}
+		if *ttl > 0 {
+			exp := time.Now().Add(*ttl).UTC()
+			in.Notification.Expiry = &exp
+		}
+		if *sendAt != "" {
+			t, err := time.Parse(time.RFC3339, *sendAt)
+			if err != nil {
+				return fmt.Errorf("--send-at: %w", err)
+			}
+			in.SendAt = &t
+		}
+	}
+	if *id != "" {
+		in.ID = *id
+	}
+	if in.ID == "" {
+		in.ID = fmt.Sprintf("cli-%d", time.Now().UnixNano())
+	}
+	nc, js, err := c.connect(common)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ack, err := events.NewPublisher(js).Publish(ctx, &in)
+	if err != nil {
+		return err
+	}
+	dup := ""
+	if ack.Duplicate {
+		dup = " (duplicate: already published inside the dedup window)"
+	}
+	fmt.Fprintf(c.stdout, "%s%s\n", in.ID, dup)
+	return nil
+}
+
+func readIntent(path string, stdin io.Reader, in *events.Intent) error {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, 2<<20))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, in); err != nil {
+		return fmt.Errorf("%w: %v", events.ErrMalformed, err)
+	}
+	if in.App == "" {
+		return errors.New("intent has no app")
+	}
+	return nil
+}

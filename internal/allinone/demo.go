@@ -1,0 +1,207 @@
+package allinone
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// DemoConfig shapes the demo load.
+type DemoConfig struct {
+	// DeadEvery makes every n-th intent target a dead token (default 10).
+	DeadEvery int
+	// Timeout bounds waiting for every notification to be accounted for
+	// (default 2m).
+	Timeout time.Duration
+}
+
+// tally counts final outcomes per platform for one demo run.
+type tally struct {
+	mu       sync.Mutex
+	outcomes map[events.Platform]map[events.Outcome]int
+	final    int
+}
+
+func (t *tally) add(f *events.Feedback) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.outcomes[f.Platform] == nil {
+		t.outcomes[f.Platform] = map[events.Outcome]int{}
+	}
+	t.outcomes[f.Platform][f.Outcome]++
+	if f.Outcome != events.Failed { // failed is followed by a retry
+		t.final++
+	}
+}
+
+func (t *tally) finals() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.final
+}
+
+// runDemo publishes n intents spread over the three platforms, every
+// DeadEvery-th to a dead token, and waits until each notification has a
+// final outcome in PUSH_FEEDBACK.
+func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Writer) error {
+	if cfg.DeadEvery == 0 {
+		cfg.DeadEvery = 10
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	run := fmt.Sprintf("demo-%d", time.Now().UnixNano())
+	t := &tally{outcomes: map[events.Platform]map[events.Outcome]int{}}
+	stop, err := follow(ctx, env.JS, run, t)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	start := time.Now()
+	pub := events.NewPublisher(env.JS)
+	sent := map[events.Platform]int{}
+	var dead []events.Target
+	fmt.Fprintf(w, "demo: publishing %d intents (one token each, every %dth to a dead token)\n", n, cfg.DeadEvery)
+	for i := range n {
+		p := events.Platforms[i%len(events.Platforms)]
+		isDead := i%cfg.DeadEvery == cfg.DeadEvery-1
+		tg := events.Target{Platform: p, Token: demoToken(p, i, isDead)}
+		if isDead {
+			dead = append(dead, tg)
+		}
+		in := &events.Intent{
+			ID: fmt.Sprintf("%s-%d", run, i), App: SandboxApp, Targets: events.Targets{Tokens: []events.Target{tg}},
+			Notification: events.Notification{Title: "pushfleet demo", Body: fmt.Sprintf("notification %d", i),
+				Data: map[string]any{"n": i}},
+		}
+		if _, err := pub.Publish(ctx, in); err != nil {
+			return fmt.Errorf("demo publish: %w", err)
+		}
+		sent[p]++
+	}
+	if err := wait(ctx, w, t, n, start); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	recorded, err := countInvalid(ctx, env.JS, dead)
+	if err != nil {
+		return err
+	}
+	return summary(w, n, sent, t, recorded, len(dead), elapsed)
+}
+
+// demoToken makes a token of the platform's shape; dead ones start with
+// "dead", which the sandbox providers report as unregistered.
+func demoToken(p events.Platform, i int, dead bool) string {
+	prefix := ""
+	if dead {
+		prefix = "dead"
+	}
+	switch p {
+	case events.APNs:
+		return prefix + fmt.Sprintf("%064x", i)[len(prefix):]
+	case events.FCM:
+		return fmt.Sprintf("%sfcm%08d:APA91b-demo-token", prefix, i)
+	}
+	return fmt.Sprintf("%smi%08d+demo/regid=", prefix, i)
+}
+
+// follow counts this run's feedback events from now on.
+func follow(ctx context.Context, js jetstream.JetStream, run string, t *tally) (func(), error) {
+	cons, err := js.OrderedConsumer(ctx, events.StreamFeedback, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo feedback consumer: %w", err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		var f events.Feedback
+		if json.Unmarshal(msg.Data(), &f) == nil && strings.HasPrefix(f.IntentID, run+"-") {
+			t.add(&f)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo feedback consumer: %w", err)
+	}
+	return cc.Stop, nil
+}
+
+func wait(ctx context.Context, w io.Writer, t *tally, n int, start time.Time) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for t.finals() < n {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(w, "demo: timed out with %d of %d notifications accounted for\n", t.finals(), n)
+			return fmt.Errorf("%w: %d of %d after %v", ErrUnaccounted, t.finals(), n, time.Since(start).Round(time.Millisecond))
+		case <-tick.C:
+			fmt.Fprintf(w, "demo: %d/%d notifications accounted for (%.0f/s)\n", t.finals(), n,
+				float64(t.finals())/time.Since(start).Seconds())
+		}
+	}
+	return nil
+}
+
+// countInvalid checks how many of the dead tokens the sink recorded as invalid.
+func countInvalid(ctx context.Context, js jetstream.JetStream, dead []events.Target) (int, error) {
+	kv, err := js.KeyValue(ctx, events.TokensBucket)
+	if err != nil {
+		return 0, err
+	}
+	store := tokens.NewStore(kv)
+	recorded := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for _, tg := range dead {
+		for {
+			r, _, err := store.Get(ctx, SandboxApp, tg.Platform, tg.Token)
+			if err == nil && r.State == tokens.Invalid {
+				recorded++
+				break
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return recorded, nil
+}
+
+func summary(w io.Writer, n int, sent map[events.Platform]int, t *tally, recorded, dead int, elapsed time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(w, "\ndemo summary: %d intents in %v (%.0f notifications/s)\n", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	fmt.Fprintf(w, "  %-6s %6s %10s %8s %6s %11s %8s\n", "", "sent", "delivered", "invalid", "dead", "suppressed", "expired")
+	var delivered, invalid, deadN, other int
+	for _, p := range events.Platforms {
+		o := t.outcomes[p]
+		fmt.Fprintf(w, "  %-6s %6d %10d %8d %6d %11d %8d\n", p, sent[p], o[events.Delivered], o[events.InvalidToken],
+			o[events.Dead], o[events.Suppressed], o[events.Expired])
+		delivered += o[events.Delivered]
+		invalid += o[events.InvalidToken]
+		deadN += o[events.Dead]
+		other += o[events.Suppressed] + o[events.Expired] + o[events.TokenReplaced]
+	}
+	fmt.Fprintf(w, "  invalid tokens recorded in %s: %d of %d\n", events.TokensBucket, recorded, dead)
+	total := delivered + invalid + deadN + other
+	fmt.Fprintf(w, "  accounted: delivered %d + invalid %d + dead %d + other %d = %d of %d sent\n",
+		delivered, invalid, deadN, other, total, n)
+	if total != n || recorded != dead {
+		return fmt.Errorf("%w: %d of %d accounted, %d of %d invalid tokens recorded", ErrUnaccounted, total, n, recorded, dead)
+	}
+	fmt.Fprintln(w, "  every notification accounted for")
+	return nil
+}

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"flag"
+	"time"
+
+	"github.com/pushfleet/pushfleet/internal/dispatch"
+	"github.com/pushfleet/pushfleet/internal/send"
+	"github.com/pushfleet/pushfleet/internal/sink"
+)
+
+// Dispatcher are the dispatcher's settings.
+type Dispatcher struct {
+	Dispatch    dispatch.Config
+	MaxInFlight int
+}
+
+// Register adds the dispatcher's flags to fs.
+func (d *Dispatcher) Register(fs *flag.FlagSet) {
+	fs.IntVar(&d.MaxInFlight, "dispatcher-in-flight", 32, "intents handled at once by this process")
+	fs.IntVar(&d.Dispatch.BatchAPNs, "batch-apns", 100, "most APNs tokens per delivery job")
+	fs.IntVar(&d.Dispatch.BatchFCM, "batch-fcm", 500, "most FCM tokens per delivery job (at most 500)")
+	fs.IntVar(&d.Dispatch.BatchMi, "batch-mi", 1000, "most MiPush regids per delivery job")
+	fs.IntVar(&d.Dispatch.Limits.MaxTokens, "max-tokens", 10000, "most explicit tokens per intent")
+	fs.IntVar(&d.Dispatch.Limits.MaxIntentBytes, "max-intent-bytes", 1<<20, "largest intent accepted, in bytes")
+}
+
+// Sender are a provider sender's settings besides the provider's own.
+type Sender struct {
+	Send        send.Config
+	MaxInFlight int
+	// AppsFile is the apps configuration (per-app provider credentials).
+	AppsFile string
+	// AppsReload is how often the apps file is checked for changes.
+	AppsReload time.Duration
+}
+
+// Register adds the sender's flags to fs.
+func (s *Sender) Register(fs *flag.FlagSet) {
+	fs.IntVar(&s.MaxInFlight, "sender-in-flight", 64, "jobs handled at once by this process")
+	fs.DurationVar(&s.Send.RequestTimeout, "request-timeout", 30*time.Second, "bound on one job's provider call")
+	fs.IntVar(&s.Send.MaxAttempts, "max-attempts", 10, "tries per token before it is dead-lettered")
+	fs.StringVar(&s.AppsFile, "apps-file", "", "apps configuration file (YAML or JSON) with per-app provider credentials")
+	fs.DurationVar(&s.AppsReload, "apps-reload", 10*time.Second, "how often the apps file is checked for changes (0: never)")
+}
+
+// Sink are the feedback-sink's settings.
+type Sink struct {
+	Sink        sink.Config
+	MaxInFlight int
+}
+
+// Register adds the sink's flags to fs.
+func (s *Sink) Register(fs *flag.FlagSet) {
+	fs.IntVar(&s.MaxInFlight, "sink-in-flight", 64, "feedback events handled at once by this process")
+	fs.DurationVar(&s.Sink.FlushInterval, "success-flush", 5*time.Second, "how often last-success times of delivered tokens are written")
+}

@@ -1,0 +1,37 @@
+package providers
+
+import (
+	"flag"
+	"log/slog"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
+)
+
+// APNsFlags are apns-sender's provider flags.
+type APNsFlags struct {
+	cfg    apns.Config
+	caFile string
+}
+
+// Register adds the flags to fs.
+func (f *APNsFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.cfg.ProductionURL, "apns-production-url", "https://api.push.apple.com", "APNs production base URL")
+	fs.StringVar(&f.cfg.SandboxURL, "apns-sandbox-url", "https://api.sandbox.push.apple.com", "APNs sandbox (development) base URL")
+	fs.StringVar(&f.caFile, "apns-ca-file", "", "extra CA certificates (PEM) to trust for APNs, e.g. a local fake's")
+	fs.IntVar(&f.cfg.ConnsPerPool, "apns-conns", 2, "HTTP/2 connections per (credentials, environment)")
+	fs.IntVar(&f.cfg.MaxStreamsPerConn, "apns-streams-per-conn", 100, "requests in flight per connection")
+	fs.DurationVar(&f.cfg.RequestTimeout, "apns-request-timeout", 10*time.Second, "bound on one APNs request")
+}
+
+// Config returns the provider configuration.
+func (f *APNsFlags) Config(log *slog.Logger, m *provider.Metrics) (apns.Config, error) {
+	c := f.cfg
+	pool, err := loadCA(f.caFile)
+	if err != nil {
+		return c, err
+	}
+	c.RootCAs, c.Logger, c.Metrics = pool, log, m
+	return c, c.Validate()
+}

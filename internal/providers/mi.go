@@ -1,0 +1,37 @@
+package providers
+
+import (
+	"flag"
+	"log/slog"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+)
+
+// MiFlags are mi-sender's provider flags.
+type MiFlags struct {
+	cfg    mi.Config
+	caFile string
+}
+
+// Register adds the flags to fs.
+func (f *MiFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.cfg.BaseURL, "mi-url", "", "one MiPush base URL for every region and the feedback API (a fake or a proxy); empty: Xiaomi's regional hosts")
+	fs.StringVar(&f.caFile, "mi-ca-file", "", "extra CA certificates (PEM) to trust for MiPush, e.g. a local fake's")
+	fs.IntVar(&f.cfg.BatchSize, "mi-batch", 1000, "most regids per MiPush request")
+	fs.IntVar(&f.cfg.MaxConnsPerHost, "mi-conns", 16, "connections per MiPush host")
+	fs.DurationVar(&f.cfg.ConnMaxAge, "mi-conn-max-age", 5*time.Minute, "recycle MiPush connections after this long")
+	fs.DurationVar(&f.cfg.RequestTimeout, "mi-request-timeout", 30*time.Second, "bound on one MiPush request")
+}
+
+// Config returns the provider configuration.
+func (f *MiFlags) Config(log *slog.Logger, m *provider.Metrics) (mi.Config, error) {
+	c := f.cfg
+	pool, err := loadCA(f.caFile)
+	if err != nil {
+		return c, err
+	}
+	c.RootCAs, c.Logger, c.Metrics = pool, log, m
+	return c, c.Validate()
+}

@@ -1,0 +1,93 @@
+package providers
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/pushfleet/pushfleet/internal/apps"
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// Sender is a provider sender whose apps can change at run time.
+type Sender[T apps.Validator] interface {
+	provider.Sender
+	UpdateApps(map[string]T) error
+	Close() error
+}
+
+// Service builds platform p's sender service from the apps file named in
+// sc: newSender gets the platform's section, and the file is watched for
+// changes. The provider is closed when the service stops.
+func Service[T apps.Validator, S Sender[T]](env *fleet.Env, p events.Platform, sc config.Sender,
+	newSender func(map[string]T) (S, error)) (fleet.Service, error) {
+	if sc.AppsFile == "" {
+		return nil, fmt.Errorf("--apps-file is required: it holds the %s credentials of every app", p)
+	}
+	f, err := apps.Load(sc.AppsFile)
+	if err != nil {
+		return nil, err
+	}
+	section, err := apps.Section[T](f, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(section) == 0 {
+		env.Logger.Warn("no app in the apps file has settings for this platform; jobs will be dead-lettered", "platform", p)
+	}
+	s, err := newSender(section)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := env.Sender(p, s, sc)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	env.Health.AddCheck("credentials", func() error { return nil }) // loaded and validated above
+	return closing{svc: svc, run: func(ctx context.Context) {
+		if sc.AppsReload > 0 {
+			apps.Watch(ctx, sc.AppsFile, sc.AppsReload, p, env.Logger, s.UpdateApps)
+		}
+	}, close: s.Close}, nil
+}
+
+// closing runs a service with a side task and closes the provider after it.
+type closing struct {
+	svc   fleet.Service
+	run   func(ctx context.Context)
+	close func() error
+}
+
+func (c closing) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { defer close(done); c.run(ctx) }()
+	err := c.svc.Run(ctx)
+	<-done
+	_ = c.close()
+	return err
+}
+
+// loadCA reads a PEM CA bundle to trust besides the system roots; "" means
+// the system roots alone.
+func loadCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
