@@ -193,8 +193,12 @@ func (s *Server) wait(r *http.Request) bool {
 	return false
 }
 
-// splitValues accepts repeated params and comma-joined lists alike.
+// splitValues accepts repeated params and a comma-joined list alike; a
+// repeated param is taken as is (an alias may hold a comma).
 func splitValues(vs []string) []string {
+	if len(vs) > 1 {
+		return slices.DeleteFunc(slices.Clone(vs), func(v string) bool { return strings.TrimSpace(v) == "" })
+	}
 	var out []string
 	for _, v := range vs {
 		for item := range strings.SplitSeq(v, ",") {
