@@ -1,0 +1,117 @@
+package fcm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+// Sender delivers FCM jobs through the Firebase Admin SDK. It is safe for
+// concurrent use.
+type Sender struct {
+	cfg         Config
+	log         *slog.Logger
+	transport   *http.Transport
+	tokenClient *http.Client
+	batches     chan struct{} // semaphore: SendEach calls in flight
+
+	apps      atomic.Pointer[map[string]*app]
+	updateMu  sync.Mutex // serialises UpdateApps; guards gates
+	gates     map[string]*projectGate
+	gateRates map[string]int
+
+	closeMu sync.RWMutex
+	closed  bool
+	sends   sync.WaitGroup
+}
+
+var _ provider.Sender = (*Sender)(nil)
+var _ provider.Closer = (*Sender)(nil)
+
+// New validates cfg, applies its defaults and configures apps.
+func New(cfg Config, apps map[string]AppConfig) (*Sender, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	tr := newTransport(cfg)
+	s := &Sender{
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "fcm-sender", "platform", platform),
+		transport:   tr,
+		tokenClient: &http.Client{Transport: tr, Timeout: cfg.TokenTimeout},
+		batches:     make(chan struct{}, cfg.MaxConcurrentBatches),
+		gates:       map[string]*projectGate{},
+		gateRates:   map[string]int{},
+	}
+	if err := s.UpdateApps(apps); err != nil {
+		tr.CloseIdleConnections()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Send delivers job and returns one result per token, in order.
+func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
+	if !s.begin() {
+		return provider.All(job.Tokens, provider.Retry, "sender closed", fmt.Errorf("%w: sender closed", provider.ErrUnavailable))
+	}
+	defer s.sends.Done()
+	a := s.snapshot()[job.App]
+	if a == nil {
+		return provider.All(job.Tokens, provider.Permanent, "unknown app", fmt.Errorf("%w: %q", provider.ErrUnknownApp, job.App))
+	}
+	tmpl, err := buildTemplate(job, time.Now(), s.cfg.MaxPayloadBytes)
+	if err != nil {
+		return resultsFor(job.Tokens, err)
+	}
+	results := make([]provider.Result, len(job.Tokens))
+	for lo := 0; lo < len(job.Tokens); lo += MaxBatch {
+		hi := min(lo+MaxBatch, len(job.Tokens))
+		s.sendBatch(ctx, a, tmpl, job.Tokens[lo:hi], results[lo:hi])
+	}
+	for i := range results {
+		results[i].Token = job.Tokens[i]
+	}
+	return results
+}
+
+// begin registers a send unless the sender is closed.
+func (s *Sender) begin() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.sends.Add(1)
+	return true
+}
+
+// Close waits for sends in flight (each bounded by its context and
+// BatchTimeout) and closes idle connections. Later sends return Retry.
+func (s *Sender) Close() error {
+	s.closeMu.Lock()
+	s.closed = true
+	s.closeMu.Unlock()
+	s.sends.Wait()
+	s.transport.CloseIdleConnections()
+	return nil
+}
+
+// fill sets every result of out to r.
+func fill(out []provider.Result, r provider.Result) {
+	for i := range out {
+		out[i] = r
+	}
+}
+
+func contextResult(ctx context.Context) provider.Result {
+	return provider.Result{Kind: provider.Retry, Reason: reasonContext, Err: fmt.Errorf("%w: %w", provider.ErrUnavailable, ctx.Err())}
+}
