@@ -31,7 +31,7 @@ func errorOf(status int, reason string) *apiError {
 // checks in order (route, auth, headers, topic, payload, token state).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	s.inFlight.Add(1)
+	s.notePeak(s.inFlight.Add(1))
 	defer s.inFlight.Add(-1)
 	if !s.wait(r.Context()) {
 		return // the client gave up; nobody reads an answer

@@ -29,6 +29,7 @@ type Server struct {
 	requests atomic.Int64
 	total    atomic.Int64 // deliveries
 	inFlight atomic.Int64
+	peak     atomic.Int64 // high-water mark of inFlight
 	accepted atomic.Int64
 
 	mu         sync.Mutex

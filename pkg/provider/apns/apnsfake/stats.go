@@ -33,6 +33,18 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 // them), so a test can act while requests are in flight.
 func (s *Server) InFlight() int64 { return s.inFlight.Load() }
 
+// PeakInFlight is the most requests handled at once so far.
+func (s *Server) PeakInFlight() int64 { return s.peak.Load() }
+
+func (s *Server) notePeak(n int64) {
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
 // Connections is how many distinct connections were accepted so far.
 func (s *Server) Connections() int64 { return s.accepted.Load() }
 
