@@ -71,7 +71,7 @@ func newPool(cfg *Config, c *credential, sg *signer, env Environment, log *slog.
 			// Health pings on silent connections. StrictMaxConcurrentRequests
 			// stays false: a second TCP connection beats stalled requests
 			// when APNs lowers its stream limit.
-			HTTP2: &http.HTTP2Config{SendPingTimeout: cfg.PingInterval, PingTimeout: cfg.PingTimeout},
+			HTTP2:           &http.HTTP2Config{SendPingTimeout: cfg.PingInterval, PingTimeout: cfg.PingTimeout},
 			MaxConnsPerHost: 1,
 		}
 		cl := &apns2.Client{Host: url, HTTPClient: &http.Client{Transport: captureTransport{next: tr}}}

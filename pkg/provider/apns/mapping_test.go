@@ -1,0 +1,200 @@
+package apns_test
+
+import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+)
+
+// TestPushTypeMapping: each push type gets Apple's topic suffix and a valid
+// priority; the fake enforces both, so delivery proves the request.
+func TestPushTypeMapping(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	tests := []struct {
+		name     string
+		n        events.Notification
+		pushType string
+		topic    string
+		priority string
+	}{
+		{"default alert", events.Notification{Title: "t"}, "alert", testTopic, "10"},
+		{"alert normal priority", events.Notification{Title: "t", Priority: events.PriorityNormal}, "alert", testTopic, "5"},
+		{"silent push is background", events.Notification{ContentAvailable: true}, "background", testTopic, "5"},
+		{"background high is forced to 5", events.Notification{PushType: "background", ContentAvailable: true, Priority: events.PriorityHigh}, "background", testTopic, "5"},
+		{"voip", events.Notification{PushType: "voip", Data: map[string]any{"call": "x"}}, "voip", testTopic + ".voip", "10"},
+		{"complication", events.Notification{PushType: "complication", Body: "b"}, "complication", testTopic + ".complication", "10"},
+		{"fileprovider", events.Notification{PushType: "fileprovider", Data: map[string]any{"k": 1}}, "fileprovider", testTopic + ".pushkit.fileprovider", "10"},
+		{"liveactivity", events.Notification{PushType: "liveactivity", Body: "b"}, "liveactivity", testTopic + ".push-type.liveactivity", "10"},
+		{"pushtotalk", events.Notification{PushType: "pushtotalk", Data: map[string]any{"k": 1}}, "pushtotalk", testTopic + ".voip-ptt", "10"},
+		{"location", events.Notification{PushType: "location", Data: map[string]any{"k": 1}}, "location", testTopic + ".location-query", "10"},
+		{"widgets", events.Notification{PushType: "widgets", Data: map[string]any{"k": 1}}, "widgets", testTopic + ".push-type.widgets", "10"},
+		{"controls", events.Notification{PushType: "controls", Data: map[string]any{"k": 1}}, "controls", testTopic + ".push-type.controls", "10"},
+		{"mdm", events.Notification{PushType: "mdm", Data: map[string]any{"mdm": "magic"}}, "mdm", testTopic, "10"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := token(i)
+			j := newJob(testApp, tok)
+			j.Notification = tc.n
+			wantKind(t, send(t, f.sender, j)[0], provider.Delivered)
+			req, _ := f.fake.LastRequest(tok)
+			for h, want := range map[string]string{"apns-push-type": tc.pushType, "apns-topic": tc.topic, "apns-priority": tc.priority} {
+				if got := req.Header.Get(h); got != want {
+					t.Errorf("%s = %q, want %q", h, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHeadersAndPayload checks expiration, collapse id, thread, category,
+// flags, sound, badge, data and both kinds of overrides.
+func TestHeadersAndPayload(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	exp := time.Unix(2000000000, 0)
+	badge := 3
+	j := newJob(testApp, token(1))
+	j.Notification = events.Notification{
+		Title: "Hi", Body: "there", Sound: "ding.caf", Badge: &badge,
+		Data: map[string]any{"order": 42, "who": "me"}, CollapseKey: "c1", Expiry: &exp,
+		ThreadID: "th", Category: "cat", MutableContent: true, ContentAvailable: true,
+	}
+	j.Overrides = &events.Overrides{APNs: &events.APNsOverrides{
+		Payload: map[string]json.RawMessage{"who": json.RawMessage(`"override"`), "extra": json.RawMessage(`[1,2]`)},
+		Aps:     map[string]json.RawMessage{"sound": json.RawMessage(`null`), "interruption-level": json.RawMessage(`"time-sensitive"`)},
+	}}
+	wantKind(t, send(t, f.sender, j)[0], provider.Delivered)
+	req, _ := f.fake.LastRequest(token(1))
+	for h, want := range map[string]string{
+		"apns-expiration": strconv.FormatInt(exp.Unix(), 10), "apns-collapse-id": "c1",
+		"content-type": "application/json; charset=utf-8",
+	} {
+		if got := req.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	var got map[string]any
+	if err := json.Unmarshal(req.Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"aps": map[string]any{
+			"alert": map[string]any{"title": "Hi", "body": "there"}, "badge": 3.0,
+			"thread-id": "th", "category": "cat", "mutable-content": 1.0, "content-available": 1.0,
+			"interruption-level": "time-sensitive",
+		},
+		"order": 42.0, "who": "override", "extra": []any{1.0, 2.0},
+	}
+	if g, w := mustJSON(got), mustJSON(want); g != w {
+		t.Fatalf("payload\n got %s\nwant %s", g, w)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestAPNsIDDeterministic: apns-id is a lowercase UUID derived from intent
+// and token, the same on a retry, different for another token or intent.
+func TestAPNsIDDeterministic(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	idOf := func(intent, tok string) string {
+		j := newJob(testApp, tok)
+		j.IntentID, j.ID = intent, intent+".apns.0"
+		r := send(t, f.sender, j)[0]
+		wantKind(t, r, provider.Delivered)
+		req, _ := f.fake.LastRequest(tok)
+		return req.Header.Get("apns-id")
+	}
+	first := idOf("intent-a", token(1))
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(first) {
+		t.Fatalf("apns-id %q is not a lowercase version-5 UUID", first)
+	}
+	if again := idOf("intent-a", token(1)); again != first {
+		t.Fatalf("retry apns-id %q differs from %q", again, first)
+	}
+	if other := idOf("intent-a", token(2)); other == first {
+		t.Fatal("two tokens share an apns-id")
+	}
+	if other := idOf("intent-b", token(1)); other == first {
+		t.Fatal("two intents share an apns-id")
+	}
+}
+
+// TestPayloadSize: the limit is checked before sending, 4096 bytes in
+// general and 5120 for VoIP.
+func TestPayloadSize(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	body := strings.Repeat("x", 4500)
+	tests := []struct {
+		name     string
+		pushType string
+		body     string
+		want     provider.Kind
+	}{
+		{"alert under 4096", "alert", body[:4000], provider.Delivered},
+		{"alert over 4096", "alert", body, provider.Permanent},
+		{"voip under 5120", "voip", body, provider.Delivered},
+		{"voip over 5120", "voip", body + strings.Repeat("y", 700), provider.Permanent},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.fake.Requests()
+			j := newJob(testApp, token(i))
+			j.Notification = events.Notification{PushType: tc.pushType, Body: tc.body}
+			r := send(t, f.sender, j)[0]
+			wantKind(t, r, tc.want)
+			if tc.want == provider.Permanent {
+				if !errors.Is(r.Err, provider.ErrPayloadTooLarge) {
+					t.Fatalf("err %v does not wrap ErrPayloadTooLarge", r.Err)
+				}
+				if f.fake.Requests() != before {
+					t.Fatal("an oversized payload was sent")
+				}
+			}
+		})
+	}
+	if apns.MaxPayload != 4096 || apns.MaxVoIPPayload != 5120 {
+		t.Fatal("payload limits changed")
+	}
+}
+
+// TestBadMessages: jobs the sender refuses before sending.
+func TestBadMessages(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	tests := map[string]func(j *events.Job){
+		"data key aps":      func(j *events.Job) { j.Notification.Data = map[string]any{"aps": 1} },
+		"unknown push type": func(j *events.Job) { j.Notification.PushType = "telepathy" },
+		"override aps not an object": func(j *events.Job) {
+			j.Overrides = &events.Overrides{APNs: &events.APNsOverrides{Payload: map[string]json.RawMessage{"aps": json.RawMessage(`5`)}}}
+		},
+		"override not JSON": func(j *events.Job) {
+			j.Overrides = &events.Overrides{APNs: &events.APNsOverrides{Aps: map[string]json.RawMessage{"k": json.RawMessage(`{`)}}}
+		},
+	}
+	for name, mutate := range tests {
+		t.Run(name, func(t *testing.T) {
+			j := newJob(testApp, token(1), token(2))
+			mutate(j)
+			for _, r := range send(t, f.sender, j) {
+				wantKind(t, r, provider.Permanent)
+				if !errors.Is(r.Err, provider.ErrBadMessage) {
+					t.Fatalf("err %v does not wrap ErrBadMessage", r.Err)
+				}
+			}
+		})
+	}
+	if n := f.fake.Requests(); n != 0 {
+		t.Fatalf("%d requests sent for refused jobs", n)
+	}
+}
