@@ -1,6 +1,21 @@
-// Package tokens keeps device-token state in the push_tokens KV bucket: one
-// record per (app, platform, token) saying whether the token is active,
-// invalid (and since when, and why) or retired in favour of a new one.
-// Every write is a compare-and-swap on the key's revision, so concurrent
-// writers never lose each other's change.
+// Package tokens keeps device-token state and the device registry in the
+// push_tokens KV bucket.
+//
+// A record per (app, platform, token) says whether the token is active,
+// invalid (and since when, and why) or retired in favour of a new one, and
+// carries the registration: alias, tags, locale, attributes. Beside the
+// records an index lists every device under its alias and each of its tags
+// (see IndexKey for the key layout), so that an audience is listed with a
+// filtered watch instead of a scan of the bucket.
+//
+//   - Store reads and writes records; the feedback-sink applies provider
+//     outcomes through it (Apply, TouchSuccess).
+//   - Registry registers and unregisters devices and lists and resolves
+//     alias and tag audiences in bounded memory (the dispatcher's Audience).
+//   - Cache is an in-memory view of token state kept current by a KV watch:
+//     the dispatcher's Suppressor, and device counts.
+//
+// Every record write is a compare-and-swap on the key's revision, so
+// concurrent writers never lose each other's change; index entries follow
+// the record and are checked against it after every write.
 package tokens

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -58,7 +59,7 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 			return Unchanged, err
 		}
 		_, err = s.Update(ctx, f.App, f.Platform, f.NewToken, func(r *Record) bool {
-			if r.State == Active && r.Alias == old.Alias {
+			if r.State == Active && r.Alias == old.Alias && slices.Equal(r.Tags, old.Tags) {
 				return false
 			}
 			now := f.EffectiveTime().UTC()
@@ -77,14 +78,16 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 // TouchSuccess records a delivery time if it is newer than the stored one.
 // Only existing, active tokens are touched: a delivery never revives an
 // invalid token, and unregistered tokens pushed to explicitly get no record.
+// With a ready Cache (UseCache) tokens it does not know, or knows are not
+// active, cost no KV read at all; a record younger than the cache's view
+// may miss one touch, which is harmless for a hint.
 func (s *Store) TouchSuccess(ctx context.Context, app string, p events.Platform, token string, at time.Time) error {
-	if _, _, err := s.Get(ctx, app, p, token); err != nil {
-		if errors.Is(err, ErrNotFound) {
+	if c := s.cache.Load(); c != nil {
+		if st, known, ready := c.lookup(Key(app, p, token)); ready && (!known || st != Active) {
 			return nil
 		}
-		return err
 	}
-	_, err := s.Update(ctx, app, p, token, func(r *Record) bool {
+	_, _, err := s.update(ctx, app, p, token, updateMode{}, func(r *Record) bool {
 		if r.State != Active || (r.LastSuccess != nil && !at.After(*r.LastSuccess)) {
 			return false
 		}
@@ -92,5 +95,8 @@ func (s *Store) TouchSuccess(ctx context.Context, app string, p events.Platform,
 		r.LastSuccess = &at
 		return true
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
 	return err
 }

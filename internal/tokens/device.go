@@ -1,0 +1,123 @@
+package tokens
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Device is what an app registers: one token on one platform, with the
+// alias (usually the user) and tags it can be reached by.
+type Device struct {
+	App      string
+	Platform events.Platform
+	Token    string
+	// Alias names the owner of the device (a user id); an intent to the
+	// alias reaches every device registered with it.
+	Alias string
+	// Tags are topics or segments; an intent to a tag reaches every device
+	// carrying it. Register replaces the whole set; UpdateTags edits it.
+	Tags       []string
+	Locale     string
+	Attributes map[string]string
+}
+
+// Bounds on what a device may carry. Aliases and tags follow the intent
+// contract (1-256 characters without white space), so anything that can be
+// registered can be targeted.
+const (
+	MaxTags            = 64
+	MaxLabelBytes      = 256
+	MaxLocaleBytes     = 35
+	MaxAttributes      = 32
+	MaxAttrKeyBytes    = 64
+	MaxAttrValueBytes  = 256
+	maxDeviceTokenSize = 4096 // events.DefaultLimits.MaxTokenBytes
+)
+
+func invalidDevice(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidDevice, field, fmt.Sprintf(format, args...))
+}
+
+// checkRef validates the identity of a device: app, platform and token.
+func checkRef(app string, p events.Platform, token string) error {
+	switch {
+	case !events.ValidApp(app):
+		return invalidDevice("app", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+	case !p.Valid():
+		return invalidDevice("platform", "unknown platform %q (want apns, fcm or mi)", p)
+	case token == "":
+		return invalidDevice("token", "is required")
+	case len(token) > maxDeviceTokenSize:
+		return invalidDevice("token", "%d bytes exceeds the limit of %d", len(token), maxDeviceTokenSize)
+	case !utf8.ValidString(token) || strings.IndexFunc(token, unicode.IsSpace) >= 0:
+		return invalidDevice("token", "must be UTF-8 without white space")
+	}
+	return nil
+}
+
+// checkLabel validates an alias or a tag.
+func checkLabel(field, s string) error {
+	switch {
+	case s == "":
+		return invalidDevice(field, "is empty")
+	case len(s) > MaxLabelBytes:
+		return invalidDevice(field, "%d bytes exceeds the limit of %d", len(s), MaxLabelBytes)
+	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsSpace) >= 0:
+		return invalidDevice(field, "must be UTF-8 without white space")
+	}
+	return nil
+}
+
+// normalizeTags validates tags and returns them sorted without duplicates.
+func normalizeTags(field string, tags []string) ([]string, error) {
+	for i, t := range tags {
+		if err := checkLabel(fmt.Sprintf("%s[%d]", field, i), t); err != nil {
+			return nil, err
+		}
+	}
+	out := slices.Compact(slices.Sorted(slices.Values(tags)))
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// normalize validates d and returns it with its tags sorted and deduplicated.
+func (d Device) normalize() (Device, error) {
+	if err := checkRef(d.App, d.Platform, d.Token); err != nil {
+		return d, err
+	}
+	if d.Alias != "" {
+		if err := checkLabel("alias", d.Alias); err != nil {
+			return d, err
+		}
+	}
+	tags, err := normalizeTags("tags", d.Tags)
+	if err != nil {
+		return d, err
+	}
+	if len(tags) > MaxTags {
+		return d, invalidDevice("tags", "%d tags exceed the limit of %d", len(tags), MaxTags)
+	}
+	d.Tags = tags
+	if len(d.Locale) > MaxLocaleBytes || strings.IndexFunc(d.Locale, unicode.IsSpace) >= 0 {
+		return d, invalidDevice("locale", "must be a language tag of at most %d bytes", MaxLocaleBytes)
+	}
+	if len(d.Attributes) > MaxAttributes {
+		return d, invalidDevice("attributes", "%d attributes exceed the limit of %d", len(d.Attributes), MaxAttributes)
+	}
+	for k, v := range d.Attributes {
+		if k == "" || len(k) > MaxAttrKeyBytes || len(v) > MaxAttrValueBytes {
+			return d, invalidDevice("attributes", "keys must be 1-%d bytes and values at most %d", MaxAttrKeyBytes, MaxAttrValueBytes)
+		}
+	}
+	if len(d.Attributes) == 0 {
+		d.Attributes = nil
+	}
+	return d, nil
+}
