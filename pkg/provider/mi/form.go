@@ -17,9 +17,11 @@ func (f *formBuilder) add(key, value string) {
 // targetBody returns the message's fields plus key=v1,v2,… (comma-joined,
 // as MiPush wants registration_id) or, with repeat, key=v1&key=v2.
 func targetBody(m Message, key string, values []string, repeat bool) []byte {
-	n := len(m.form) + len(values)*(len(key)+2)
+	// Room for a few escapes per value (base64 regids carry some '/', '+',
+	// '='): exact sizing would cost a second pass; append copes with more.
+	n := len(m.form) + len(values)*(len(key)+8)
 	for _, v := range values {
-		n += len(v) * 3 / 2
+		n += len(v) + len(v)/4
 	}
 	f := formBuilder{b: make([]byte, 0, n)}
 	f.b = append(f.b, m.form...)
@@ -39,20 +41,28 @@ func targetBody(m Message, key string, values []string, repeat bool) []byte {
 	return f.b
 }
 
-// appendEscape is url.QueryEscape appending to b.
+// appendEscape is url.QueryEscape appending to b. Runs of bytes that need
+// no escaping (most of a regid) are copied at once.
 func appendEscape(b []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '.', c == '~':
-			b = append(b, c)
-		case c == ' ':
+		if unreserved(c) {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
+		if c == ' ' {
 			b = append(b, '+')
-		default:
+		} else {
 			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
 	}
-	return b
+	return append(b, s[start:]...)
+}
+
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~'
 }

@@ -40,13 +40,24 @@ type ResponseData struct {
 // public samples show as strings or numbers (or lists as strings or arrays)
 // accept either.
 type wireResponse struct {
-	Result      string          `json:"result"`
-	Code        *flexInt        `json:"code"`
-	Description string          `json:"description"`
-	Reason      string          `json:"reason"`
-	TraceID     string          `json:"trace_id"`
-	Info        string          `json:"info"`
-	Data        json.RawMessage `json:"data"`
+	Result      string   `json:"result"`
+	Code        *flexInt `json:"code"`
+	Description string   `json:"description"`
+	Reason      string   `json:"reason"`
+	TraceID     string   `json:"trace_id"`
+	Info        string   `json:"info"`
+	Data        optData  `json:"data"`
+}
+
+// optData decodes "data" when it is an object (as on every documented
+// answer) and ignores any other shape.
+type optData struct{ wireData }
+
+func (d *optData) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '{' {
+		return nil
+	}
+	return json.Unmarshal(b, &d.wireData)
 }
 
 type wireData struct {
@@ -72,20 +83,13 @@ func parseResponse(status int, body []byte) (*Response, error) {
 	if w.Code == nil {
 		return nil, fmt.Errorf("%w: no code", errBadAnswer)
 	}
-	r := &Response{
+	wd := w.Data.wireData
+	return &Response{
 		HTTPStatus: status, Result: w.Result, Code: int(*w.Code), Description: w.Description,
 		Reason: w.Reason, TraceID: w.TraceID, Info: w.Info,
-	}
-	// data is an object on every documented answer; anything else is ignored.
-	if d := bytes.TrimSpace(w.Data); len(d) > 0 && d[0] == '{' {
-		var wd wireData
-		if err := json.Unmarshal(d, &wd); err != nil {
-			return nil, fmt.Errorf("%w: data: %v", errBadAnswer, err)
-		}
-		r.Data = ResponseData{ID: string(wd.ID), BadRegIDs: wd.BadRegIDs, DayQuota: string(wd.DayQuota),
-			DayAcked: string(wd.DayAcked), List: wd.List}
-	}
-	return r, nil
+		Data: ResponseData{ID: string(wd.ID), BadRegIDs: wd.BadRegIDs, DayQuota: string(wd.DayQuota),
+			DayAcked: string(wd.DayAcked), List: wd.List},
+	}, nil
 }
 
 // flexInt accepts 20301 and "20301".

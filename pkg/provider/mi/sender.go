@@ -114,6 +114,9 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	if err != nil {
 		return provider.All(job.Tokens, provider.Permanent, "unknown app", err)
 	}
+	if len(job.Tokens) == 0 {
+		return []provider.Result{}
+	}
 	var o *events.MiOverrides
 	if job.Overrides != nil {
 		o = job.Overrides.Mi
