@@ -8,6 +8,8 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
+var _ providertest.Fake = (*Server)(nil)
+
 // fault is one injected answer, taken by the next request.
 type fault struct {
 	answer *apiError // an APNs error answer, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
@@ -106,6 +107,12 @@ func (s *Server) URL() string { return s.url }
 
 // CertPool trusts the fake's server certificate.
 func (s *Server) CertPool() *x509.CertPool { return s.serverCA.pool() }
+
+// CertPEM is the fake's CA certificate in PEM, for clients in other
+// processes.
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.serverCA.cert.Raw})
+}
 
 // Config is an apns.Config whose both environments point at the fake.
 func (s *Server) Config() apns.Config {
