@@ -16,6 +16,7 @@ const (
 	DefaultBatchTimeout         = 15 * time.Second
 	DefaultTokenTimeout         = 10 * time.Second
 	DefaultMaxConcurrentBatches = 8
+	DefaultMaxConnsPerHost      = 4
 	DefaultRatePerMinute        = 600_000
 	DefaultQuotaRetryAfter      = time.Minute
 	DefaultMaxPayloadBytes      = 4096
@@ -43,6 +44,10 @@ type Config struct {
 	// MaxConcurrentBatches bounds the SendEach calls in flight across all
 	// jobs; each runs up to 50 HTTP requests at a time. Default 8.
 	MaxConcurrentBatches int
+	// MaxConnsPerHost caps the connections to FCM (and to the token
+	// endpoint); each HTTP/2 connection carries 100 or more requests at a
+	// time. Default 4.
+	MaxConnsPerHost int
 	// RatePerMinute is the message rate allowed per FCM project before the
 	// sender waits (FCM's default quota is 600,000/min). Default 600000.
 	RatePerMinute int
@@ -74,7 +79,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for name, n := range map[string]int{
-		"MaxConcurrentBatches": c.MaxConcurrentBatches, "RatePerMinute": c.RatePerMinute, "MaxPayloadBytes": c.MaxPayloadBytes,
+		"MaxConcurrentBatches": c.MaxConcurrentBatches, "MaxConnsPerHost": c.MaxConnsPerHost, "RatePerMinute": c.RatePerMinute, "MaxPayloadBytes": c.MaxPayloadBytes,
 	} {
 		if n < 0 {
 			return fmt.Errorf("fcm: Config.%s must not be negative", name)
@@ -96,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConcurrentBatches == 0 {
 		c.MaxConcurrentBatches = DefaultMaxConcurrentBatches
+	}
+	if c.MaxConnsPerHost == 0 {
+		c.MaxConnsPerHost = DefaultMaxConnsPerHost
 	}
 	if c.RatePerMinute == 0 {
 		c.RatePerMinute = DefaultRatePerMinute

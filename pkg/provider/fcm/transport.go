@@ -28,10 +28,13 @@ func newTransport(cfg Config) *http.Transport {
 			MinVersion: tls.VersionTLS12,
 		},
 		// A custom dialer and TLS config turn HTTP/2 off unless forced.
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   10 * time.Second,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   100,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: 100,
+		// Without a cap, a burst beyond one HTTP/2 connection's streams
+		// dials a connection per waiting request.
+		MaxConnsPerHost:       cfg.MaxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		// Ping idle HTTP/2 connections so a dead one is noticed before a
