@@ -5,6 +5,8 @@
 //	pushctl send --file intent.json        (or - for stdin)
 //	pushctl tail [--dead] [--app A] [--platform P] [--outcome O]
 //	pushctl token get --app A --platform P --token T
+//	pushctl dead list|show SEQ|replay|purge [--stage S] [--app A] [--reason R] [--since D]
+//	pushctl cancel ID --app A
 package main
 
 import (
@@ -30,6 +32,8 @@ commands:
   send        publish an intent (flags, or --file FILE|- with a JSON intent); prints its id
   tail        follow feedback events (or --dead: dead letters), filtered by app, platform, outcome
   token get   show the stored state of one device token
+  dead        list|show|replay|purge dead letters (filters: --stage --app --reason --since --seq -n)
+  cancel ID   cancel a scheduled (send_at) intent before it fires
 
 every command takes --nats-url (PUSHFLEET_NATS_URL, default nats://127.0.0.1:4222)
 and the NATS auth and TLS flags; "pushctl COMMAND -h" lists a command's flags.
@@ -66,6 +70,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return c.send(ctx, args[1:])
 	case "tail":
 		return c.tail(ctx, args[1:])
+	case "dead":
+		return c.dead(ctx, args[1:])
+	case "cancel":
+		return c.cancel(ctx, args[1:])
 	case "token":
 		if len(args) < 2 || args[1] != "get" {
 			return errors.New("usage: pushctl token get --app A --platform P --token T")
