@@ -62,6 +62,9 @@ func merge[T any](field string, derived *T, raw json.RawMessage) (*T, error) {
 		}
 	}
 	mergeObjects(base, over)
+	if len(base) == 0 {
+		return nil, nil // the override removed everything
+	}
 	b, err := json.Marshal(base)
 	if err != nil {
 		return nil, bad(field, err)
