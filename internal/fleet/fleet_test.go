@@ -251,3 +251,39 @@ func readDead(t *testing.T, js jetstream.JetStream, n int) []events.DeadLetter {
 	}
 	return out
 }
+
+func TestScheduledIntentFiresAtSendAt(t *testing.T) {
+	h := startFleet(t)
+	in := intent("sched-1", events.Target{Platform: events.APNs, Token: "ab10"})
+	at := time.Now().Add(2 * time.Second)
+	in.SendAt = &at
+	publish(t, h.js, in)
+	time.Sleep(time.Second)
+	if h.senders[events.APNs].count("ab10") != 0 {
+		t.Fatal("scheduled intent delivered before send_at")
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool { return h.senders[events.APNs].count("ab10") == 1 }, "delivered after send_at")
+	if time.Now().Before(at) {
+		t.Fatal("delivered before send_at")
+	}
+}
+
+func TestExpiredIntentIsNeverSent(t *testing.T) {
+	h := startFleet(t)
+	// Failing twice, its retries outlast its expiry: it must then never be sent.
+	in := intent("exp-1", events.Target{Platform: events.FCM, Token: "late"})
+	exp := time.Now().Add(1500 * time.Millisecond)
+	in.Notification.Expiry = &exp
+	h.senders[events.FCM].mu.Lock()
+	h.senders[events.FCM].fails["late"] = 2
+	h.senders[events.FCM].mu.Unlock()
+	publish(t, h.js, in)
+	fresh := intent("exp-2", events.Target{Platform: events.FCM, Token: "fresh"})
+	at2 := time.Now().Add(3 * time.Second)
+	fresh.SendAt = &at2
+	publish(t, h.js, fresh)
+	natstest.Eventually(t, 10*time.Second, func() bool { return h.senders[events.FCM].count("fresh") == 1 }, "control intent delivered")
+	if n := h.senders[events.FCM].count("late"); n != 0 {
+		t.Fatalf("expired notification sent %d times", n)
+	}
+}

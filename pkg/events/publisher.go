@@ -50,11 +50,22 @@ func (p *Publisher) Publish(ctx context.Context, in *Intent) (*jetstream.PubAck,
 		ttl = ceilSecond(exp.Sub(now))
 	}
 	if in.SendAt != nil && in.SendAt.After(now) {
+		// Schedules have one-second resolution: round up so that the push
+		// never fires before send_at.
+		at := in.SendAt.Truncate(time.Second)
+		if at.Before(*in.SendAt) {
+			at = at.Add(time.Second)
+		}
 		msg.Subject = ScheduleSubject(in.App, in.ID)
-		opts = append(opts, jetstream.WithScheduleAt(*in.SendAt), jetstream.WithScheduleTarget(IntentSubject(in.App)))
-		if ttl > 0 {
-			opts = append(opts, jetstream.WithMsgTTL(ceilSecond(in.SendAt.Sub(now))+ttl),
-				jetstream.WithScheduleTTL(ttl))
+		opts = append(opts, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(IntentSubject(in.App)))
+		if exp := in.Notification.Expiry; exp != nil {
+			if !exp.After(at) {
+				return nil, &ValidationError{Field: "notification.expiry", Reason: "is not after send_at: the push would never be sent"}
+			}
+			// The schedule itself lives until it fires; the intent it
+			// produces lives until the notification expires.
+			opts = append(opts, jetstream.WithMsgTTL(ceilSecond(at.Sub(now))+time.Minute),
+				jetstream.WithScheduleTTL(ceilSecond(exp.Sub(at))))
 		}
 	} else if ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
