@@ -3,8 +3,6 @@ package tokens
 import (
 	"context"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -49,8 +47,8 @@ func (r *Registry) Each(ctx context.Context, app string, k Kind, name string, ba
 		batch = DefaultResolveBatch
 	}
 	buf := make([]events.Target, 0, batch)
-	err := walk(ctx, r.kv, indexFilter(app, k, name), nil, func(e jetstream.KeyValueEntry) error {
-		t, ok := entryTarget(e)
+	err := r.scan.scan(ctx, indexFilter(app, k, name), 0, func(key string, _ uint64, value []byte) error {
+		t, ok := entryTarget(key, value)
 		if !ok {
 			return nil
 		}

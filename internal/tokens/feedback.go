@@ -59,7 +59,9 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 			return Unchanged, err
 		}
 		_, err = s.Update(ctx, f.App, f.Platform, f.NewToken, func(r *Record) bool {
-			if r.State == Active && r.Alias == old.Alias && slices.Equal(r.Tags, old.Tags) {
+			// A zero UpdatedAt is a fresh record: the new token must be written.
+			exists := !r.UpdatedAt.IsZero()
+			if exists && r.State == Active && r.Alias == old.Alias && slices.Equal(r.Tags, old.Tags) {
 				return false
 			}
 			now := f.EffectiveTime().UTC()

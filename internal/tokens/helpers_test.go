@@ -41,7 +41,7 @@ func newEnv(t testing.TB, storage jetstream.StorageType) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{js: js, kv: kv, reg: tokens.NewRegistry(kv)}
+	return &env{js: js, kv: kv, reg: tokens.NewRegistry(js, kv)}
 }
 
 // runCache starts a cache on e's bucket and waits until it is ready.

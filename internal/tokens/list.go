@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -63,18 +61,18 @@ func (r *Registry) List(ctx context.Context, app string, k Kind, name string, pa
 	case limit > MaxPageLimit:
 		limit = MaxPageLimit
 	}
-	var opts []jetstream.WatchOpt
+	var from uint64
 	if page.Cursor != "" {
-		from, err := strconv.ParseUint(page.Cursor, 10, 64)
+		var err error
+		from, err = strconv.ParseUint(page.Cursor, 10, 64)
 		if err != nil || from == 0 {
 			return Members{}, fmt.Errorf("%w: %q", ErrInvalidCursor, page.Cursor)
 		}
-		opts = append(opts, jetstream.ResumeFromRevision(from))
 	}
 	m := Members{Devices: make([]events.Target, 0, min(limit, 64))}
 	var last uint64
-	err := walk(ctx, r.kv, indexFilter(app, k, name), opts, func(e jetstream.KeyValueEntry) error {
-		t, ok := entryTarget(e)
+	err := r.scan.scan(ctx, indexFilter(app, k, name), from, func(key string, rev uint64, value []byte) error {
+		t, ok := entryTarget(key, value)
 		if !ok {
 			return nil
 		}
@@ -83,7 +81,7 @@ func (r *Registry) List(ctx context.Context, app string, k Kind, name string, pa
 			return errStop
 		}
 		m.Devices = append(m.Devices, t)
-		last = e.Revision()
+		last = rev
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {

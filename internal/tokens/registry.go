@@ -17,11 +17,14 @@ import (
 type Registry struct {
 	store *Store
 	kv    jetstream.KeyValue
+	scan  scanner
 }
 
-// NewRegistry returns a registry on the push_tokens bucket.
-func NewRegistry(kv jetstream.KeyValue) *Registry {
-	return &Registry{store: NewStore(kv), kv: kv}
+// NewRegistry returns a registry on the push_tokens bucket kv. Listings,
+// audiences and counts read the bucket's stream through js with bounded
+// pull consumers.
+func NewRegistry(js jetstream.StreamConsumerManager, kv jetstream.KeyValue) *Registry {
+	return &Registry{store: NewStore(kv), kv: kv, scan: newScanner(js, kv.Bucket())}
 }
 
 // Store returns the token store the registry writes through; give it to the

@@ -264,3 +264,18 @@ func TestTokenReplacedMovesMembership(t *testing.T) {
 		t.Fatalf("old %+v new %+v", old, nw)
 	}
 }
+
+// A replaced token without alias or tags still hands its registration on.
+func TestTokenReplacedRecordsNewTokenWithoutAlias(t *testing.T) {
+	e := newEnv(t, jetstream.MemoryStorage)
+	ctx := ctxT(t)
+	register(t, e.reg, tokens.Device{Platform: events.APNs, Token: "cc01", Locale: "it"})
+	if _, err := e.reg.Store().Apply(ctx, &events.Feedback{App: app, Platform: events.APNs, Token: "cc01",
+		Outcome: events.TokenReplaced, NewToken: "cc02", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	nw, err := e.reg.Get(ctx, app, events.APNs, "cc02")
+	if err != nil || nw.State != tokens.Active || nw.Locale != "it" {
+		t.Fatalf("new token record %+v, %v", nw, err)
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -84,12 +82,12 @@ func (r *Registry) Stats(ctx context.Context, app string) (Stats, error) {
 		return nil, invalidDevice("app", "must be 1-64 characters of A-Z a-z 0-9 _ -")
 	}
 	c := counts{}
-	err := walk(ctx, r.kv, appRecordsFilter(app), nil, func(e jetstream.KeyValueEntry) error {
-		a, p, ok := splitRecordKey(e.Key())
+	err := r.scan.scan(ctx, appRecordsFilter(app), 0, func(key string, _ uint64, value []byte) error {
+		a, p, ok := splitRecordKey(key)
 		if !ok {
 			return nil
 		}
-		if st, ok := recordState(e.Value()); ok {
+		if st, ok := recordState(value); ok {
 			c.add(countKey{a, p, st}, 1)
 		}
 		return nil

@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"context"
 	"errors"
 	"strings"
 
@@ -12,37 +11,6 @@ import (
 
 // errWatchClosed: the KV watcher ended on its own (connection closed).
 var errWatchClosed = errors.New("kv watcher closed")
-
-// errStop ends a walk early; walk's callers turn it into success.
-var errStop = errors.New("stop walking")
-
-// walk streams the entries matching filter that exist now, in revision
-// order, to fn, skipping deletions. It holds one entry at a time (plus the
-// watcher's small buffer), so it suits audiences of any size. It ends when
-// the snapshot is exhausted, fn returns an error, or ctx ends.
-func walk(ctx context.Context, kv jetstream.KeyValue, filter string, opts []jetstream.WatchOpt, fn func(jetstream.KeyValueEntry) error) error {
-	w, err := kv.Watch(ctx, filter, append(opts, jetstream.IgnoreDeletes())...)
-	if err != nil {
-		return err
-	}
-	defer stopWatcher(w)
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			switch {
-			case !ok:
-				return errWatchClosed
-			case e == nil: // the snapshot is complete
-				return nil
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
-}
 
 // stopWatcher stops w and drains what it still delivers: the watcher's
 // callback blocks on a full channel, and only once it is unblocked does the
@@ -71,16 +39,15 @@ func splitRecordKey(key string) (string, events.Platform, bool) {
 
 // entryTarget returns the device an index entry lists
 // (<app>.<kind>.<label>.<platform>.<token key>, value: the token).
-func entryTarget(e jetstream.KeyValueEntry) (events.Target, bool) {
-	key := e.Key()
+func entryTarget(key string, value []byte) (events.Target, bool) {
 	i := strings.LastIndexByte(key, '.')
 	if i < 0 {
 		return events.Target{}, false
 	}
 	j := strings.LastIndexByte(key[:i], '.')
 	p := events.Platform(key[j+1 : i])
-	if !p.Valid() || len(e.Value()) == 0 {
+	if !p.Valid() || len(value) == 0 {
 		return events.Target{}, false
 	}
-	return events.Target{Platform: p, Token: string(e.Value())}, true
+	return events.Target{Platform: p, Token: string(value)}, true
 }
