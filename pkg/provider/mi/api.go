@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -90,34 +91,39 @@ func (s *Sender) lookup(name string) (*app, error) {
 }
 
 // do sends one request over the current connections and classifies the
-// answer. Requests run concurrently up to Config.MaxInFlight; each answer
+// answer. Requests run concurrently up to Config.MaxInFlightPerHost; each answer
 // is read and mapped as soon as it arrives.
 func (s *Sender) do(ctx context.Context, a *app, method, url string, body []byte) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-ctx.Done():
-		return nil, transportError(ctx, ctx.Err())
+	req, err := http.NewRequestWithContext(ctx, method, url, bodyReader(body))
+	if err != nil {
+		return nil, &Error{Kind: provider.Permanent, Reason: "bad request", sentinel: provider.ErrBadMessage, cause: err}
 	}
+	release, err := s.limit.acquire(ctx, req.URL.Host)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer release()
 	g, err := s.pool.acquire(time.Now())
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
 	defer s.pool.release(g)
 
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return nil, &Error{Kind: provider.Permanent, Reason: "bad request", sentinel: provider.ErrBadMessage, cause: err}
-	}
 	req.Header[headerAuthorization] = []string{a.authHeader}
 	if body != nil {
 		req.Header["Content-Type"] = []string{formContentType}
+	}
+	opened, err := g.warm.enter(ctx, req.URL.Host)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	if opened != nil {
+		defer opened() // the request failed before it had a connection
+		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { opened() },
+		}))
 	}
 
 	start := time.Now()
@@ -132,6 +138,14 @@ func (s *Sender) do(ctx context.Context, a *app, method, url string, body []byte
 	}
 	s.observe(a, time.Since(start), err)
 	return resp, err
+}
+
+// bodyReader avoids a non-nil io.Reader holding a nil *bytes.Reader.
+func bodyReader(body []byte) io.Reader {
+	if body == nil {
+		return nil
+	}
+	return bytes.NewReader(body)
 }
 
 // roundTrip sends req and reads the whole answer.

@@ -44,14 +44,14 @@ var DefaultFeedbackHosts = map[string]string{
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultBatchSize       = 1000
-	DefaultRequestTimeout  = 30 * time.Second
-	DefaultMaxConnsPerHost = 16
-	DefaultMaxInFlight     = 512
-	DefaultConnMaxAge      = 5 * time.Minute
-	DefaultIdleConnTimeout = 90 * time.Second
-	DefaultBackoffMin      = 250 * time.Millisecond
-	DefaultBackoffMax      = 30 * time.Second
+	DefaultBatchSize          = 1000
+	DefaultRequestTimeout     = 30 * time.Second
+	DefaultMaxConnsPerHost    = 16
+	DefaultMaxInFlightPerHost = 100
+	DefaultConnMaxAge         = 5 * time.Minute
+	DefaultIdleConnTimeout    = 90 * time.Second
+	DefaultBackoffMin         = 250 * time.Millisecond
+	DefaultBackoffMax         = 30 * time.Second
 	// DefaultMaxContentBytes bounds title+description+payload+extras. Xiaomi
 	// does not publish the limit; 4 KiB is what integrations commonly assume.
 	DefaultMaxContentBytes = 4096
@@ -76,11 +76,16 @@ type Config struct {
 	BatchSize int
 	// RequestTimeout bounds one HTTP request (default 30s).
 	RequestTimeout time.Duration
-	// MaxInFlight bounds concurrent requests across all apps (default 512).
-	MaxInFlight int
-	// MaxConnsPerHost bounds connections per host (default 16). Over HTTP/2
-	// one connection carries up to the server's stream limit; over HTTP/1.1
-	// it is the number of requests in flight per host.
+	// MaxInFlightPerHost bounds the requests in flight to one host, across
+	// apps (default 100); more wait for a slot. Over HTTP/2 they share one
+	// connection as long as the server allows that many streams (HTTP/2
+	// servers commonly allow 100 or more; Go assumes 100 until told), so
+	// the default keeps one pipelined connection per host.
+	MaxInFlightPerHost int
+	// MaxConnsPerHost bounds connections per host (default 16): over
+	// HTTP/1.1 it is the number of requests in flight per host; over HTTP/2
+	// a second connection is only opened when the server's stream limit is
+	// below MaxInFlightPerHost.
 	MaxConnsPerHost int
 	// DisableHTTP2 forces the HTTP/1.1 keep-alive pool.
 	DisableHTTP2 bool
@@ -133,7 +138,7 @@ func (c *Config) Validate() error {
 	}
 	for name, v := range map[string]int64{
 		"batch_size": int64(c.BatchSize), "request_timeout": int64(c.RequestTimeout),
-		"max_in_flight": int64(c.MaxInFlight), "max_conns_per_host": int64(c.MaxConnsPerHost),
+		"max_in_flight_per_host": int64(c.MaxInFlightPerHost), "max_conns_per_host": int64(c.MaxConnsPerHost),
 		"idle_conn_timeout": int64(c.IdleConnTimeout), "backoff_min": int64(c.BackoffMin),
 		"backoff_max": int64(c.BackoffMax),
 	} {
@@ -175,7 +180,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.BatchSize, DefaultBatchSize)
-	def(&c.MaxInFlight, DefaultMaxInFlight)
+	def(&c.MaxInFlightPerHost, DefaultMaxInFlightPerHost)
 	def(&c.MaxConnsPerHost, DefaultMaxConnsPerHost)
 	def(&c.MaxContentBytes, DefaultMaxContentBytes)
 	defD(&c.RequestTimeout, DefaultRequestTimeout)

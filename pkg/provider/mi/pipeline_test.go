@@ -2,6 +2,7 @@ package mi_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -60,8 +61,10 @@ func sorted(order []int) bool {
 // TestPipelinedOverHTTP2 puts 200 requests in flight at once on one
 // connection; the fake answers them out of order.
 func TestPipelinedOverHTTP2(t *testing.T) {
-	s, fake := setup(t, mifake.Options{}, nil)
-	if r := send(t, s, testJob(regid(10_000))); r[0].Kind != provider.Delivered { // warm: the connection and its SETTINGS
+	s, fake := setup(t, mifake.Options{}, func(c *mi.Config) { c.MaxInFlightPerHost = 200 })
+	// One request first: the connection and the server's stream limit
+	// (250) are then known, so the burst needs no second connection.
+	if r := send(t, s, testJob(regid(10_000))); r[0].Kind != provider.Delivered {
 		t.Fatal(r[0])
 	}
 	fake.SetLatency(150 * time.Millisecond)
@@ -70,11 +73,46 @@ func TestPipelinedOverHTTP2(t *testing.T) {
 	if m := fake.MaxInFlight(); m < 150 {
 		t.Errorf("at most %d requests were in flight at once, want ≥150 of 200", m)
 	}
-	if c := fake.Connections(); c > 2 {
-		t.Errorf("%d connections for 200 concurrent requests over HTTP/2, want ≤2", c)
+	if c := fake.Connections(); c != 1 {
+		t.Errorf("%d connections for 200 concurrent requests over HTTP/2, want 1", c)
 	}
 	if sorted(order) {
 		t.Error("answers came back in request order despite random latency")
+	}
+}
+
+// TestColdBurstOneConnection: with the defaults, a burst on a cold sender
+// opens one connection and keeps MaxInFlightPerHost requests on it.
+func TestColdBurstOneConnection(t *testing.T) {
+	s, fake := setup(t, mifake.Options{Jitter: 50 * time.Millisecond}, nil)
+	sendConcurrently(t, s, fake, 300)
+	if c := fake.Connections(); c != 1 {
+		t.Errorf("%d connections, want 1", c)
+	}
+	if m := fake.MaxInFlight(); m > mi.DefaultMaxInFlightPerHost || m < mi.DefaultMaxInFlightPerHost/2 {
+		t.Errorf("%d in flight, want about %d", m, mi.DefaultMaxInFlightPerHost)
+	}
+}
+
+// TestLowServerStreamLimit: a server allowing fewer streams than
+// MaxInFlightPerHost makes Go's transport open more connections (it dials
+// eagerly: 20-30 were seen for this burst), but nothing stalls or fails;
+// with MaxInFlightPerHost at the server's limit one connection is kept.
+func TestLowServerStreamLimit(t *testing.T) {
+	for _, perHost := range []int{0, 40} {
+		t.Run(fmt.Sprintf("per_host=%d", perHost), func(t *testing.T) {
+			s, fake := setup(t, mifake.Options{MaxConcurrentStreams: 40, Jitter: 30 * time.Millisecond},
+				func(c *mi.Config) { c.MaxInFlightPerHost = perHost })
+			if r := send(t, s, testJob(regid(10_000))); r[0].Kind != provider.Delivered {
+				t.Fatal(r[0])
+			}
+			sendConcurrently(t, s, fake, 200)
+			c := fake.Connections()
+			t.Logf("%d connections", c)
+			if perHost == 40 && c != 1 {
+				t.Errorf("%d connections with MaxInFlightPerHost at the server's limit, want 1", c)
+			}
+		})
 	}
 }
 

@@ -38,6 +38,7 @@ type generation struct {
 	expires  time.Time // zero: never
 	inflight int       // guarded by pool.mu
 	retired  bool      // guarded by pool.mu
+	warm     warmup
 }
 
 func newPool(cfg *Config, d *dialer) *pool {

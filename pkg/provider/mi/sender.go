@@ -25,7 +25,7 @@ type Sender struct {
 	update sync.Mutex // serialises UpdateApps
 	dialer *dialer
 	pool   *pool
-	slots  chan struct{} // MaxInFlight semaphore
+	limit  limiter
 }
 
 var _ provider.Sender = (*Sender)(nil)
@@ -38,7 +38,7 @@ func New(cfg Config, apps map[string]AppConfig) (*Sender, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Sender{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight)}
+	s := &Sender{cfg: cfg, log: cfg.Logger, limit: limiter{size: cfg.MaxInFlightPerHost}}
 	resolved, err := s.resolveApps(apps)
 	if err != nil {
 		return nil, err

@@ -230,7 +230,7 @@ func TestClosedSenderRetries(t *testing.T) {
 }
 
 func TestCanceledWhileQueuedIsRetry(t *testing.T) {
-	s, fake := setup(t, mifake.Options{}, func(c *mi.Config) { c.MaxInFlight = 1 })
+	s, fake := setup(t, mifake.Options{}, func(c *mi.Config) { c.MaxInFlightPerHost = 1 })
 	fake.SetLatency(2 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
