@@ -35,7 +35,7 @@ func (s *Server) deliver(token, topic string, h http.Header, body []byte) *apiEr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, dead := s.dead[token]
-	if !dead && strings.HasPrefix(strings.ToLower(token), DeadPrefix) {
+	if !dead && strings.HasPrefix(token, DeadPrefix) {
 		at, dead = s.started, true
 	}
 	if dead {
