@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -17,13 +16,12 @@ const platform = "mi"
 
 // dialer dials TCP connections with a per-address reconnect backoff, so a
 // host that refuses connections is not hammered in a tight loop, and counts
-// open connections for the metrics.
+// open connections in the metrics.
 type dialer struct {
 	net      net.Dialer
 	min, max time.Duration
 	metrics  *provider.Metrics
 	log      *slog.Logger
-	open     atomic.Int64
 
 	mu    sync.Mutex
 	hosts map[string]*dialState
@@ -65,13 +63,9 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, err
 	}
 	d.succeeded(addr)
-	d.open.Add(1)
 	d.metrics.AddConnections(platform, 1)
 	return &countedConn{Conn: c, d: d}, nil
 }
-
-// Open is the number of connections currently open.
-func (d *dialer) Open() int { return int(d.open.Load()) }
 
 func (d *dialer) backoff(addr string, now time.Time) time.Duration {
 	d.mu.Lock()
@@ -117,7 +111,6 @@ type countedConn struct {
 
 func (c *countedConn) Close() error {
 	c.once.Do(func() {
-		c.d.open.Add(-1)
 		c.d.metrics.AddConnections(platform, -1)
 	})
 	return c.Conn.Close()
