@@ -40,6 +40,9 @@ type Fleet struct {
 	// AppsPaused is 1 while an app's sends on a platform are paused after a
 	// credential error.
 	AppsPaused *prometheus.GaugeVec
+	// CircuitOpen is 1 while a sender's circuit breaker holds back calls to
+	// an unavailable provider.
+	CircuitOpen *prometheus.GaugeVec
 	// TokenUpdates counts token-state changes made by the feedback-sink.
 	TokenUpdates *prometheus.CounterVec
 
@@ -101,13 +104,17 @@ func New() *Fleet {
 			Name: "pushfleet_app_paused",
 			Help: "1 while an app's sends on a platform are paused after a credential error.",
 		}, []string{"platform", "app"}),
+		CircuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pushfleet_circuit_open",
+			Help: "1 while a sender's circuit breaker holds back calls to an unavailable provider.",
+		}, []string{"platform"}),
 		TokenUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushfleet_token_updates_total",
 			Help: "Token-state changes written by the feedback-sink, by platform and change.",
 		}, []string{"platform", "change"}),
 	}
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
-		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.TokenUpdates)
+		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.CircuitOpen, f.TokenUpdates)
 	f.Provider = provider.NewMetrics(reg)
 	return f
 }

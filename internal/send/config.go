@@ -23,7 +23,13 @@ type Config struct {
 	// RetryBase and RetryMax shape the delay of re-queued partial jobs
 	// (defaults 1s and 5m).
 	RetryBase, RetryMax time.Duration
-	Logger              *slog.Logger
+	// BreakerThreshold consecutive jobs failing with the provider
+	// unavailable open the circuit breaker (default 10); it stays open for
+	// BreakerMin, doubling up to BreakerMax while probes fail (defaults 2s
+	// and 1m).
+	BreakerThreshold       int
+	BreakerMin, BreakerMax time.Duration
+	Logger                 *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -45,6 +51,15 @@ func (c *Config) setDefaults() {
 	if c.RetryMax == 0 {
 		c.RetryMax = 5 * time.Minute
 	}
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = 10
+	}
+	if c.BreakerMin == 0 {
+		c.BreakerMin = 2 * time.Second
+	}
+	if c.BreakerMax == 0 {
+		c.BreakerMax = time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -58,7 +73,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("send: unknown platform %q", c.Platform)
 	case c.MaxAttempts < 1:
 		return fmt.Errorf("send: max attempts must be positive")
-	case c.PauseMax < c.PauseMin || c.RetryMax < c.RetryBase:
+	case c.PauseMax < c.PauseMin || c.RetryMax < c.RetryBase || c.BreakerMax < c.BreakerMin:
 		return fmt.Errorf("send: a maximum is below its minimum")
 	}
 	return nil

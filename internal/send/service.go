@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,7 @@ type Service struct {
 	fb     *feedback.Publisher
 	m      *metrics.Fleet
 	paused *pauses
+	cb     *breaker
 	now    func() time.Time
 }
 
@@ -33,8 +35,19 @@ func New(cfg Config, sender provider.Sender, js jetstream.Publisher, m *metrics.
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Service{cfg: cfg, sender: sender, js: js, fb: feedback.NewPublisher(js), m: m,
-		paused: newPauses(cfg.PauseMin, cfg.PauseMax), now: time.Now}, nil
+	s := &Service{cfg: cfg, sender: sender, js: js, fb: feedback.NewPublisher(js), m: m,
+		paused: newPauses(cfg.PauseMin, cfg.PauseMax), now: time.Now}
+	gauge := m.CircuitOpen.WithLabelValues(string(cfg.Platform))
+	s.cb = newBreaker(cfg.BreakerThreshold, cfg.BreakerMin, cfg.BreakerMax, func(open bool) {
+		if open {
+			gauge.Set(1)
+			cfg.Logger.Error("provider unavailable: circuit open, consumption paused", "platform", cfg.Platform)
+			return
+		}
+		gauge.Set(0)
+		cfg.Logger.Info("provider answering again: circuit closed", "platform", cfg.Platform)
+	})
+	return s, nil
 }
 
 // Handle delivers one job.
@@ -61,9 +74,24 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 		return consumer.RetryAfter(wait, "app_paused", "app paused after a credential error")
 	}
 
+	// While the provider is down, wait here instead of spending retries.
+	if err := s.cb.wait(ctx); err != nil {
+		return consumer.RetryAfter(0, "shutdown", "stopped while the provider was unavailable")
+	}
+	if job.Expired(s.now()) {
+		if err := s.report(ctx, job, job.Tokens, events.Expired, "expired before sending"); err != nil {
+			return consumer.RetryAfter(0, "publish", err.Error())
+		}
+		return consumer.Done()
+	}
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	results := s.sender.Send(sctx, job)
 	cancel()
+	if unavailable(results) {
+		s.cb.failure()
+	} else {
+		s.cb.success()
+	}
 	if len(results) != len(job.Tokens) {
 		// A provider bug must not lose tokens: retry the whole job.
 		s.cfg.Logger.Error("provider returned a wrong number of results", "want", len(job.Tokens), "got", len(results))
@@ -200,6 +228,18 @@ func (s *Service) report(ctx context.Context, job *events.Job, tokens []string, 
 		s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(o)).Inc()
 	}
 	return s.fb.Publish(ctx, fbs)
+}
+
+// unavailable reports whether every token failed because the provider
+// could not be reached or was overloaded: the breaker's signal. Rate limits
+// and credential errors are not outages.
+func unavailable(results []provider.Result) bool {
+	for _, r := range results {
+		if r.Kind != provider.Retry || errors.Is(r.Err, provider.ErrRateLimited) {
+			return false
+		}
+	}
+	return len(results) > 0
 }
 
 func resultReason(r provider.Result) string {
