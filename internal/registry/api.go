@@ -1,0 +1,154 @@
+package registry
+
+import (
+	"time"
+
+	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Service identity.
+const (
+	ServiceName    = "pushfleet-registry"
+	ServiceVersion = "1.0.0"
+	// SubjectPrefix is the group of every endpoint: push.registry.<verb>.
+	SubjectPrefix = "push.registry"
+)
+
+// Endpoint names; each listens on SubjectPrefix + "." + name.
+const (
+	VerbRegister    = "register"
+	VerbUnregister  = "unregister"
+	VerbGet         = "get"
+	VerbUpdateTags  = "update-tags"
+	VerbListByAlias = "list-by-alias"
+	VerbListByTag   = "list-by-tag"
+	VerbStats       = "stats"
+)
+
+// Subject returns the subject of an endpoint.
+func Subject(verb string) string { return SubjectPrefix + "." + verb }
+
+// DeviceRef names one device: a token on a platform of an app.
+type DeviceRef struct {
+	App      string          `json:"app"`
+	Platform events.Platform `json:"platform"`
+	Token    string          `json:"token"`
+}
+
+// RegisterRequest registers a device, replacing any earlier registration of
+// the same token (alias, tags, locale and attributes). It revives a token
+// marked invalid. Answer: DeviceResponse.
+type RegisterRequest struct {
+	DeviceRef
+	Alias      string            `json:"alias,omitempty"`
+	Tags       []string          `json:"tags,omitempty"`
+	Locale     string            `json:"locale,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// UnregisterRequest removes a device. Answer: UnregisterResponse, or 404.
+type UnregisterRequest struct {
+	DeviceRef
+}
+
+// UnregisterResponse confirms an unregistration.
+type UnregisterResponse struct {
+	Removed bool `json:"removed"`
+}
+
+// GetRequest asks for a device. Answer: DeviceResponse, or 404.
+type GetRequest struct {
+	DeviceRef
+}
+
+// UpdateTagsRequest adds and removes tags of a registered device, keeping
+// the rest of its registration; concurrent updates never lose each other's
+// tags. Answer: DeviceResponse, or 404.
+type UpdateTagsRequest struct {
+	DeviceRef
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// DeviceResponse carries a device's registration and delivery state.
+type DeviceResponse struct {
+	Device Device `json:"device"`
+}
+
+// Device is a device's registration and delivery state.
+type Device struct {
+	DeviceRef
+	// State is active, invalid or retired.
+	State      string            `json:"state"`
+	Alias      string            `json:"alias,omitempty"`
+	Tags       []string          `json:"tags,omitempty"`
+	Locale     string            `json:"locale,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Reason is the provider's reason for the last invalidation.
+	Reason       string     `json:"reason,omitempty"`
+	InvalidAt    *time.Time `json:"invalid_at,omitempty"`
+	ReplacedBy   string     `json:"replaced_by,omitempty"`
+	RegisteredAt *time.Time `json:"registered_at,omitempty"`
+	LastSuccess  *time.Time `json:"last_success,omitempty"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+// ListByAliasRequest asks for one page of an alias's devices. Answer:
+// ListResponse.
+type ListByAliasRequest struct {
+	App   string `json:"app"`
+	Alias string `json:"alias"`
+	Paging
+}
+
+// ListByTagRequest asks for one page of a tag's devices. Answer:
+// ListResponse.
+type ListByTagRequest struct {
+	App string `json:"app"`
+	Tag string `json:"tag"`
+	Paging
+}
+
+// Paging selects a page: start without a cursor, then pass the previous
+// answer's Next until it is empty.
+type Paging struct {
+	Cursor string `json:"cursor,omitempty"`
+	// Limit is the most devices per page: default 100, at most 1000.
+	Limit int `json:"limit,omitempty"`
+}
+
+// ListResponse is one page of devices. Invalid devices are listed too:
+// check a device's state with get. A device re-registered while a listing
+// is under way may appear on two pages.
+type ListResponse struct {
+	Devices []events.Target `json:"devices"`
+	// Next continues the listing; empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// StatsRequest asks for device counts of one app, or of every app when App
+// is empty. Answer: StatsResponse.
+type StatsRequest struct {
+	App string `json:"app,omitempty"`
+}
+
+// StatsResponse counts devices by app, platform and state.
+type StatsResponse struct {
+	Counts []tokens.DeviceCount `json:"counts"`
+	Total  int                  `json:"total"`
+	// Source is "cache" (current, from the service's watch of the bucket)
+	// or "scan" (read from the bucket at AsOf, reused for a while).
+	Source string    `json:"source"`
+	AsOf   time.Time `json:"as_of"`
+}
+
+// deviceFrom maps a stored record onto the wire.
+func deviceFrom(r *tokens.Record) Device {
+	return Device{
+		DeviceRef: DeviceRef{App: r.App, Platform: r.Platform, Token: r.Token},
+		State:     string(r.State), Alias: r.Alias, Tags: r.Tags, Locale: r.Locale, Attributes: r.Attributes,
+		Reason: r.Reason, InvalidAt: r.InvalidAt, ReplacedBy: r.ReplacedBy, RegisteredAt: r.RegisteredAt,
+		LastSuccess: r.LastSuccess, UpdatedAt: r.UpdatedAt,
+	}
+}

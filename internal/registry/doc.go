@@ -1,0 +1,9 @@
+// Package registry is the device registry's API for other services: a NATS
+// request/reply service built with nats.go's micro package (name
+// pushfleet-registry) on subjects push.registry.<verb>, and a small Client
+// for it. Requests and responses are the JSON types of this package; errors
+// come back as micro service errors with an HTTP-like code (400 bad input,
+// 404 unknown device, 409 contention, 500/504 server trouble), which the
+// Client turns into an *Error that matches this package's sentinels with
+// errors.Is.
+package registry

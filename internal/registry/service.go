@@ -1,0 +1,269 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// Config tunes the registry service. Zero values take the documented defaults.
+type Config struct {
+	// Cache, when set and ready, answers stats from memory. Without it
+	// stats are counted by reading every record, and the answer is reused
+	// for StatsTTL.
+	Cache *tokens.Cache
+	// StatsTTL is how long a counted answer is reused (default 30s).
+	StatsTTL time.Duration
+	// RequestTimeout bounds the registry work of one request (default 10s).
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.StatsTTL <= 0 {
+		c.StatsTTL = 30 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// service holds the endpoint handlers.
+type service struct {
+	reg *tokens.Registry
+	cfg Config
+	now func() time.Time
+
+	mu    sync.Mutex
+	stats map[string]StatsResponse // counted answers by app ("" = all)
+}
+
+// NewService starts the registry service on nc: endpoints register,
+// unregister, get, update-tags, list-by-alias, list-by-tag and stats under
+// push.registry, in micro's default queue group so that a request reaches
+// one instance. Each endpoint handles its requests one at a time: run more
+// instances to scale. Stop the returned service to drain it.
+func NewService(nc *nats.Conn, reg *tokens.Registry, cfg Config) (micro.Service, error) {
+	cfg.setDefaults()
+	s := &service{reg: reg, cfg: cfg, now: time.Now, stats: map[string]StatsResponse{}}
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        ServiceName,
+		Version:     ServiceVersion,
+		Description: "pushfleet device registry: register devices, list alias and tag audiences, count devices",
+		ErrorHandler: func(_ micro.Service, err *micro.NATSError) {
+			cfg.Logger.Warn("registry service subscription error", "subject", err.Subject, "err", err.Description)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry service: %w", err)
+	}
+	g := svc.AddGroup(SubjectPrefix)
+	for _, e := range []struct {
+		verb string
+		h    func(context.Context, []byte) (any, error)
+	}{
+		{VerbRegister, s.register},
+		{VerbUnregister, s.unregister},
+		{VerbGet, s.get},
+		{VerbUpdateTags, s.updateTags},
+		{VerbListByAlias, s.listByAlias},
+		{VerbListByTag, s.listByTag},
+		{VerbStats, s.statsOf},
+	} {
+		if err := g.AddEndpoint(e.verb, s.handler(e.verb, e.h)); err != nil {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("registry service endpoint %s: %w", e.verb, err)
+		}
+	}
+	return svc, nil
+}
+
+// handler adapts a typed handler: decode, run with a timeout, answer JSON
+// or a service error.
+func (s *service) handler(verb string, h func(context.Context, []byte) (any, error)) micro.Handler {
+	return micro.HandlerFunc(func(req micro.Request) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		defer cancel()
+		resp, err := h(ctx, req.Data())
+		if err != nil {
+			s.fail(req, verb, err)
+			return
+		}
+		if err := req.RespondJSON(resp); err != nil {
+			s.cfg.Logger.Warn("registry: respond", "endpoint", verb, "err", err)
+		}
+	})
+}
+
+// errBadRequest marks decoding errors.
+var errBadRequest = errors.New("malformed request")
+
+// fail answers with the service error matching err.
+func (s *service) fail(req micro.Request, verb string, err error) {
+	code, desc := CodeInternal, "internal error"
+	switch {
+	case errors.Is(err, errBadRequest), errors.Is(err, tokens.ErrInvalidDevice), errors.Is(err, tokens.ErrInvalidCursor):
+		code, desc = CodeBadRequest, err.Error()
+	case errors.Is(err, tokens.ErrNotFound):
+		code, desc = CodeNotFound, "device not found"
+	case errors.Is(err, tokens.ErrConflict):
+		code, desc = CodeConflict, "too many concurrent writers on this device, retry"
+	case errors.Is(err, context.DeadlineExceeded):
+		code, desc = CodeTimeout, "registry timed out"
+	case errors.Is(err, tokens.ErrIndex):
+		desc = "device saved but its alias/tag index lags: register it again"
+	}
+	if code == CodeInternal || code == CodeTimeout {
+		// tokens' errors name devices by fingerprint only, never the token.
+		s.cfg.Logger.Error("registry request failed", "endpoint", verb, "err", err)
+	}
+	if rerr := req.Error(code, desc, nil); rerr != nil {
+		s.cfg.Logger.Warn("registry: respond", "endpoint", verb, "err", rerr)
+	}
+}
+
+// decode reads a request strictly: unknown fields and trailing data are errors.
+func decode(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return fmt.Errorf("%w: empty body, want a JSON object", errBadRequest)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: data after the JSON object", errBadRequest)
+	}
+	return nil
+}
+
+func (s *service) register(ctx context.Context, b []byte) (any, error) {
+	var r RegisterRequest
+	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	rec, err := s.reg.Register(ctx, tokens.Device{App: r.App, Platform: r.Platform, Token: r.Token,
+		Alias: r.Alias, Tags: r.Tags, Locale: r.Locale, Attributes: r.Attributes})
+	if err != nil {
+		return nil, err
+	}
+	return DeviceResponse{Device: deviceFrom(rec)}, nil
+}
+
+func (s *service) unregister(ctx context.Context, b []byte) (any, error) {
+	var r UnregisterRequest
+	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := s.reg.Unregister(ctx, r.App, r.Platform, r.Token); err != nil {
+		return nil, err
+	}
+	return UnregisterResponse{Removed: true}, nil
+}
+
+func (s *service) get(ctx context.Context, b []byte) (any, error) {
+	var r GetRequest
+	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	rec, err := s.reg.Get(ctx, r.App, r.Platform, r.Token)
+	if err != nil {
+		return nil, err
+	}
+	return DeviceResponse{Device: deviceFrom(rec)}, nil
+}
+
+func (s *service) updateTags(ctx context.Context, b []byte) (any, error) {
+	var r UpdateTagsRequest
+	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	rec, err := s.reg.UpdateTags(ctx, r.App, r.Platform, r.Token, r.Add, r.Remove)
+	if err != nil {
+		return nil, err
+	}
+	return DeviceResponse{Device: deviceFrom(rec)}, nil
+}
+
+func (s *service) listByAlias(ctx context.Context, b []byte) (any, error) {
+	var r ListByAliasRequest
+	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	return s.list(ctx, r.App, tokens.AliasIndex, r.Alias, r.Paging)
+}
+
+func (s *service) listByTag(ctx context.Context, b []byte) (any, error) {
+	var r ListByTagRequest
+	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	return s.list(ctx, r.App, tokens.TagIndex, r.Tag, r.Paging)
+}
+
+func (s *service) list(ctx context.Context, app string, k tokens.Kind, name string, p Paging) (any, error) {
+	m, err := s.reg.List(ctx, app, k, name, tokens.Page{Cursor: p.Cursor, Limit: p.Limit})
+	if err != nil {
+		return nil, err
+	}
+	if m.Devices == nil {
+		m.Devices = []events.Target{}
+	}
+	return ListResponse{Devices: m.Devices, Next: m.Next}, nil
+}
+
+func (s *service) statsOf(ctx context.Context, b []byte) (any, error) {
+	var r StatsRequest
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := decode(b, &r); err != nil {
+			return nil, err
+		}
+	}
+	if r.App != "" && !events.ValidApp(r.App) {
+		return nil, fmt.Errorf("%w: app: must be 1-64 characters of A-Z a-z 0-9 _ -", errBadRequest)
+	}
+	now := s.now()
+	if c := s.cfg.Cache; c != nil && c.Ready() {
+		return statsResponse(c.Stats(r.App), "cache", now), nil
+	}
+	s.mu.Lock()
+	cached, ok := s.stats[r.App]
+	s.mu.Unlock()
+	if ok && now.Sub(cached.AsOf) < s.cfg.StatsTTL {
+		return cached, nil
+	}
+	st, err := s.reg.Stats(ctx, r.App)
+	if err != nil {
+		return nil, err
+	}
+	resp := statsResponse(st, "scan", now)
+	s.mu.Lock()
+	for app, old := range s.stats { // forget expired answers
+		if now.Sub(old.AsOf) >= s.cfg.StatsTTL {
+			delete(s.stats, app)
+		}
+	}
+	s.stats[r.App] = resp
+	s.mu.Unlock()
+	return resp, nil
+}
+
+func statsResponse(st tokens.Stats, source string, at time.Time) StatsResponse {
+	return StatsResponse{Counts: st, Total: st.Total(), Source: source, AsOf: at.UTC()}
+}
