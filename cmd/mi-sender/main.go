@@ -45,8 +45,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if err != nil {
 			return nil, err
 		}
-		return providers.Service(env, events.Mi, sc, func(a map[string]mi.AppConfig) (*mi.Sender, error) {
-			return mi.New(cfg, a)
+		var ms *mi.Sender
+		svc, err := providers.Service(env, events.Mi, sc, func(a map[string]mi.AppConfig) (*mi.Sender, error) {
+			s, err := mi.New(cfg, a)
+			ms = s
+			return s, err
 		})
+		if err != nil || pf.Poll <= 0 {
+			return svc, err
+		}
+		poll, err := providers.MiInvalidPoll(env, ms, pf.Poll)
+		if err != nil {
+			return nil, err
+		}
+		return fleet.Group{svc, poll}, nil
 	})
 }

@@ -13,6 +13,8 @@ import (
 type MiFlags struct {
 	cfg    mi.Config
 	caFile string
+	// Poll is how often each app's invalid regids are fetched (0: never).
+	Poll time.Duration
 }
 
 // Register adds the flags to fs.
@@ -23,6 +25,7 @@ func (f *MiFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.cfg.MaxConnsPerHost, "mi-conns", 16, "connections per MiPush host")
 	fs.DurationVar(&f.cfg.ConnMaxAge, "mi-conn-max-age", 5*time.Minute, "recycle MiPush connections after this long")
 	fs.DurationVar(&f.cfg.RequestTimeout, "mi-request-timeout", 30*time.Second, "bound on one MiPush request")
+	fs.DurationVar(&f.Poll, "mi-feedback-poll", 5*time.Minute, "how often each app's invalid regids are fetched from MiPush (0: never)")
 }
 
 // Config returns the provider configuration.
