@@ -179,7 +179,20 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, fun
 			return providers.Service(env, events.FCM, sc, func(a map[string]fcm.AppConfig) (*fcm.Sender, error) { return fcm.New(fcfg, a) })
 		},
 		func() (fleet.Service, error) {
-			return providers.Service(env, events.Mi, sc, func(a map[string]mi.AppConfig) (*mi.Sender, error) { return mi.New(mcfg, a) })
+			var ms *mi.Sender
+			svc, err := providers.Service(env, events.Mi, sc, func(a map[string]mi.AppConfig) (*mi.Sender, error) {
+				s, err := mi.New(mcfg, a)
+				ms = s
+				return s, err
+			})
+			if err != nil || o.Mi.Poll <= 0 {
+				return svc, err
+			}
+			poll, err := providers.MiInvalidPoll(env, ms, o.Mi.Poll)
+			if err != nil {
+				return nil, err
+			}
+			return fleet.Group{svc, poll}, nil
 		},
 	} {
 		svc, err := build()
