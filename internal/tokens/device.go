@@ -31,7 +31,7 @@ type Device struct {
 // registered can be targeted.
 const (
 	MaxTags            = 64
-	MaxLabelBytes      = 256
+	MaxLabelRunes      = 256
 	MaxLocaleBytes     = 35
 	MaxAttributes      = 32
 	MaxAttrKeyBytes    = 64
@@ -65,10 +65,10 @@ func checkLabel(field, s string) error {
 	switch {
 	case s == "":
 		return invalidDevice(field, "is empty")
-	case len(s) > MaxLabelBytes:
-		return invalidDevice(field, "%d bytes exceeds the limit of %d", len(s), MaxLabelBytes)
 	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsSpace) >= 0:
 		return invalidDevice(field, "must be UTF-8 without white space")
+	case utf8.RuneCountInString(s) > MaxLabelRunes:
+		return invalidDevice(field, "longer than %d characters", MaxLabelRunes)
 	}
 	return nil
 }
