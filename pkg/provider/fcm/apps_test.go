@@ -26,6 +26,7 @@ func wantDelivered(t *testing.T, s *fcm.Sender, app string, tok string) {
 // TestTwoProjects sends concurrently through two apps of different FCM
 // projects in one sender, over one HTTP/2 connection.
 func TestTwoProjects(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{
 		"a": sandboxApp(t, f, "a", "proj-a"),
@@ -62,6 +63,7 @@ func TestTwoProjects(t *testing.T) {
 // TestTokenCached checks the OAuth access token is fetched once and reused
 // for many concurrent sends, over a bounded number of connections.
 func TestTokenCached(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	wantDelivered(t, s, "app", token(0))
@@ -87,6 +89,7 @@ func TestTokenCached(t *testing.T) {
 // TestUpdateApps rotates one app's key, adds an app from a key file,
 // removes one, and checks an invalid update changes nothing.
 func TestUpdateApps(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	a := sandboxApp(t, f, "a", "proj-a")
 	b := sandboxApp(t, f, "b", "proj-b")

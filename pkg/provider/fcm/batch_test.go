@@ -16,6 +16,7 @@ import (
 // a 500 may come back Retry; resending exactly those ends with every good
 // token delivered once and none twice.
 func TestMixedBatch(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	toks := tokens(1000, fcm.MaxBatch)
@@ -81,6 +82,7 @@ func TestMixedBatch(t *testing.T) {
 // TestLargeJobIsChunked checks a job above 500 tokens goes out in SendEach
 // batches with results still in order.
 func TestLargeJobIsChunked(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	toks := tokens(5000, fcm.MaxBatch+7)

@@ -1,6 +1,7 @@
 package fcm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,10 +87,7 @@ func classifyTransport(ctx context.Context, err error) provider.Result {
 func readAnswer(resp *http.Response, now time.Time) answer {
 	a := answer{httpStatus: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now)}
 	var body apiError
-	if resp.Body != nil {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		_ = json.Unmarshal(b, &body) // a non-JSON body leaves the HTTP status to decide
-	}
+	_ = json.Unmarshal(rereadBody(resp), &body) // a non-JSON body leaves the HTTP status to decide
 	a.status, a.message = body.Error.Status, body.Error.Message
 	for _, d := range body.Error.Details {
 		if d.Type == typeFcmError && a.code == "" {
@@ -106,6 +104,17 @@ func readAnswer(resp *http.Response, now time.Time) answer {
 		a.message = http.StatusText(resp.StatusCode)
 	}
 	return a
+}
+
+// rereadBody returns the body of the SDK's buffered copy of the answer and
+// puts it back, so the error stays inspectable after classification.
+func rereadBody(resp *http.Response) []byte {
+	if resp.Body == nil {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return b
 }
 
 // classifyAnswer decides on the FcmError code first, then the platform status.

@@ -33,6 +33,7 @@ type classifyCase struct {
 }
 
 func TestClassification(t *testing.T) {
+	t.Parallel()
 	cases := []classifyCase{
 		{name: "delivered", kind: provider.Delivered},
 		{name: "UNREGISTERED", kind: provider.InvalidToken, err: provider.ErrInvalidToken, reason: "UNREGISTERED",
@@ -114,7 +115,10 @@ func TestClassification(t *testing.T) {
 			setup: func(t *testing.T, _ *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) { j.ID = "cancel" }},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { runClassifyCase(t, tc) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runClassifyCase(t, tc)
+		})
 	}
 }
 
@@ -164,6 +168,7 @@ func runClassifyCase(t *testing.T, tc classifyCase) {
 // sends return Retry with the remaining Retry-After without reaching FCM,
 // while another project of the same sender is unaffected.
 func TestQuotaHoldsProject(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{
 		"a": sandboxApp(t, f, "a", "proj-a"),
@@ -196,6 +201,7 @@ func TestQuotaHoldsProject(t *testing.T) {
 // TestEmptyTokenDoesNotSinkBatch checks that one empty token is Permanent
 // while the rest of the batch is delivered (the SDK would reject it all).
 func TestEmptyTokenDoesNotSinkBatch(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	rs := send(t, s, newJob("app", token(1), "", token(2)), 5*time.Second)
@@ -211,6 +217,7 @@ func TestEmptyTokenDoesNotSinkBatch(t *testing.T) {
 // access token (401 UNAUTHENTICATED, no FcmError) is a credential error, and
 // that the next batch fetches a new token and succeeds.
 func TestUnauthenticatedRefetchesToken(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	if r := send(t, s, newJob("app", token(1)), 5*time.Second)[0]; r.Kind != provider.Delivered {

@@ -16,6 +16,7 @@ import (
 // what came back Retry after its Retry-After, end with every token
 // delivered exactly once.
 func TestQuotaStorm(t *testing.T) {
+	t.Parallel()
 	f := startFake(t, fcmfake.Options{Quota: 100, QuotaWindow: time.Second})
 	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	all := tokens(0, 300)
