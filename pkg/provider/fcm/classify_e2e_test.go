@@ -39,7 +39,9 @@ func TestClassification(t *testing.T) {
 		{name: "UNREGISTERED", kind: provider.InvalidToken, err: provider.ErrInvalidToken, reason: "UNREGISTERED",
 			setup: func(t *testing.T, f *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) { f.SetDead(j.Tokens[0]) }},
 		{name: "dead prefix", kind: provider.InvalidToken, err: provider.ErrInvalidToken, reason: "UNREGISTERED",
-			setup: func(t *testing.T, _ *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) { j.Tokens[0] = fcmfake.DeadPrefix + j.Tokens[0] }},
+			setup: func(t *testing.T, _ *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) {
+				j.Tokens[0] = fcmfake.DeadPrefix + j.Tokens[0]
+			}},
 		{name: "INVALID_ARGUMENT bad token", kind: provider.InvalidToken, err: provider.ErrInvalidToken, reason: "not a valid FCM registration token",
 			setup: func(t *testing.T, f *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) { f.SetMalformed(j.Tokens[0]) }},
 		{name: "INVALID_ARGUMENT token characters", kind: provider.InvalidToken, err: provider.ErrInvalidToken, reason: "registration token",
@@ -61,7 +63,9 @@ func TestClassification(t *testing.T) {
 		{name: "INVALID_ARGUMENT bad field", kind: provider.Permanent, err: provider.ErrBadMessage, reason: "message.android.ttl",
 			setup: failNext(providertest.BadRequest, 0)},
 		{name: "INVALID_ARGUMENT reserved data key", kind: provider.Permanent, err: provider.ErrBadMessage, reason: "from",
-			setup: func(t *testing.T, _ *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) { j.Notification.Data = map[string]any{"from": "x"} }},
+			setup: func(t *testing.T, _ *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) {
+				j.Notification.Data = map[string]any{"from": "x"}
+			}},
 		{name: "INVALID_ARGUMENT analytics label", kind: provider.Permanent, err: provider.ErrBadMessage, reason: "nalytics label",
 			setup: func(t *testing.T, _ *fcmfake.Server, _ *fcm.AppConfig, j *events.Job) {
 				j.Overrides = &events.Overrides{FCM: &events.FCMOverrides{AnalyticsLabel: "no spaces allowed"}}
@@ -83,7 +87,9 @@ func TestClassification(t *testing.T) {
 				app.CredentialsJSON = other.CredentialsJSON
 			}},
 		{name: "oauth2 grant refused", kind: provider.CredentialError, err: provider.ErrCredentials, reason: "invalid_grant", offline: true,
-			setup: func(t *testing.T, f *fcmfake.Server, _ *fcm.AppConfig, _ *events.Job) { f.FailTokenRequests(1, http.StatusBadRequest) }},
+			setup: func(t *testing.T, f *fcmfake.Server, _ *fcm.AppConfig, _ *events.Job) {
+				f.FailTokenRequests(1, http.StatusBadRequest)
+			}},
 		{name: "oauth2 key revoked", kind: provider.CredentialError, err: provider.ErrCredentials, reason: "invalid_grant", offline: true,
 			setup: func(t *testing.T, f *fcmfake.Server, app *fcm.AppConfig, _ *events.Job) {
 				var key struct {
@@ -123,7 +129,9 @@ func TestClassification(t *testing.T) {
 }
 
 func failNext(f providertest.Failure, retryAfter time.Duration) func(*testing.T, *fcmfake.Server, *fcm.AppConfig, *events.Job) {
-	return func(_ *testing.T, fake *fcmfake.Server, _ *fcm.AppConfig, _ *events.Job) { fake.FailNext(20, f, retryAfter) }
+	return func(_ *testing.T, fake *fcmfake.Server, _ *fcm.AppConfig, _ *events.Job) {
+		fake.FailNext(20, f, retryAfter)
+	}
 }
 
 func runClassifyCase(t *testing.T, tc classifyCase) {
