@@ -4,49 +4,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/pushfleet/pushfleet/internal/config"
-	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/providers"
-	"github.com/pushfleet/pushfleet/pkg/events"
-	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	err := providers.RunSender(ctx, "gcm-sender", "delivers push jobs to Google FCM HTTP v1 (the API that replaced GCM)", &providers.FCMFlags{}, os.Args[1:], os.Getenv, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "gcm-sender:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gcm-sender", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c config.Common
-	c.Register(fs, ":8080")
-	var sc config.Sender
-	sc.Register(fs)
-	var pf providers.FCMFlags
-	pf.Register(fs)
-	fs.Usage = config.Usage(fs, "gcm-sender: delivers push jobs to Google FCM HTTP v1 (the API that replaced GCM)")
-	if err := config.Parse(fs, args, getenv); err != nil {
-		return err
-	}
-	return fleet.RunProcess(ctx, &c, "gcm-sender", stderr, func(_ context.Context, env *fleet.Env) (fleet.Service, error) {
-		cfg, err := pf.Config(env.Logger.With("component", "fcm"), env.Metrics.Provider)
-		if err != nil {
-			return nil, err
-		}
-		return providers.Service(env, events.FCM, sc, func(a map[string]fcm.AppConfig) (*fcm.Sender, error) {
-			return fcm.New(cfg, a)
-		})
-	})
 }

@@ -17,9 +17,6 @@ import (
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/providers"
 	"github.com/pushfleet/pushfleet/pkg/events"
-	"github.com/pushfleet/pushfleet/pkg/provider/apns"
-	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
-	"github.com/pushfleet/pushfleet/pkg/provider/mi"
 )
 
 // Options configure the all-in-one.
@@ -158,44 +155,8 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, fun
 
 	sc := o.Sender
 	sc.AppsFile = o.AppsFile
-	log := env.Logger
-	acfg, err := o.APNs.Config(log.With("component", "apns"), env.Metrics.Provider)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	fcfg, err := o.FCM.Config(log.With("component", "fcm"), env.Metrics.Provider)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	mcfg, err := o.Mi.Config(log.With("component", "mi"), env.Metrics.Provider)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	for _, build := range []func() (fleet.Service, error){
-		func() (fleet.Service, error) {
-			return providers.Service(env, events.APNs, sc, func(a map[string]apns.AppConfig) (*apns.Sender, error) { return apns.New(acfg, a) })
-		},
-		func() (fleet.Service, error) {
-			return providers.Service(env, events.FCM, sc, func(a map[string]fcm.AppConfig) (*fcm.Sender, error) { return fcm.New(fcfg, a) })
-		},
-		func() (fleet.Service, error) {
-			var ms *mi.Sender
-			svc, err := providers.Service(env, events.Mi, sc, func(a map[string]mi.AppConfig) (*mi.Sender, error) {
-				s, err := mi.New(mcfg, a)
-				ms = s
-				return s, err
-			})
-			if err != nil || o.Mi.Poll <= 0 {
-				return svc, err
-			}
-			poll, err := providers.MiInvalidPoll(env, ms, o.Mi.Poll)
-			if err != nil {
-				return nil, err
-			}
-			return fleet.Group{svc, poll}, nil
-		},
-	} {
-		svc, err := build()
+	for _, build := range []func(*fleet.Env, config.Sender) (fleet.Service, error){o.APNs.Service, o.FCM.Service, o.Mi.Service} {
+		svc, err := build(env, sc)
 		if err != nil {
 			return nil, nil, "", err
 		}

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 )
@@ -34,4 +37,15 @@ func (f *APNsFlags) Config(log *slog.Logger, m *provider.Metrics) (apns.Config, 
 	}
 	c.RootCAs, c.Logger, c.Metrics = pool, log, m
 	return c, c.Validate()
+}
+
+// Service builds the apns sender service from the apps file named in sc.
+func (f *APNsFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
+	cfg, err := f.Config(env.Logger.With("component", "apns"), env.Metrics.Provider)
+	if err != nil {
+		return nil, err
+	}
+	return Service(env, events.APNs, sc, func(a map[string]apns.AppConfig) (*apns.Sender, error) {
+		return apns.New(cfg, a)
+	})
 }

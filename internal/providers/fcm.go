@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
 )
@@ -33,4 +36,15 @@ func (f *FCMFlags) Config(log *slog.Logger, m *provider.Metrics) (fcm.Config, er
 	}
 	c.RootCAs, c.Logger, c.Metrics = pool, log, m
 	return c, c.Validate()
+}
+
+// Service builds the fcm sender service from the apps file named in sc.
+func (f *FCMFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
+	cfg, err := f.Config(env.Logger.With("component", "fcm"), env.Metrics.Provider)
+	if err != nil {
+		return nil, err
+	}
+	return Service(env, events.FCM, sc, func(a map[string]fcm.AppConfig) (*fcm.Sender, error) {
+		return fcm.New(cfg, a)
+	})
 }

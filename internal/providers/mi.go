@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
 )
@@ -37,4 +40,27 @@ func (f *MiFlags) Config(log *slog.Logger, m *provider.Metrics) (mi.Config, erro
 	}
 	c.RootCAs, c.Logger, c.Metrics = pool, log, m
 	return c, c.Validate()
+}
+
+// Service builds the mi sender service from the apps file named in sc and,
+// when Poll is positive, the poller of MiPush's invalid regids.
+func (f *MiFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
+	cfg, err := f.Config(env.Logger.With("component", "mi"), env.Metrics.Provider)
+	if err != nil {
+		return nil, err
+	}
+	var ms *mi.Sender
+	svc, err := Service(env, events.Mi, sc, func(a map[string]mi.AppConfig) (*mi.Sender, error) {
+		s, err := mi.New(cfg, a)
+		ms = s
+		return s, err
+	})
+	if err != nil || f.Poll <= 0 {
+		return svc, err
+	}
+	poll, err := MiInvalidPoll(env, ms, f.Poll)
+	if err != nil {
+		return nil, err
+	}
+	return fleet.Group{svc, poll}, nil
 }
