@@ -64,7 +64,12 @@ func (s *Sender) UpdateApps(apps map[string]AppConfig) error {
 			errs = append(errs, fmt.Errorf("fcm: app %q: %w", name, err))
 			continue
 		}
-		if prev := old[name]; prev != nil && prev.conf == conf && bytes.Equal(prev.sa.raw, sa.raw) {
+		if prev := old[name]; prev != nil && prev.conf.ProjectID == conf.ProjectID && bytes.Equal(prev.sa.raw, sa.raw) {
+			if prev.conf != conf { // only the rate changed: keep client and token
+				kept := *prev
+				kept.conf = conf
+				prev = &kept
+			}
 			next[name] = prev
 			continue
 		}

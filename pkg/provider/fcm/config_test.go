@@ -167,4 +167,23 @@ func TestSharedProjectTakesSmallestRate(t *testing.T) {
 	if g := apps["c"].gate; g.base != DefaultRatePerMinute/60 {
 		t.Fatalf("default rate %v/s", g.base)
 	}
+
+	// Changing only the rate keeps the app's client and cached token.
+	if err := s.UpdateApps(map[string]AppConfig{
+		"a": {ProjectID: "p", CredentialsJSON: key, RatePerMinute: 1200},
+		"b": {ProjectID: "p", CredentialsJSON: key, RatePerMinute: 300},
+		"c": {ProjectID: "q", CredentialsJSON: key},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after := s.snapshot()
+	if after["b"].client != apps["b"].client || after["b"].creds != apps["b"].creds || after["a"] != apps["a"] {
+		t.Fatal("a rate change rebuilt the client")
+	}
+	g := after["a"].gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g != apps["a"].gate || g.base != 5 {
+		t.Fatalf("after the rate change: same gate %v, rate %v/s, want the same gate at 5/s", g == apps["a"].gate, g.base)
+	}
 }
