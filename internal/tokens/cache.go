@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"log/slog"
 	"sync"
@@ -243,4 +244,18 @@ func (c *Cache) Stats(app string) Stats {
 		return Stats{}
 	}
 	return c.view.counts.stats(app)
+}
+
+// errWatchClosed: the KV watcher ended on its own (connection closed).
+var errWatchClosed = errors.New("kv watcher closed")
+
+// stopWatcher stops w and drains what it still delivers: the watcher's
+// callback blocks on a full channel, and only once it is unblocked does the
+// subscription finish and close the channel.
+func stopWatcher(w jetstream.KeyWatcher) {
+	_ = w.Stop()
+	go func() {
+		for range w.Updates() {
+		}
+	}()
 }

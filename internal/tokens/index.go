@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -56,6 +57,35 @@ func appRecordsFilter(app string) string {
 		return recordsFilter
 	}
 	return app + ".*.*"
+}
+
+// splitRecordKey returns the app and platform of a record key
+// (<app>.<platform>.<token key>).
+func splitRecordKey(key string) (string, events.Platform, bool) {
+	app, rest, ok := strings.Cut(key, ".")
+	if !ok {
+		return "", "", false
+	}
+	p, tk, ok := strings.Cut(rest, ".")
+	if !ok || tk == "" || strings.Contains(tk, ".") || !events.Platform(p).Valid() {
+		return "", "", false
+	}
+	return app, events.Platform(p), true
+}
+
+// entryTarget returns the device an index entry lists
+// (<app>.<kind>.<label>.<platform>.<token key>, value: the token).
+func entryTarget(key string, value []byte) (events.Target, bool) {
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 {
+		return events.Target{}, false
+	}
+	j := strings.LastIndexByte(key[:i], '.')
+	p := events.Platform(key[j+1 : i])
+	if !p.Valid() || len(value) == 0 {
+		return events.Target{}, false
+	}
+	return events.Target{Platform: p, Token: string(value)}, true
 }
 
 // label is one index membership of a device.

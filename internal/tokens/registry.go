@@ -27,8 +27,9 @@ func NewRegistry(js jetstream.StreamConsumerManager, kv jetstream.KeyValue) *Reg
 	return &Registry{store: NewStore(kv), kv: kv, scan: newScanner(js, kv.Bucket())}
 }
 
-// Store returns the token store the registry writes through; give it to the
-// feedback-sink so that both maintain the same index.
+// Store returns the token store the registry writes through. Any Store on
+// the same bucket maintains the same index, so the feedback-sink may use its
+// own.
 func (r *Registry) Store() *Store { return r.store }
 
 // Register creates or replaces a device's registration: alias, tags, locale
