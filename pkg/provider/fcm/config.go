@@ -44,9 +44,11 @@ type Config struct {
 	// MaxConcurrentBatches bounds the SendEach calls in flight across all
 	// jobs; each runs up to 50 HTTP requests at a time. Default 8.
 	MaxConcurrentBatches int
-	// MaxConnsPerHost caps the connections to FCM (and to the token
-	// endpoint); each HTTP/2 connection carries 100 or more requests at a
-	// time. Default 4.
+	// MaxConnsPerHost is http.Transport.MaxConnsPerHost for FCM and the
+	// token endpoint. Each HTTP/2 connection carries 100 or more requests at
+	// a time; when they are all busy Go's transport would otherwise dial a
+	// connection per waiting request. For HTTP/2 Go counts only connections
+	// with free streams, so a few more may be open under load. Default 4.
 	MaxConnsPerHost int
 	// RatePerMinute is the message rate allowed per FCM project before the
 	// sender waits (FCM's default quota is 600,000/min). Default 600000.
