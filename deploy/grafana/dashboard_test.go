@@ -1,0 +1,262 @@
+// Package grafana_test checks the Grafana dashboard against the code: every
+// metric and label its queries use must be one the services export.
+package grafana_test
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+)
+
+const dashboardFile = "pushfleet-dashboard.json"
+
+// targetLabels are added by Prometheus at scrape time, not by the code.
+var targetLabels = []string{"job", "instance", "namespace", "pod"}
+
+type panel struct {
+	ID      int     `json:"id"`
+	Title   string  `json:"title"`
+	Panels  []panel `json:"panels"` // a row's panels
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+}
+
+type dashboard struct {
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name  string          `json:"name"`
+			Type  string          `json:"type"`
+			Query json.RawMessage `json:"query"` // a string, or {"query": …}
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+// exprs lists every PromQL expression of the dashboard, by where it is.
+func (d *dashboard) exprs(t *testing.T) map[string]string {
+	out := map[string]string{}
+	ids := map[int]bool{}
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			if ids[p.ID] {
+				t.Errorf("panel %q: id %d is used twice", p.Title, p.ID)
+			}
+			ids[p.ID] = true
+			for i, tg := range p.Targets {
+				out[p.Title+"#"+string(rune('A'+i))] = tg.Expr
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		var q string
+		if json.Unmarshal(v.Query, &q) != nil {
+			var o struct{ Query string }
+			_ = json.Unmarshal(v.Query, &o)
+			q = o.Query
+		}
+		out["variable $"+v.Name] = q
+	}
+	return out
+}
+
+// family is what the code declares about one metric.
+type family struct {
+	labels    map[string]bool
+	histogram bool
+}
+
+var (
+	metricName = regexp.MustCompile(`\bpushfleet_[a-z0-9_]+\b`)
+	selector   = regexp.MustCompile(`\b(pushfleet_[a-z0-9_]+)\{([^}]*)\}`)
+	matcher    = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"`)
+	grouping   = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+	labelValue = regexp.MustCompile(`label_values\(\s*[^,]*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)`)
+	descRe     = regexp.MustCompile(`fqName: "([^"]*)".*variableLabels: \{([^}]*)\}`)
+)
+
+func TestDashboardMetricsExist(t *testing.T) {
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardFile, err)
+	}
+	reg := metrics.New().Registry
+	families := declared(t)
+
+	exprs := d.exprs(t)
+	if len(exprs) == 0 {
+		t.Fatal("no expressions found in the dashboard")
+	}
+	for where, expr := range exprs {
+		names := metricName.FindAllString(expr, -1)
+		if len(names) == 0 {
+			t.Errorf("%s: %q names no pushfleet_ metric", where, expr)
+			continue
+		}
+		allowed := map[string]bool{}
+		for _, l := range targetLabels {
+			allowed[l] = true
+		}
+		checkLabels := true
+		base := map[string]string{} // as written → family name
+		for _, n := range names {
+			fam, ok := resolve(reg, n)
+			if !ok {
+				t.Errorf("%s: metric %s is not registered by metrics.New()", where, n)
+				checkLabels = false
+				continue
+			}
+			base[n] = fam
+			f, known := families[fam]
+			if !known {
+				checkLabels = false // registered, but its labels are not declared where declared() looks
+				continue
+			}
+			if fam != n && !f.histogram {
+				t.Errorf("%s: %s: %s is not a histogram", where, n, fam)
+			}
+			for l := range f.labels {
+				allowed[l] = true
+			}
+			if strings.HasSuffix(n, "_bucket") {
+				allowed["le"] = true
+			}
+		}
+		if !checkLabels {
+			continue
+		}
+		// Matchers belong to their own metric; grouping labels to any.
+		for _, m := range selector.FindAllStringSubmatch(expr, -1) {
+			f := families[base[m[1]]]
+			for _, mm := range matcher.FindAllStringSubmatch(m[2], -1) {
+				if !f.labels[mm[1]] && !allowed[mm[1]] {
+					t.Errorf("%s: %s has no label %q (it has %v)", where, m[1], mm[1], keys(f.labels))
+				}
+			}
+		}
+		var used []string
+		for _, g := range grouping.FindAllStringSubmatch(expr, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				used = append(used, strings.TrimSpace(l))
+			}
+		}
+		for _, lv := range labelValue.FindAllStringSubmatch(expr, -1) {
+			used = append(used, lv[1])
+		}
+		for _, l := range used {
+			if l != "" && !allowed[l] {
+				t.Errorf("%s: label %q is on none of %v", where, l, names)
+			}
+		}
+	}
+}
+
+// resolve finds the registered family behind a name as written in PromQL,
+// where a histogram appears as its _bucket, _sum and _count series.
+func resolve(reg *prometheus.Registry, name string) (string, bool) {
+	if registered(reg, name) {
+		return name, true
+	}
+	for _, s := range []string{"_bucket", "_sum", "_count"} {
+		if b, ok := strings.CutSuffix(name, s); ok && registered(reg, b) {
+			return b, true
+		}
+	}
+	return "", false
+}
+
+// registered reports whether reg holds a metric family called name.
+//
+// Gather is no help here: it reports only vectors that have children, and a
+// fresh registry's vectors have none. Instead this tries to register a probe
+// gauge of that name with its own help text: the registry refuses any
+// descriptor whose name it already holds with other help or labels, and
+// accepts (then forgets) an unknown name. Only public client_golang API, and
+// every metric counts, whatever file or package registers it.
+func registered(reg *prometheus.Registry, name string) bool {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: "dashboard test probe"})
+	if err := reg.Register(g); err != nil {
+		return true
+	}
+	reg.Unregister(g)
+	return false
+}
+
+// declared reads the labels and kind of the fleet's metric families from
+// their descriptors: the exported collectors of *metrics.Fleet, and the
+// provider instruments registered through provider.NewMetrics.
+func declared(t *testing.T) map[string]family {
+	t.Helper()
+	rec := &recorder{t: t, families: map[string]family{}}
+	fv := reflect.ValueOf(metrics.New()).Elem()
+	for i := range fv.NumField() {
+		if c, ok := fv.Field(i).Interface().(prometheus.Collector); ok && fv.Type().Field(i).IsExported() {
+			rec.MustRegister(c)
+		}
+	}
+	provider.NewMetrics(rec)
+	return rec.families
+}
+
+// recorder is a Registerer that only reads descriptors.
+type recorder struct {
+	t        *testing.T
+	families map[string]family
+}
+
+func (r *recorder) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	_, hist := c.(*prometheus.HistogramVec)
+	if _, ok := c.(prometheus.Histogram); ok {
+		hist = true
+	}
+	for d := range ch {
+		m := descRe.FindStringSubmatch(d.String())
+		if m == nil {
+			r.t.Fatalf("cannot read descriptor %s", d)
+		}
+		f := family{labels: map[string]bool{}, histogram: hist}
+		for _, l := range strings.Split(m[2], ",") {
+			if l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"); l != "" {
+				f.labels[l] = true
+			}
+		}
+		r.families[m[1]] = f
+	}
+	return nil
+}
+
+func (r *recorder) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = r.Register(c)
+	}
+}
+
+func (r *recorder) Unregister(prometheus.Collector) bool { return true }
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
