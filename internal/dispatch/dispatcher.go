@@ -77,14 +77,16 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 	}
 	out := &batcher{d: d, in: in, created: created, batches: map[events.Platform][]string{}}
 	if len(in.Targets.Tokens) > 0 {
-		err = out.add(pctx, in.Targets.Tokens)
+		err = out.add(pctx, in.Targets.Tokens, true)
 	} else if d.audience == nil {
 		v := consumer.DeadLetter(in.App, "invalid", ErrNoRegistry.Error())
 		v.IntentID = in.ID
 		return v
 	} else {
 		err = d.audience.Resolve(pctx, in.App, in.Targets, d.cfg.BatchFCM, func(ts []events.Target) error {
-			return out.add(pctx, ts)
+			// The registry yields each device once: no dedupe set, so a
+			// million-device tag never sits in memory.
+			return out.add(pctx, ts, false)
 		})
 	}
 	if err == nil {
@@ -121,16 +123,21 @@ type batcher struct {
 	tokens     int
 }
 
-func (b *batcher) add(ctx context.Context, ts []events.Target) error {
-	if b.seen == nil {
-		b.seen = make(map[events.Target]struct{}, len(ts))
+// add batches targets; dedupe drops repeats of explicit tokens.
+func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) error {
+	if b.index == nil {
 		b.index = map[events.Platform]int{}
 	}
+	if dedupe && b.seen == nil {
+		b.seen = make(map[events.Target]struct{}, len(ts))
+	}
 	for _, t := range ts {
-		if _, dup := b.seen[t]; dup {
-			continue
+		if dedupe {
+			if _, dup := b.seen[t]; dup {
+				continue
+			}
+			b.seen[t] = struct{}{}
 		}
-		b.seen[t] = struct{}{}
 		if b.d.suppress != nil && b.d.suppress.Suppressed(b.in.App, t.Platform, t.Token) {
 			b.d.m.Suppressed.WithLabelValues(string(t.Platform), b.in.App).Inc()
 			b.d.m.Notifications.WithLabelValues(string(t.Platform), b.in.App, string(events.Suppressed)).Inc()

@@ -8,6 +8,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/dispatch"
+	"github.com/pushfleet/pushfleet/internal/registry"
 	"github.com/pushfleet/pushfleet/internal/send"
 	"github.com/pushfleet/pushfleet/internal/sink"
 	"github.com/pushfleet/pushfleet/internal/tokens"
@@ -45,17 +46,30 @@ func (e *Env) runner(name string, cfg consumer.Config, h consumer.Handler) (*con
 	return r, nil
 }
 
-// Dispatcher builds the dispatcher service.
+// Dispatcher builds the dispatcher service: alias and tag targets resolve
+// through the token registry, and tokens the registry marks invalid are
+// suppressed by a watch-fed cache. The dispatcher starts consuming only once
+// the cache holds a full snapshot, so no dead token slips through at start.
 func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, error) {
-	o.Dispatch.Logger = e.Logger.With("component", "dispatcher")
-	d, err := dispatch.New(o.Dispatch, e.JS, e.Metrics, nil, nil)
+	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
+	if err != nil {
+		return nil, fmt.Errorf("token bucket: %w", err)
+	}
+	log := e.Logger.With("component", "dispatcher")
+	cache := tokens.NewCache(kv, tokens.CacheConfig{Logger: log})
+	o.Dispatch.Logger = log
+	d, err := dispatch.New(o.Dispatch, e.JS, e.Metrics, tokens.NewRegistry(e.JS, kv), cache)
 	if err != nil {
 		return nil, err
 	}
-	return e.runner("dispatcher", consumer.Config{
+	r, err := e.runner("dispatcher", consumer.Config{
 		Stream: events.StreamIntents, Durable: events.DurableDispatcher, Stage: events.StageIntents,
 		FilterSubjects: []string{events.IntentsRoot + ".>"}, MaxInFlight: o.MaxInFlight,
 	}, d)
+	if err != nil {
+		return nil, err
+	}
+	return withCache(e, cache, r), nil
 }
 
 // Sender builds platform p's sender service around a provider.
@@ -79,15 +93,21 @@ func (e *Env) Sender(p events.Platform, s provider.Sender, o config.Sender) (Ser
 	}, svc)
 }
 
-// FeedbackSink builds the feedback-sink service.
+// FeedbackSink builds the feedback-sink service. It also serves the token
+// registry's request/reply API (pushfleet-registry), since it owns token state.
 func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) {
-	cfg := o.Sink
 	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
 	}
-	cfg.Logger = e.Logger.With("component", "feedback-sink")
-	s := sink.New(cfg, tokens.NewStore(kv), e.Metrics)
+	log := e.Logger.With("component", "feedback-sink")
+	cache := tokens.NewCache(kv, tokens.CacheConfig{Logger: log})
+	reg := tokens.NewRegistry(e.JS, kv)
+	// Delivered events for tokens without a record then cost no KV read.
+	reg.Store().UseCache(cache)
+	cfg := o.Sink
+	cfg.Logger = log
+	s := sink.New(cfg, reg.Store(), e.Metrics)
 	r, err := e.runner("feedback-sink", consumer.Config{
 		Stream: events.StreamFeedback, Durable: events.DurableFeedbackSink, Stage: events.StageFeedback,
 		MaxInFlight: o.MaxInFlight,
@@ -95,5 +115,9 @@ func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) 
 	if err != nil {
 		return nil, err
 	}
-	return Group{r, s}, nil
+	svc, err := registry.NewService(e.NC, reg, registry.Config{Cache: cache, Logger: e.Logger.With("component", "registry")})
+	if err != nil {
+		return nil, fmt.Errorf("registry service: %w", err)
+	}
+	return Group{withCache(e, cache, r), s, micro(svc)}, nil
 }
