@@ -4,7 +4,9 @@
 //	pushctl send --app demo --platform apns --token 0123abcd --title Hi --body There
 //	pushctl send --file intent.json        (or - for stdin)
 //	pushctl tail [--dead] [--app A] [--platform P] [--outcome O]
-//	pushctl token get --app A --platform P --token T
+//	pushctl device register --app A --platform P --token T [--alias U] [--tag T]...
+//	pushctl device get|unregister --app A --platform P --token T
+//	pushctl device list --app A --alias U | --tag T [--all]
 //	pushctl dead list|show SEQ|replay|purge [--stage S] [--app A] [--reason R] [--since D]
 //	pushctl cancel ID --app A
 package main
@@ -31,7 +33,7 @@ const usage = `pushctl: publish push intents and inspect the fleet
 commands:
   send        publish an intent (flags, or --file FILE|- with a JSON intent); prints its id
   tail        follow feedback events (or --dead: dead letters), filtered by app, platform, outcome
-  token get   show the stored state of one device token
+  device      register|unregister|get|list|stats devices in the token registry
   dead        list|show|replay|purge dead letters (filters: --stage --app --reason --since --seq -n)
   cancel ID   cancel a scheduled (send_at) intent before it fires
 
@@ -74,11 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return c.dead(ctx, args[1:])
 	case "cancel":
 		return c.cancel(ctx, args[1:])
-	case "token":
-		if len(args) < 2 || args[1] != "get" {
-			return errors.New("usage: pushctl token get --app A --platform P --token T")
-		}
-		return c.tokenGet(ctx, args[2:])
+	case "device":
+		return c.device(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

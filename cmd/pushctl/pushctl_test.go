@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/natstest"
+	"github.com/pushfleet/pushfleet/internal/registry"
 	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -146,5 +150,43 @@ func TestDeadListReplayPurge(t *testing.T) {
 	}
 	if n := e.msgs(t, events.StreamDead); n != 1 {
 		t.Fatalf("%d dead letters left, want 1", n)
+	}
+}
+
+func TestDeviceVerbsThroughTheRegistryService(t *testing.T) {
+	e := setup(t)
+	nc, err := nats.Connect(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	kv, err := e.js.KeyValue(context.Background(), events.TokensBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := registry.NewService(nc, tokens.NewRegistry(e.js, kv), registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop()
+	for _, tok := range []string{"t:1", "t:2"} {
+		if out, err := e.run(t, "", "device", "register", "--app", "demo", "--platform", "fcm", "--token", tok,
+			"--alias", "user-1", "--tag", "beta"); err != nil {
+			t.Fatalf("register: %v\n%s", err, out)
+		}
+	}
+	out, err := e.run(t, "", "device", "list", "--app", "demo", "--tag", "beta")
+	if err != nil || !strings.Contains(out, "fcm t:1") || !strings.Contains(out, "2 devices") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = e.run(t, "", "device", "get", "--app", "demo", "--platform", "fcm", "--token", "t:2")
+	if err != nil || !strings.Contains(out, `"state": "active"`) || !strings.Contains(out, `"alias": "user-1"`) {
+		t.Fatalf("get: %v\n%s", err, out)
+	}
+	if _, err := e.run(t, "", "device", "unregister", "--app", "demo", "--platform", "fcm", "--token", "t:2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run(t, "", "device", "get", "--app", "demo", "--platform", "fcm", "--token", "t:2"); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("get after unregister: %v, want registry.ErrNotFound", err)
 	}
 }
