@@ -136,7 +136,7 @@ func TestDemoAccountsForEveryNotification(t *testing.T) {
 	if err := Run(context.Background(), o); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"every notification accounted for", "invalid tokens recorded in push_tokens: 15 of 15"} {
+	for _, want := range []string{"every notification accounted for", "invalid tokens recorded in push_tokens: 15 of 15", "suppressed before reaching a provider: 15 of 15"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}

@@ -100,7 +100,48 @@ func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Wr
 	if err != nil {
 		return err
 	}
-	return summary(w, n, sent, t, recorded, len(dead), elapsed)
+	if err := summary(w, n, sent, t, recorded, len(dead), elapsed); err != nil {
+		return err
+	}
+	return secondRound(ctx, env, run, dead, w)
+}
+
+// secondRound pushes again to the tokens found dead in the first round:
+// the registry now knows them, so every one is suppressed before a sender.
+func secondRound(ctx context.Context, env *fleet.Env, run string, dead []events.Target, w io.Writer) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	run += "-r2"
+	t := &tally{outcomes: map[events.Platform]map[events.Outcome]int{}}
+	stop, err := follow(ctx, env.JS, run, t)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	pub := events.NewPublisher(env.JS)
+	for i, tg := range dead {
+		in := &events.Intent{ID: fmt.Sprintf("%s-%d", run, i), App: SandboxApp, Targets: events.Targets{Tokens: []events.Target{tg}},
+			Notification: events.Notification{Title: "pushfleet demo", Body: "second round"}}
+		if _, err := pub.Publish(ctx, in); err != nil {
+			return fmt.Errorf("demo publish: %w", err)
+		}
+	}
+	fmt.Fprintf(w, "\ndemo round 2: %d intents to the tokens found dead in round 1\n", len(dead))
+	if err := wait(ctx, w, t, len(dead), time.Now()); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	suppressed := 0
+	for _, p := range events.Platforms {
+		suppressed += t.outcomes[p][events.Suppressed]
+	}
+	fmt.Fprintf(w, "  suppressed before reaching a provider: %d of %d\n", suppressed, len(dead))
+	if suppressed != len(dead) {
+		return fmt.Errorf("%w: %d of %d dead tokens suppressed in round 2", ErrUnaccounted, suppressed, len(dead))
+	}
+	return nil
 }
 
 // demoToken makes a token of the platform's shape; dead ones start with
