@@ -5,39 +5,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "dispatcher:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dispatcher", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c config.Common
-	c.Register(fs, ":8080")
-	var d config.Dispatcher
-	d.Register(fs)
-	fs.Usage = config.Usage(fs, "dispatcher: turns push intents into per-platform delivery jobs")
-	if err := config.Parse(fs, args, getenv); err != nil {
-		return err
-	}
-	return fleet.RunProcess(ctx, &c, "dispatcher", stderr, func(ctx context.Context, env *fleet.Env) (fleet.Service, error) {
-		return env.Dispatcher(ctx, d)
+	fleet.Main("dispatcher", func(ctx context.Context) error {
+		return fleet.RunCommand(ctx, "dispatcher", "turns push intents into per-platform delivery jobs", os.Args[1:], os.Getenv, os.Stderr,
+			func(fs *flag.FlagSet) fleet.Build {
+				var d config.Dispatcher
+				d.Register(fs)
+				return func(ctx context.Context, env *fleet.Env) (fleet.Service, error) { return env.Dispatcher(ctx, d) }
+			})
 	})
 }

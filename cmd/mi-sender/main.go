@@ -5,22 +5,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/providers"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := providers.RunSender(ctx, "mi-sender", "delivers push jobs to Xiaomi MiPush over kept-alive pipelined connections", &providers.MiFlags{}, os.Args[1:], os.Getenv, os.Stderr)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "mi-sender:", err)
-		os.Exit(1)
-	}
+	fleet.Main("mi-sender", func(ctx context.Context) error {
+		return providers.RunSender(ctx, "mi-sender", "delivers push jobs to Xiaomi MiPush over kept-alive pipelined connections", &providers.MiFlags{}, os.Args[1:], os.Getenv, os.Stderr)
+	})
 }

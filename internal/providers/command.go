@@ -15,21 +15,12 @@ type Flags interface {
 	Service(env *fleet.Env, sc config.Sender) (fleet.Service, error)
 }
 
-// RunSender is the whole life of a standalone sender binary: flags with
-// environment twins, then fleet.RunProcess with the provider's service.
+// RunSender is the whole life of a standalone sender binary.
 func RunSender(ctx context.Context, name, what string, pf Flags, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c config.Common
-	c.Register(fs, ":8080")
-	var sc config.Sender
-	sc.Register(fs)
-	pf.Register(fs)
-	fs.Usage = config.Usage(fs, name+": "+what)
-	if err := config.Parse(fs, args, getenv); err != nil {
-		return err
-	}
-	return fleet.RunProcess(ctx, &c, name, stderr, func(_ context.Context, env *fleet.Env) (fleet.Service, error) {
-		return pf.Service(env, sc)
+	return fleet.RunCommand(ctx, name, what, args, getenv, stderr, func(fs *flag.FlagSet) fleet.Build {
+		var sc config.Sender
+		sc.Register(fs)
+		pf.Register(fs)
+		return func(_ context.Context, env *fleet.Env) (fleet.Service, error) { return pf.Service(env, sc) }
 	})
 }

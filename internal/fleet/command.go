@@ -1,0 +1,43 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+)
+
+// Main runs a binary until SIGINT or SIGTERM and exits non-zero if run
+// fails (-h is not a failure).
+func Main(name string, run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
+
+// RunCommand is the life of a service binary: the common flags plus the
+// service's own (register adds them and returns how to build the service),
+// each with its environment twin, then RunProcess.
+func RunCommand(ctx context.Context, name, what string, args []string, getenv func(string) string, stderr io.Writer,
+	register func(fs *flag.FlagSet) Build) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config.Common
+	c.Register(fs, ":8080")
+	build := register(fs)
+	fs.Usage = config.Usage(fs, name+": "+what)
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	return RunProcess(ctx, &c, name, stderr, build)
+}
