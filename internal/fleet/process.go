@@ -2,15 +2,21 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/health"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 )
+
+var errStarting = errors.New("starting: waiting for NATS and the streams")
 
 // Build constructs a process's services once the environment is up.
 type Build func(ctx context.Context, env *Env) (Service, error)
@@ -28,17 +34,26 @@ func RunProcess(ctx context.Context, c *config.Common, name string, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	nc, js, err := Connect(c.NATSURL, opts...)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	// Serve /healthz first, so that a pod waiting for NATS is alive but not
+	// ready, rather than crash-looping until NATS is up.
 	m := metrics.New()
 	hs := health.New(c.HTTPAddr, m.Registry, log)
+	var started atomic.Bool
+	hs.AddCheck("startup", func() error {
+		if !started.Load() {
+			return errStarting
+		}
+		return nil
+	})
 	if err := hs.Start(); err != nil {
 		return err
 	}
 	defer shutdownHTTP(hs, log)
+	nc, js, err := Connect(c.NATSURL, append(opts, nats.RetryOnFailedConnect(true))...)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
 	if c.Provision {
 		if err := Provision(ctx, js, c.Streams, log); err != nil {
 			return err
@@ -49,6 +64,7 @@ func RunProcess(ctx context.Context, c *config.Common, name string, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	started.Store(true)
 	log.Info("started", "nats", nc.ConnectedUrlRedacted(), "http", hs.URL())
 	runErr := svc.Run(stopping(ctx, hs))
 	if err := nc.Drain(); err != nil {

@@ -2,47 +2,34 @@ package providers
 
 import (
 	"flag"
-	"log/slog"
 	"time"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/pkg/events"
-	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 )
 
 // APNsFlags are apns-sender's provider flags.
 type APNsFlags struct {
 	cfg    apns.Config
-	caFile string
+	caFile caFile
 }
 
 // Register adds the flags to fs.
 func (f *APNsFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.ProductionURL, "apns-production-url", "https://api.push.apple.com", "APNs production base URL")
 	fs.StringVar(&f.cfg.SandboxURL, "apns-sandbox-url", "https://api.sandbox.push.apple.com", "APNs sandbox (development) base URL")
-	fs.StringVar(&f.caFile, "apns-ca-file", "", "extra CA certificates (PEM) to trust for APNs, e.g. a local fake's")
+	fs.StringVar((*string)(&f.caFile), "apns-ca-file", "", "extra CA certificates (PEM) to trust for APNs, e.g. a local fake's")
 	fs.IntVar(&f.cfg.ConnsPerPool, "apns-conns", 2, "HTTP/2 connections per (credentials, environment)")
 	fs.IntVar(&f.cfg.MaxStreamsPerConn, "apns-streams-per-conn", 100, "requests in flight per connection")
 	fs.DurationVar(&f.cfg.RequestTimeout, "apns-request-timeout", 10*time.Second, "bound on one APNs request")
 }
 
-// Config returns the provider configuration.
-func (f *APNsFlags) Config(log *slog.Logger, m *provider.Metrics) (apns.Config, error) {
-	c := f.cfg
-	pool, err := loadCA(f.caFile)
-	if err != nil {
-		return c, err
-	}
-	c.RootCAs, c.Logger, c.Metrics = pool, log, m
-	return c, c.Validate()
-}
-
 // Service builds the apns sender service from the apps file named in sc.
 func (f *APNsFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
-	cfg, err := f.Config(env.Logger.With("component", "apns"), env.Metrics.Provider)
-	if err != nil {
+	cfg := f.cfg
+	if err := f.caFile.finish(env, "apns", &cfg.RootCAs, &cfg.Logger, &cfg.Metrics, cfg.Validate); err != nil {
 		return nil, err
 	}
 	return Service(env, events.APNs, sc, func(a map[string]apns.AppConfig) (*apns.Sender, error) {

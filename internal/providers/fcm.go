@@ -2,46 +2,33 @@ package providers
 
 import (
 	"flag"
-	"log/slog"
 	"time"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/pkg/events"
-	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
 )
 
 // FCMFlags are gcm-sender's provider flags.
 type FCMFlags struct {
 	cfg    fcm.Config
-	caFile string
+	caFile caFile
 }
 
 // Register adds the flags to fs.
 func (f *FCMFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.Endpoint, "fcm-endpoint", fcm.DefaultEndpoint, "FCM HTTP v1 base URL")
-	fs.StringVar(&f.caFile, "fcm-ca-file", "", "extra CA certificates (PEM) to trust for FCM and its OAuth endpoint, e.g. a local fake's")
+	fs.StringVar((*string)(&f.caFile), "fcm-ca-file", "", "extra CA certificates (PEM) to trust for FCM and its OAuth endpoint, e.g. a local fake's")
 	fs.IntVar(&f.cfg.MaxConcurrentBatches, "fcm-concurrent-batches", 8, "SendEach calls in flight (each runs up to 50 requests)")
 	fs.IntVar(&f.cfg.RatePerMinute, "fcm-rate", 600000, "messages per minute per FCM project before the sender waits")
 	fs.DurationVar(&f.cfg.BatchTimeout, "fcm-batch-timeout", 15*time.Second, "bound on one SendEach call")
 }
 
-// Config returns the provider configuration.
-func (f *FCMFlags) Config(log *slog.Logger, m *provider.Metrics) (fcm.Config, error) {
-	c := f.cfg
-	pool, err := loadCA(f.caFile)
-	if err != nil {
-		return c, err
-	}
-	c.RootCAs, c.Logger, c.Metrics = pool, log, m
-	return c, c.Validate()
-}
-
 // Service builds the fcm sender service from the apps file named in sc.
 func (f *FCMFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
-	cfg, err := f.Config(env.Logger.With("component", "fcm"), env.Metrics.Provider)
-	if err != nil {
+	cfg := f.cfg
+	if err := f.caFile.finish(env, "fcm", &cfg.RootCAs, &cfg.Logger, &cfg.Metrics, cfg.Validate); err != nil {
 		return nil, err
 	}
 	return Service(env, events.FCM, sc, func(a map[string]fcm.AppConfig) (*fcm.Sender, error) {

@@ -2,20 +2,18 @@ package providers
 
 import (
 	"flag"
-	"log/slog"
 	"time"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/pkg/events"
-	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
 )
 
 // MiFlags are mi-sender's provider flags.
 type MiFlags struct {
 	cfg    mi.Config
-	caFile string
+	caFile caFile
 	// Poll is how often each app's invalid regids are fetched (0: never).
 	Poll time.Duration
 }
@@ -23,7 +21,7 @@ type MiFlags struct {
 // Register adds the flags to fs.
 func (f *MiFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.BaseURL, "mi-url", "", "one MiPush base URL for every region and the feedback API (a fake or a proxy); empty: Xiaomi's regional hosts")
-	fs.StringVar(&f.caFile, "mi-ca-file", "", "extra CA certificates (PEM) to trust for MiPush, e.g. a local fake's")
+	fs.StringVar((*string)(&f.caFile), "mi-ca-file", "", "extra CA certificates (PEM) to trust for MiPush, e.g. a local fake's")
 	fs.IntVar(&f.cfg.BatchSize, "mi-batch", 1000, "most regids per MiPush request")
 	fs.IntVar(&f.cfg.MaxConnsPerHost, "mi-conns", 16, "connections per MiPush host")
 	fs.DurationVar(&f.cfg.ConnMaxAge, "mi-conn-max-age", 5*time.Minute, "recycle MiPush connections after this long")
@@ -31,22 +29,11 @@ func (f *MiFlags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Poll, "mi-feedback-poll", 5*time.Minute, "how often each app's invalid regids are fetched from MiPush (0: never)")
 }
 
-// Config returns the provider configuration.
-func (f *MiFlags) Config(log *slog.Logger, m *provider.Metrics) (mi.Config, error) {
-	c := f.cfg
-	pool, err := loadCA(f.caFile)
-	if err != nil {
-		return c, err
-	}
-	c.RootCAs, c.Logger, c.Metrics = pool, log, m
-	return c, c.Validate()
-}
-
 // Service builds the mi sender service from the apps file named in sc and,
 // when Poll is positive, the poller of MiPush's invalid regids.
 func (f *MiFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
-	cfg, err := f.Config(env.Logger.With("component", "mi"), env.Metrics.Provider)
-	if err != nil {
+	cfg := f.cfg
+	if err := f.caFile.finish(env, "mi", &cfg.RootCAs, &cfg.Logger, &cfg.Metrics, cfg.Validate); err != nil {
 		return nil, err
 	}
 	var ms *mi.Sender

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/pushfleet/pushfleet/internal/apps"
@@ -72,13 +73,27 @@ func (c closing) Run(ctx context.Context) error {
 	return err
 }
 
-// loadCA reads a PEM CA bundle to trust besides the system roots; "" means
-// the system roots alone.
-func loadCA(path string) (*x509.CertPool, error) {
-	if path == "" {
+// caFile names a PEM bundle of extra CAs to trust for a provider, e.g. a
+// local fake's; empty means the system roots alone.
+type caFile string
+
+// finish completes a provider configuration for env: the CA pool, a logger
+// and the metrics, then validates it.
+func (f caFile) finish(env *fleet.Env, component string, roots **x509.CertPool, log **slog.Logger,
+	m **provider.Metrics, validate func() error) error {
+	pool, err := f.load()
+	if err != nil {
+		return err
+	}
+	*roots, *log, *m = pool, env.Logger.With("component", component), env.Metrics.Provider
+	return validate()
+}
+
+func (f caFile) load() (*x509.CertPool, error) {
+	if f == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(string(f))
 	if err != nil {
 		return nil, fmt.Errorf("CA file: %w", err)
 	}
@@ -87,7 +102,7 @@ func loadCA(path string) (*x509.CertPool, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", f)
 	}
 	return pool, nil
 }
