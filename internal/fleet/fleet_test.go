@@ -48,6 +48,9 @@ func (s *scripted) Send(_ context.Context, job *events.Job) []provider.Result {
 			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.Retry, "ServiceUnavailable", provider.ErrUnavailable
 		case strings.HasPrefix(t, "dead"):
 			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.InvalidToken, "Unregistered", provider.ErrInvalidToken
+		case s.fails["cred:"+t] > 0:
+			s.fails["cred:"+t]--
+			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.CredentialError, "InvalidProviderToken", provider.ErrCredentials
 		case strings.HasPrefix(t, "poison"):
 			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.Permanent, "BadTopic", provider.ErrBadMessage
 		default:
@@ -95,6 +98,7 @@ func startFleet(t *testing.T) *harness {
 		h.senders[p] = s
 		var o config.Sender
 		o.Send.RetryBase, o.Send.RetryMax = 100*time.Millisecond, 200*time.Millisecond
+		o.Send.PauseMin, o.Send.PauseMax = 300*time.Millisecond, 600*time.Millisecond
 		svc, err := env.Sender(p, s, o)
 		if err != nil {
 			t.Fatal(err)
@@ -329,4 +333,20 @@ func TestOutageDoesNotBurnRetries(t *testing.T) {
 		}
 		return true
 	}, "every job delivered after the outage")
+}
+
+// A credential error pauses the app's sends and never invalidates tokens;
+// once the credentials work again the notification is delivered.
+func TestCredentialErrorPausesAppAndKeepsTokens(t *testing.T) {
+	h := startFleet(t)
+	s := h.senders[events.APNs]
+	s.mu.Lock()
+	s.fails["cred:ab20"] = 1
+	s.mu.Unlock()
+	publish(t, h.js, intent("cred-1", events.Target{Platform: events.APNs, Token: "ab20"}))
+	natstest.Eventually(t, 15*time.Second, func() bool { return s.count("ab20") == 1 }, "delivered after the pause")
+	r, _, err := tokens.NewStore(h.kv).Get(context.Background(), "demo", events.APNs, "ab20")
+	if err == nil && r.State != tokens.Active {
+		t.Fatalf("credential error changed the token's state to %s", r.State)
+	}
 }
