@@ -1,0 +1,1032 @@
+package faulttest
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/natstest"
+	"github.com/pushfleet/pushfleet/internal/sink"
+	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
+)
+
+// app is the one app every scenario pushes for; the fakes know it.
+const app = "demo"
+
+// settleTimeout bounds how long a scenario waits for the fleet to settle
+// after its fault (a SIGKILLed process's messages alone take the 30s AckWait).
+const settleTimeout = 75 * time.Second
+
+// workStreams are the streams that are empty once the fleet has nothing
+// left to do: intents, jobs and scheduled retries are all stored there
+// until acknowledged.
+var workStreams = []string{events.StreamIntents,
+	events.SendStream(events.APNs), events.SendStream(events.FCM), events.SendStream(events.Mi)}
+
+// ---------------------------------------------------------------- binaries
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// senderBinaries are the binaries the scenarios run as processes.
+var senderBinaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender"}
+
+// binary returns the path of cmd/<name>, building every binary the
+// package needs once (without -race: they stand for production processes).
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pushfleet-faulttest-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binDir = dir
+		args := []string{"build", "-o", dir + string(filepath.Separator)}
+		for _, b := range senderBinaries {
+			args = append(args, "github.com/pushfleet/pushfleet/cmd/"+b)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		fmt.Printf("faulttest: built %s in %.1fs\n", strings.Join(senderBinaries, ", "), time.Since(start).Seconds())
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, name)
+}
+
+// ---------------------------------------------------------------- tallies
+
+var (
+	talliesMu sync.Mutex
+	tallies   []string
+)
+
+func TestMain(m *testing.M) {
+	start := time.Now()
+	code := m.Run()
+	talliesMu.Lock()
+	sort.Strings(tallies)
+	if len(tallies) > 0 {
+		fmt.Printf("faulttest summary (%.1fs):\n", time.Since(start).Seconds())
+		for _, l := range tallies {
+			fmt.Println("  " + l)
+		}
+	}
+	talliesMu.Unlock()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// tally is the final count of one scenario.
+type tally struct {
+	Scenario string
+	// Sent is the number of distinct (platform, token) targets published.
+	Sent int
+	// Delivered counts targets the fake provider accepted at least once;
+	// Duplicates the deliveries beyond the first.
+	Delivered, Duplicates int
+	// Invalid counts undelivered targets with an invalid_token,
+	// token_replaced, expired or suppressed outcome on PUSH_FEEDBACK.
+	Invalid int
+	// DeadLetters counts messages on PUSH_DEAD, by "stage/reason" in
+	// Reasons; DeadTokens the targets they account for.
+	DeadLetters, DeadTokens int
+	Reasons                 map[string]int
+	// Lost counts targets neither delivered, nor dead-lettered, nor invalid.
+	Lost int
+	// InFlight is the notifications (tokens) in messages delivered to the
+	// faulted stage and not acknowledged when the fault struck: the bound
+	// on duplicates. InFlightMsgs is those messages.
+	InFlight, InFlightMsgs int
+	Extra                  []string
+	Elapsed                time.Duration
+
+	lostSample, dupSample []string
+}
+
+func (tl *tally) line() string {
+	reasons := "-"
+	if len(tl.Reasons) > 0 {
+		keys := make([]string, 0, len(tl.Reasons))
+		for k := range tl.Reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s ×%d", k, tl.Reasons[k])
+		}
+		reasons = strings.Join(parts, "; ")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "tally scenario=%s sent=%d delivered=%d dead=%d (reasons: %s) lost=%d duplicates=%d in_flight_at_kill=%d",
+		tl.Scenario, tl.Sent, tl.Delivered, tl.DeadLetters, reasons, tl.Lost, tl.Duplicates, tl.InFlight)
+	fmt.Fprintf(&b, " in_flight_msgs=%d dead_tokens=%d invalid=%d", tl.InFlightMsgs, tl.DeadTokens, tl.Invalid)
+	for _, e := range tl.Extra {
+		b.WriteString(" " + e)
+	}
+	fmt.Fprintf(&b, " elapsed=%.1fs", tl.Elapsed.Seconds())
+	return b.String()
+}
+
+// ---------------------------------------------------------------- JetStream
+
+// jsServer is an in-process JetStream server with its file store in a
+// temporary directory, on a fixed loopback port so it can be restarted in
+// place.
+type jsServer struct {
+	opts server.Options
+	mu   sync.Mutex
+	srv  *server.Server
+}
+
+func startJetStream(t *testing.T) *jsServer {
+	t.Helper()
+	opts := natstest.Options(t.TempDir())
+	opts.Port = freePort(t)
+	j := &jsServer{opts: opts}
+	if err := j.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.shutdown)
+	return j
+}
+
+// start starts the server, retrying briefly while the port is still held.
+func (j *jsServer) start() error {
+	var last error
+	for range 50 {
+		o := j.opts
+		s, err := server.NewServer(&o)
+		if err != nil {
+			return err
+		}
+		go s.Start()
+		if s.ReadyForConnections(10 * time.Second) {
+			j.mu.Lock()
+			j.srv = s
+			j.mu.Unlock()
+			return nil
+		}
+		s.Shutdown()
+		s.WaitForShutdown()
+		last = errors.New("nats server not ready in 10s")
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
+
+func (j *jsServer) shutdown() {
+	j.mu.Lock()
+	s := j.srv
+	j.srv = nil
+	j.mu.Unlock()
+	if s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+func (j *jsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", j.opts.Port) }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gate is a NATS dialer that can refuse connections, to hold in-process
+// services off a restarted server until the test has looked at it.
+type gate struct{ closed atomic.Bool }
+
+func (g *gate) Dial(network, address string) (net.Conn, error) {
+	if g.closed.Load() {
+		return nil, errors.New("faulttest: gate closed")
+	}
+	return (&net.Dialer{Timeout: 2 * time.Second}).Dial(network, address)
+}
+
+// ---------------------------------------------------------------- harness
+
+// harness is one scenario's world: a JetStream server, the three fake
+// providers, the test's own connection, and the services it starts.
+type harness struct {
+	t     *testing.T
+	name  string
+	start time.Time
+	js    *jsServer
+	nc    *nats.Conn
+	jsc   jetstream.JetStream
+
+	apns    *apnsfake.Server
+	fcm     *fcmfake.Server
+	mi      *mifake.Server
+	apnsApp apns.AppConfig
+	fcmApp  fcm.AppConfig
+	miApp   mi.AppConfig
+
+	logDir string
+	logSeq atomic.Int32
+	logsMu sync.Mutex
+	logs   []string
+}
+
+func newHarness(t *testing.T, name string) *harness {
+	t.Helper()
+	h := &harness{t: t, name: name, start: time.Now(), logDir: t.TempDir()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			h.dumpLogs()
+		}
+	})
+	h.js = startJetStream(t)
+	h.nc, h.jsc = h.connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := streams.Provision(ctx, h.jsc, streams.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if h.apns, err = apnsfake.Start(apnsfake.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.apns.Close)
+	if h.apnsApp, err = h.apns.SandboxApp("com.pushfleet.demo"); err != nil {
+		t.Fatal(err)
+	}
+	if h.fcm, err = fcmfake.Start(fcmfake.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.fcm.Close)
+	if h.fcmApp, err = h.fcm.SandboxApp(app, "pushfleet-demo"); err != nil {
+		t.Fatal(err)
+	}
+	if h.mi, err = mifake.Start(mifake.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.mi.Close)
+	h.miApp = h.mi.SandboxApp("com.pushfleet.demo")
+	return h
+}
+
+// connect opens a connection of the test's own (publishing, counting,
+// inspecting), closed at the end of the test.
+func (h *harness) connect() (*nats.Conn, jetstream.JetStream) {
+	h.t.Helper()
+	nc, err := nats.Connect(h.js.url(), nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		h.t.Fatalf("connect: %v", err)
+	}
+	h.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return nc, js
+}
+
+func (h *harness) newLog(name string) (*os.File, string) {
+	h.t.Helper()
+	path := filepath.Join(h.logDir, fmt.Sprintf("%02d-%s.log", h.logSeq.Add(1), name))
+	f, err := os.Create(path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.logsMu.Lock()
+	h.logs = append(h.logs, path)
+	h.logsMu.Unlock()
+	return f, path
+}
+
+// dumpLogs prints the end of every service log of a failed scenario.
+func (h *harness) dumpLogs() {
+	h.logsMu.Lock()
+	defer h.logsMu.Unlock()
+	for _, path := range h.logs {
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		var lines []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if len(lines) > 40 {
+				lines = lines[1:]
+			}
+		}
+		f.Close()
+		h.t.Logf("---- last lines of %s\n%s", filepath.Base(path), strings.Join(lines, "\n"))
+	}
+}
+
+// delivered is how many times the fake provider accepted a notification for tg.
+func (h *harness) delivered(tg events.Target) int {
+	switch tg.Platform {
+	case events.APNs:
+		return h.apns.Delivered(tg.Token)
+	case events.FCM:
+		return h.fcm.Delivered(tg.Token)
+	}
+	return h.mi.Delivered(tg.Token)
+}
+
+// totalDelivered is the deliveries of every fake.
+func (h *harness) totalDelivered() int64 {
+	return h.apns.TotalDelivered() + h.fcm.TotalDelivered() + h.mi.DeliveredTotal()
+}
+
+// token is the i-th well-formed token of platform p.
+func token(p events.Platform, i int) string {
+	switch p {
+	case events.APNs:
+		return fmt.Sprintf("%064x", 0x1000000+i)
+	case events.FCM:
+		return fmt.Sprintf("fcm%08d:APA91b-faulttest", i)
+	}
+	return fmt.Sprintf("mi%08d+faulttest/regid=", i)
+}
+
+func intent(id string, targets []events.Target) *events.Intent {
+	return &events.Intent{ID: id, App: app, Targets: events.Targets{Tokens: targets},
+		Notification: events.Notification{Title: "faulttest", Body: "nothing lost", Data: map[string]any{"id": id}}}
+}
+
+// publish publishes intents and returns every target they carry.
+func (h *harness) publish(intents ...*events.Intent) []events.Target {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := events.NewPublisher(h.jsc)
+	var all []events.Target
+	for _, in := range intents {
+		if _, err := pub.Publish(ctx, in); err != nil {
+			h.t.Fatalf("publish %s: %v", in.ID, err)
+		}
+		all = append(all, in.Targets.Tokens...)
+	}
+	return all
+}
+
+// ---------------------------------------------------------------- in-process services
+
+// services selects what runInProcess starts.
+type services struct {
+	dispatcher bool
+	sink       bool
+	senders    []events.Platform
+	// apnsConfig, when set, replaces the APNs sender's configuration
+	// (e.g. to go through a fault proxy).
+	apnsConfig *apns.Config
+	// dialer, when set, dials NATS (see gate).
+	dialer nats.CustomDialer
+}
+
+// running is a group of in-process services on their own connection.
+type running struct {
+	cancel  context.CancelFunc
+	done    chan error
+	nc      *nats.Conn
+	closers []func() error
+	once    sync.Once
+	t       *testing.T
+}
+
+// runInProcess starts services in this process, as the all-in-one does,
+// on a connection of their own that reconnects like the binaries' do.
+func (h *harness) runInProcess(s services) *running {
+	h.t.Helper()
+	logf, _ := h.newLog("inprocess")
+	log := slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts := []nats.Option{nats.Name("faulttest-fleet"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if s.dialer != nil {
+		opts = append(opts, nats.SetCustomDialer(s.dialer))
+	}
+	nc, js, err := fleet.Connect(h.js.url(), opts...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	m := metrics.New()
+	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Logger: log, DrainTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1), nc: nc, t: h.t}
+	h.t.Cleanup(func() { r.stop(); logf.Close() })
+	var g fleet.Group
+	if s.dispatcher {
+		d, err := env.Dispatcher(ctx, config.Dispatcher{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		g = append(g, d)
+	}
+	for _, p := range s.senders {
+		snd, closeFn := h.provider(p, m.Provider, log, s.apnsConfig)
+		r.closers = append(r.closers, closeFn)
+		svc, err := env.Sender(p, snd, config.Sender{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		g = append(g, svc)
+	}
+	if s.sink {
+		sk, err := env.FeedbackSink(ctx, config.Sink{Sink: sink.Config{FlushInterval: 500 * time.Millisecond}})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		g = append(g, sk)
+	}
+	go func() { r.done <- g.Run(ctx) }()
+	return r
+}
+
+// stop stops the services (draining, bounded) and closes their providers.
+func (r *running) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				r.t.Errorf("in-process fleet: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			r.t.Errorf("in-process fleet did not stop within 30s")
+		}
+		for _, c := range r.closers {
+			_ = c()
+		}
+		r.nc.Close()
+	})
+}
+
+// provider builds platform p's sender against its fake.
+func (h *harness) provider(p events.Platform, m *provider.Metrics, log *slog.Logger, apnsCfg *apns.Config) (provider.Sender, func() error) {
+	h.t.Helper()
+	switch p {
+	case events.APNs:
+		cfg := h.apns.Config()
+		if apnsCfg != nil {
+			cfg = *apnsCfg
+		}
+		cfg.Metrics, cfg.Logger = m, log.With("component", "apns")
+		s, err := apns.New(cfg, map[string]apns.AppConfig{app: h.apnsApp})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return s, s.Close
+	case events.FCM:
+		cfg := h.fcm.SenderConfig(fcm.Config{})
+		cfg.Metrics, cfg.Logger = m, log.With("component", "fcm")
+		s, err := fcm.New(cfg, map[string]fcm.AppConfig{app: h.fcmApp})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return s, s.Close
+	}
+	cfg := h.mi.SenderConfig()
+	cfg.Metrics, cfg.Logger = m, log.With("component", "mi")
+	s, err := mi.New(cfg, map[string]mi.AppConfig{app: h.miApp})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s, s.Close
+}
+
+// ---------------------------------------------------------------- processes
+
+// proc is a service binary run as a process of its own.
+type proc struct {
+	h    *harness
+	name string
+	args []string
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	httpAddr string
+	logPath  string
+}
+
+// startProc runs binary name with args (plus --nats-url, --http-addr and
+// --drain-timeout) and waits until it is ready. It is stopped at the end of
+// the test.
+func (h *harness) startProc(name string, args ...string) *proc {
+	h.t.Helper()
+	p := &proc{h: h, name: name, args: args}
+	p.launch()
+	h.t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proc) launch() {
+	t := p.h.t
+	t.Helper()
+	bin := binary(t, p.name)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logf, logPath := p.h.newLog(p.name)
+	args := append([]string{"--nats-url", p.h.js.url(), "--http-addr", addr, "--drain-timeout", "5s"}, p.args...)
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() { // the flags alone configure it
+		if !strings.HasPrefix(kv, config.EnvPrefix) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	p.mu.Lock()
+	p.cmd, p.exited, p.httpAddr, p.logPath = cmd, exited, addr, logPath
+	p.mu.Unlock()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s exited before ready:\n%s", p.name, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready in 30s", p.name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone. Safe to call
+// from any goroutine.
+func (p *proc) kill() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		p.h.t.Errorf("%s still running 10s after SIGKILL", p.name)
+	}
+}
+
+// restart starts the process again with the same arguments.
+func (p *proc) restart() { p.launch() }
+
+// stop ends the process with SIGTERM (SIGKILL after 15s) if it still runs.
+func (p *proc) stop() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// writeFile writes b to a file in the scenario's temporary directory.
+func (h *harness) writeFile(name string, b []byte) string {
+	h.t.Helper()
+	path := filepath.Join(h.t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	return path
+}
+
+// appsFile writes the apps file the sender binaries read: app "demo" with
+// the fakes' sandbox credentials.
+func (h *harness) appsFile() string {
+	h.t.Helper()
+	doc := map[string]any{"apps": map[string]any{app: map[string]any{"apns": h.apnsApp, "fcm": h.fcmApp, "mi": h.miApp}}}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.writeFile("apps.json", b)
+}
+
+// peerCertPEM fetches the certificate a TLS server presents, as PEM: for
+// fakes that hand out a CertPool but not the PEM a process needs.
+func peerCertPEM(t *testing.T, rawURL string) []byte {
+	t.Helper()
+	host := strings.TrimPrefix(rawURL, "https://")
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", host,
+		&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // fetching the fake's own self-signed certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	certs := conn.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		t.Fatalf("%s presented no certificate", rawURL)
+	}
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+// senderArgs are the provider flags of platform p's sender binary,
+// pointing it at its fake.
+func (h *harness) senderArgs(p events.Platform, appsFile string) []string {
+	h.t.Helper()
+	args := []string{"--apps-file", appsFile, "--log-level", "info"}
+	switch p {
+	case events.APNs:
+		ca := h.writeFile("apns-ca.pem", h.apns.CertPEM())
+		return append(args, "--apns-production-url", h.apns.URL(), "--apns-sandbox-url", h.apns.URL(), "--apns-ca-file", ca)
+	case events.FCM:
+		ca := h.writeFile("fcm-ca.pem", peerCertPEM(h.t, h.fcm.URL()))
+		return append(args, "--fcm-endpoint", h.fcm.Endpoint(), "--fcm-ca-file", ca)
+	}
+	ca := h.writeFile("mi-ca.pem", peerCertPEM(h.t, h.mi.URL()))
+	return append(args, "--mi-url", h.mi.URL(), "--mi-ca-file", ca)
+}
+
+// senderBinary is platform p's sender command.
+func senderBinary(p events.Platform) string {
+	switch p {
+	case events.APNs:
+		return "apns-sender"
+	case events.FCM:
+		return "gcm-sender"
+	}
+	return "mi-sender"
+}
+
+// ---------------------------------------------------------------- waiting and counting
+
+// waitFor polls cond every 5ms until it holds, failing after timeout.
+func (h *harness) waitFor(timeout time.Duration, what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// workLeft is the number of messages left on the work streams.
+func (h *harness) workLeft(ctx context.Context) (uint64, string, error) {
+	var total uint64
+	var parts []string
+	for _, name := range workStreams {
+		s, err := h.jsc.Stream(ctx, name)
+		if err != nil {
+			return 0, "", err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		total += info.State.Msgs
+		parts = append(parts, fmt.Sprintf("%s=%d", name, info.State.Msgs))
+	}
+	return total, strings.Join(parts, " "), nil
+}
+
+// settle waits until every work stream is empty: every intent dispatched,
+// every job answered for, every scheduled retry fired and answered. It
+// reports false (and why) after settleTimeout.
+func (h *harness) settle() bool {
+	h.t.Helper()
+	deadline := time.Now().Add(settleTimeout)
+	var last string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, state, err := h.workLeft(ctx)
+		cancel()
+		if err == nil && n == 0 {
+			return true
+		}
+		if err != nil {
+			state = err.Error()
+		}
+		last = state
+		if time.Now().After(deadline) {
+			h.t.Errorf("fleet not settled in %v: %s", settleTimeout, last)
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readStream hands every message currently on stream to fn.
+func (h *harness) readStream(stream string, fn func(jetstream.Msg)) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := h.jsc.Stream(ctx, stream)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	want := info.State.Msgs
+	if want == 0 {
+		return
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var got uint64
+	for got < want {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			h.t.Fatalf("read %s: %v", stream, err)
+		}
+		for msg := range batch.Messages() {
+			fn(msg)
+			got++
+		}
+		if ctx.Err() != nil {
+			h.t.Fatalf("read %s: %d of %d messages: %v", stream, got, want, ctx.Err())
+		}
+	}
+}
+
+// deadLetters returns every dead letter on PUSH_DEAD.
+func (h *harness) deadLetters() []events.DeadLetter {
+	h.t.Helper()
+	var out []events.DeadLetter
+	h.readStream(events.StreamDead, func(msg jetstream.Msg) {
+		var d events.DeadLetter
+		if err := json.Unmarshal(msg.Data(), &d); err != nil {
+			h.t.Errorf("undecodable dead letter on %s: %v", msg.Subject(), err)
+			return
+		}
+		out = append(out, d)
+	})
+	return out
+}
+
+// deadTargets lists the targets a dead letter gives up on: its tokens when
+// it names them, else every target of the intent or job it carries.
+func deadTargets(d events.DeadLetter) []events.Target {
+	p := events.Platform(d.Stage)
+	if p.Valid() && len(d.Tokens) > 0 {
+		out := make([]events.Target, len(d.Tokens))
+		for i, tok := range d.Tokens {
+			out[i] = events.Target{Platform: p, Token: tok}
+		}
+		return out
+	}
+	orig := d.Original()
+	switch {
+	case d.Stage == events.StageIntents:
+		var in struct {
+			Targets struct {
+				Tokens []events.Target `json:"tokens"`
+			} `json:"targets"`
+		}
+		_ = json.Unmarshal(orig, &in)
+		return in.Targets.Tokens
+	case p.Valid():
+		var job struct {
+			Tokens []string `json:"tokens"`
+		}
+		_ = json.Unmarshal(orig, &job)
+		out := make([]events.Target, len(job.Tokens))
+		for i, tok := range job.Tokens {
+			out[i] = events.Target{Platform: p, Token: tok}
+		}
+		return out
+	}
+	return nil
+}
+
+// finalOutcomes returns, per target, the non-delivery final outcomes
+// recorded on PUSH_FEEDBACK.
+func (h *harness) finalOutcomes() map[events.Target]events.Outcome {
+	h.t.Helper()
+	out := map[events.Target]events.Outcome{}
+	h.readStream(events.StreamFeedback, func(msg jetstream.Msg) {
+		f, err := events.DecodeFeedback(msg.Data())
+		if err != nil {
+			h.t.Errorf("undecodable feedback on %s: %v", msg.Subject(), err)
+			return
+		}
+		switch f.Outcome {
+		case events.InvalidToken, events.TokenReplaced, events.Expired, events.Suppressed:
+			out[events.Target{Platform: f.Platform, Token: f.Token}] = f.Outcome
+		}
+	})
+	return out
+}
+
+// shortReason keeps dead-letter reasons readable on one line.
+func shortReason(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 70 {
+		s = s[:70] + "…"
+	}
+	return s
+}
+
+// count takes the final tally of targets: call it once the fleet settled.
+func (h *harness) count(targets []events.Target) *tally {
+	h.t.Helper()
+	tl := &tally{Scenario: h.name, Reasons: map[string]int{}}
+	dead := map[events.Target]bool{}
+	for _, d := range h.deadLetters() {
+		tl.DeadLetters++
+		tl.Reasons[d.Stage+"/"+shortReason(d.Reason)]++
+		for _, tg := range deadTargets(d) {
+			dead[tg] = true
+		}
+	}
+	outcomes := h.finalOutcomes()
+	seen := map[events.Target]bool{}
+	for _, tg := range targets {
+		if seen[tg] {
+			continue
+		}
+		seen[tg] = true
+		tl.Sent++
+		n := h.delivered(tg)
+		switch {
+		case n > 0:
+			tl.Delivered++
+			if n > 1 {
+				tl.Duplicates += n - 1
+				if len(tl.dupSample) < 5 {
+					tl.dupSample = append(tl.dupSample, fmt.Sprintf("%s/%s×%d", tg.Platform, tg.Token, n))
+				}
+			}
+		case dead[tg]:
+			tl.DeadTokens++
+		case outcomes[tg] != "":
+			tl.Invalid++
+		default:
+			tl.Lost++
+			if len(tl.lostSample) < 5 {
+				tl.lostSample = append(tl.lostSample, fmt.Sprintf("%s/%s", tg.Platform, tg.Token))
+			}
+		}
+	}
+	return tl
+}
+
+// report prints the tally (test log and standard output) and checks the
+// two promises: nothing lost, and no more duplicates than notifications in
+// flight when the fault struck.
+func (h *harness) report(tl *tally) {
+	h.t.Helper()
+	tl.Elapsed = time.Since(h.start)
+	line := tl.line()
+	h.t.Log(line)
+	fmt.Println(line)
+	talliesMu.Lock()
+	tallies = append(tallies, line)
+	talliesMu.Unlock()
+	if tl.Lost != 0 {
+		h.t.Errorf("%d notifications lost (neither delivered, dead-lettered nor invalid), e.g. %v", tl.Lost, tl.lostSample)
+	}
+	if tl.Duplicates > tl.InFlight {
+		h.t.Errorf("%d duplicate deliveries, more than the %d notifications in flight at the fault, e.g. %v",
+			tl.Duplicates, tl.InFlight, tl.dupSample)
+	}
+}
+
+// inFlight counts the messages of a durable consumer that JetStream has
+// delivered and not seen acknowledged, and the notifications (tokens) they
+// carry. Call it while nothing consumes from it (the consumer's process is
+// dead, or cut off).
+func (h *harness) inFlight(stream, durable string) (msgs, tokens int) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := h.jsc.Stream(ctx, stream)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c, err := s.Consumer(ctx, durable)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for seq := ci.AckFloor.Stream + 1; seq <= ci.Delivered.Stream; seq++ {
+		raw, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // acknowledged (work queue: removed)
+		}
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n, ok := tokensIn(stream, raw.Subject, raw.Data)
+		if !ok {
+			continue // not for this consumer (a schedule)
+		}
+		msgs++
+		tokens += n
+	}
+	return msgs, tokens
+}
+
+// tokensIn is the number of tokens an intent or job carries; ok is false
+// for messages the stage's consumer does not take (schedules).
+func tokensIn(stream, subject string, data []byte) (int, bool) {
+	if stream == events.StreamIntents {
+		if !strings.HasPrefix(subject, events.IntentsRoot+".") {
+			return 0, false
+		}
+		var in struct {
+			Targets struct {
+				Tokens []json.RawMessage `json:"tokens"`
+			} `json:"targets"`
+		}
+		_ = json.Unmarshal(data, &in)
+		return len(in.Targets.Tokens), true
+	}
+	if strings.Count(subject, ".") != 3 { // push.send.<platform>.<app>
+		return 0, false
+	}
+	var job struct {
+		Tokens []string `json:"tokens"`
+	}
+	_ = json.Unmarshal(data, &job)
+	return len(job.Tokens), true
+}
+
+// pick returns a when not under the race detector, else b.
+func pick(a, b int) int {
+	if raceEnabled {
+		return b
+	}
+	return a
+}
