@@ -1,0 +1,598 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// result is one scenario's figures; its JSON is the machine-readable line.
+type result struct {
+	Scenario     string           `json:"scenario"`
+	Shape        string           `json:"shape"`
+	Mix          string           `json:"mix"`
+	LatencyMS    float64          `json:"provider_latency_ms"`
+	Pace         string           `json:"pace,omitempty"`
+	TargetRate   float64          `json:"target_rate,omitempty"`
+	Intents      int64            `json:"intents"`
+	Published    int64            `json:"notifications_published"`
+	Done         int64            `json:"notifications_done"`
+	Complete     bool             `json:"complete"`
+	Outcomes     map[string]int64 `json:"outcomes"`
+	Retries      int64            `json:"retries"`
+	ProviderRecv int64            `json:"provider_deliveries"`
+	PublishErrs  int64            `json:"publish_errors"`
+	IntentBytes  int              `json:"intent_bytes"`
+	WallS        float64          `json:"wall_s"`
+	Sustained    float64          `json:"sustained_per_s"`
+	Overall      float64          `json:"overall_per_s"`
+	P50, P95     float64          `json:"-"`
+	Lat          latencies        `json:"intent_to_provider_ms"`
+	HistLat      latencies        `json:"histogram_ms"`
+	FleetCPU     float64          `json:"fleet_cpu_us_per_notification"`
+	FleetCPUSec  float64          `json:"fleet_cpu_s"`
+	FakesInFleet bool             `json:"fakes_in_fleet_process"`
+	FakesCPU     float64          `json:"fakes_cpu_us_per_notification"`
+	DriverCPU    float64          `json:"loadgen_cpu_us_per_notification"`
+	PeakRSSMB    float64          `json:"fleet_peak_rss_mb"`
+	SettleS      float64          `json:"settle_s"`
+	RegisterS    float64          `json:"register_s,omitempty"`
+	Embedded     bool             `json:"embedded_jetstream"`
+	JS           *jsCeilingRes    `json:"jetstream_ceiling,omitempty"`
+	APNs2        *apns2Res        `json:"apns2_ceiling,omitempty"`
+	RatioJS      float64          `json:"ratio_jetstream"`
+	RatioAPNs2   float64          `json:"ratio_apns2"`
+	CPURatio     float64          `json:"cpu_ratio_apns2"`
+	LoadStart    string           `json:"load_start"`
+	LoadEnd      string           `json:"load_end"`
+	Settings     string           `json:"settings"`
+	Err          string           `json:"error,omitempty"`
+}
+
+type latencies struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max,omitempty"`
+}
+
+// bench is one pushbench run.
+type bench struct {
+	o       *options
+	self    string
+	dir     string
+	fakes   *fakesHandle // nil with --fakes inproc
+	stdout  io.Writer
+	stderr  io.Writer
+	peaks   map[string]float64
+	apns2   map[time.Duration]*apns2Res
+	results []*result
+}
+
+func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dir := o.RunDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "pushbench-"); err != nil {
+			return err
+		}
+		if !o.KeepData {
+			defer os.RemoveAll(dir)
+		}
+	} else if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	b := &bench{o: o, self: self, dir: dir, stdout: stdout, stderr: stderr,
+		peaks: map[string]float64{}, apns2: map[time.Duration]*apns2Res{}}
+	server := "embedded JetStream (file storage under " + dir + ")"
+	if o.NATSURL != "" {
+		server = "external NATS " + o.NATSURL
+	}
+	fakesWhere := map[string]string{"process": "own process", "inproc": "inside the fleet process"}[o.Fakes]
+	switch {
+	case o.FakesFile != "":
+		if b.fakes, err = loadFakesFile(o.FakesFile); err != nil {
+			return err
+		}
+		fakesWhere = "external process (" + o.FakesFile + ")"
+	case o.Fakes == "process":
+		if b.fakes, err = spawnFakes(self); err != nil {
+			return err
+		}
+		defer b.fakes.stop()
+	}
+	fmt.Fprintf(stdout, "pushbench %s\n  machine:   %s\n  load avg:  %s\n  server:    %s\n  fakes:     %s\n  fleet:     %s\n  scenarios: %d, at most %d notifications / %v each\n\n",
+		time.Now().Format(time.RFC3339), machine(), loadAvg(), server, fakesWhere, o.fleetSettings(), len(o.Scenarios), o.Count, o.Duration)
+
+	for _, sc := range o.Scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		if sc.Pace == "half" {
+			if _, ok := b.peaks[sc.Base()]; !ok {
+				base, _ := parseScenario(sc.Base())
+				fmt.Fprintf(stderr, "[%s] measuring the peak of %s first\n", sc.Name, base.Name)
+				b.runOne(ctx, base)
+			}
+			peak := b.peaks[sc.Base()]
+			if peak <= 0 {
+				b.fail(sc, errors.New("no peak measured for "+sc.Base()))
+				continue
+			}
+			sc.Rate = peak / 2
+		}
+		b.runOne(ctx, sc)
+	}
+	b.summary()
+	for _, r := range b.results {
+		if r.Err != "" {
+			return errors.New("some scenarios failed")
+		}
+	}
+	return ctx.Err()
+}
+
+func (b *bench) fail(sc scenario, err error) {
+	r := &result{Scenario: sc.Name, Shape: sc.Shape, Mix: sc.Mix, Err: err.Error(), LoadEnd: loadAvg()}
+	fmt.Fprintf(b.stdout, "== %s: FAILED: %v\n\n", sc.Name, err)
+	b.emit(r)
+}
+
+func (b *bench) emit(r *result) {
+	b.results = append(b.results, r)
+	line, _ := json.Marshal(r)
+	fmt.Fprintf(b.stdout, "PUSHBENCH %s\n\n", line)
+	if b.o.JSONOut != "" {
+		if f, err := os.OpenFile(b.o.JSONOut, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			fmt.Fprintf(f, "%s\n", line)
+			f.Close()
+		}
+	}
+}
+
+// runOne runs one scenario in a fresh fleet process.
+func (b *bench) runOne(ctx context.Context, sc scenario) {
+	r, err := b.scenario(ctx, sc)
+	if err != nil {
+		if r == nil {
+			b.fail(sc, err)
+			return
+		}
+		r.Err = err.Error()
+	}
+	if r.Complete && !sc.paced() && r.Err == "" {
+		b.peaks[sc.Base()] = r.Sustained
+	}
+	b.report(sc, r)
+	b.emit(r)
+}
+
+func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
+	o := b.o
+	run := randomRun()
+	dir := filepath.Join(b.dir, strings.NewReplacer(":", "-").Replace(sc.Name)+"-"+run)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	var fakesFile string
+	if b.fakes != nil {
+		fakesFile = filepath.Join(dir, "fakes.json")
+		fb, _ := json.Marshal(b.fakes.info)
+		if err := os.WriteFile(fakesFile, fb, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	fp, err := startFleet(b.self, o, dir, fakesFile)
+	if err != nil {
+		return nil, err
+	}
+	defer fp.quit()
+	info := fp.ready.Fakes
+	if b.fakes != nil {
+		info = &b.fakes.info
+	}
+	if err := fakesSetLatency(info, sc.Latency); err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(fp.ready.NATSURL, nats.Name("pushbench"))
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+
+	per := sc.tokensPerIntent(o.TagDevices)
+	intents := (o.Count + per - 1) / per
+	planned := intents * per
+	r := &result{Scenario: sc.Name, Shape: sc.Shape, Mix: sc.Mix, LatencyMS: float64(sc.Latency) / float64(time.Millisecond),
+		Pace: sc.Pace, TargetRate: sc.Rate, Embedded: o.NATSURL == "", FakesInFleet: info.InProcess,
+		Settings: o.fleetSettings(), LoadStart: loadAvg()}
+	fmt.Fprintf(b.stderr, "[%s] fleet pid %d up (%s); %s\n", sc.Name, fp.ready.PID, fp.ready.NATSURL, sc.describe(o.TagDevices))
+
+	if sc.Shape == "tag" {
+		d, err := registerDevices(ctx, js, sc, o, b.stderr)
+		r.RegisterS = d.Seconds()
+		if err != nil {
+			return r, err
+		}
+	}
+	tr := newTracker(run, intents, planned)
+	stopFollow, err := follow(ctx, js, tr)
+	if err != nil {
+		return r, err
+	}
+	defer stopFollow()
+	g := &loadGen{sc: sc, o: o, pub: events.NewPublisher(js), run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
+	r.IntentBytes = g.intentBytes()
+	if err := g.warmUp(ctx); err != nil {
+		return r, fmt.Errorf("%w%s", err, fp.logTail())
+	}
+
+	// The measured run.
+	if o.CPUProfile != "" {
+		path := fmt.Sprintf("%s-%s.pprof", o.CPUProfile, strings.NewReplacer(":", "-").Replace(sc.Name))
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		if _, err := fp.call(childReq{Op: "profile_start", Path: path}, 30*time.Second); err != nil {
+			return r, err
+		}
+		fmt.Fprintf(b.stderr, "[%s] CPU profile of the fleet process: %s\n", sc.Name, path)
+	}
+	fs0, err := fp.stats()
+	if err != nil {
+		return r, err
+	}
+	var fk0 fakesStats
+	if b.fakes != nil || info.InProcess {
+		fk0, _ = fakesGetStats(info)
+	}
+	drv0, _ := selfRusage()
+	start := time.Now()
+	stopProgress := make(chan struct{})
+	go progress(b.stderr, sc.Name, g, planned, start, stopProgress)
+	g.publish(ctx, start)
+	published := g.published.Load()
+	drainUntil := time.Now().Add(o.DrainWait)
+	for tr.finals.Load() < published && time.Now().Before(drainUntil) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stopProgress)
+	done := tr.finals.Load()
+	sustained, last := tr.sustained(int(min(done, published)))
+	if last.IsZero() {
+		last = time.Now()
+	}
+	settle := b.settle(fp, o)
+	fs1, err := fp.stats()
+	if err != nil {
+		return r, err
+	}
+	drv1, _ := selfRusage()
+	var fk1 fakesStats
+	if b.fakes != nil || info.InProcess {
+		fk1, _ = fakesGetStats(info)
+	}
+	if o.CPUProfile != "" {
+		if _, err := fp.call(childReq{Op: "profile_stop"}, 30*time.Second); err != nil {
+			return r, err
+		}
+	}
+
+	r.Intents = published / int64(per)
+	r.Published, r.Done, r.Complete = published, done, done >= published && published > 0
+	r.Outcomes, r.Retries = tr.outcomeCounts(), tr.retries.Load()
+	r.PublishErrs = g.pubErrs.Load()
+	r.ProviderRecv = fk1.delivered() - fk0.delivered()
+	wall := last.Sub(start)
+	r.WallS = wall.Seconds()
+	r.Sustained = sustained
+	if wall > 0 {
+		r.Overall = float64(min(done, published)) / wall.Seconds()
+	}
+	lats := tr.latencies()
+	if len(lats) > 0 {
+		r.Lat = latencies{P50: percentile(lats, .50), P95: percentile(lats, .95), P99: percentile(lats, .99), Max: lats[len(lats)-1]}
+	}
+	h := fs1.Hist.sub(fs0.Hist)
+	r.HistLat = latencies{P50: h.quantile(.50) * 1000, P95: h.quantile(.95) * 1000, P99: h.quantile(.99) * 1000}
+	if done > 0 {
+		n := float64(done)
+		r.FleetCPU = float64(fs1.CPUMicros-fs0.CPUMicros) / n
+		r.FleetCPUSec = float64(fs1.CPUMicros-fs0.CPUMicros) / 1e6
+		r.DriverCPU = float64((drv1 - drv0).Microseconds()) / n
+		if b.fakes != nil {
+			r.FakesCPU = float64(fk1.CPUMicros-fk0.CPUMicros) / n
+		}
+	}
+	r.PeakRSSMB = float64(fs1.MaxRSSKB) / 1024
+	r.SettleS = settle.Seconds()
+	r.LoadEnd = loadAvg()
+	if pe := g.lastErr.Load(); pe != nil && g.pubErrs.Load() > 0 {
+		fmt.Fprintf(b.stderr, "[%s] %d publish errors, last: %v\n", sc.Name, g.pubErrs.Load(), pe)
+	}
+	if !r.Complete {
+		err = fmt.Errorf("%d of %d notifications done within --drain-wait %v%s", done, published, o.DrainWait, fp.logTail())
+	}
+	stopFollow()
+
+	// The ceilings, on the same server and the same fake.
+	if !o.NoCeilings {
+		b.ceilings(ctx, fp, info, sc, r)
+	}
+	return r, err
+}
+
+// settle waits until the fleet has finished the work the scenario caused:
+// at least one --success-flush interval (the sink's deferred last-success
+// writes), then until the fleet process is idle (under 5% of a CPU over
+// half a second), at most 60s. Its CPU meanwhile counts.
+func (b *bench) settle(fp *fleetProc, o *options) time.Duration {
+	start := time.Now()
+	time.Sleep(o.Fleet.Sink.Sink.FlushInterval + 500*time.Millisecond)
+	prev, err := fp.stats()
+	for err == nil && time.Since(start) < 60*time.Second {
+		time.Sleep(500 * time.Millisecond)
+		cur, err2 := fp.stats()
+		if err2 != nil {
+			break
+		}
+		if cur.CPUMicros-prev.CPUMicros < 25000 {
+			break
+		}
+		prev = cur
+	}
+	return time.Since(start)
+}
+
+// ceilings measures raw JetStream in the fleet process with the scenario's
+// intent size, and the bare apns2 client at the scenario's latency (once
+// per latency per run).
+func (b *bench) ceilings(ctx context.Context, fp *fleetProc, info *fakesInfo, sc scenario, r *result) {
+	o := b.o
+	fmt.Fprintf(b.stderr, "[%s] ceiling: raw JetStream, %d-byte messages\n", sc.Name, r.IntentBytes)
+	resp, err := fp.call(childReq{Op: "jsceiling", Size: r.IntentBytes, Count: o.CeilingCount, Duration: o.CeilingDuration},
+		2*o.CeilingDuration+3*time.Minute)
+	if err != nil {
+		fmt.Fprintf(b.stderr, "[%s] JetStream ceiling: %v\n", sc.Name, err)
+	} else {
+		r.JS = resp.Ceiling
+		if r.JS.BothPerSec > 0 {
+			r.RatioJS = r.Sustained / r.JS.BothPerSec
+		}
+	}
+	a := b.apns2[sc.Latency]
+	if a == nil {
+		fmt.Fprintf(b.stderr, "[%s] ceiling: bare apns2, %d goroutines, latency %v\n", sc.Name, o.APNs2Goroutines, sc.Latency)
+		res, err := runAPNs2Ceiling(ctx, info, o.APNs2Goroutines, o.CeilingCount, o.CeilingDuration, o.TokenPool, sc.Latency)
+		if err != nil {
+			fmt.Fprintf(b.stderr, "[%s] apns2 ceiling: %v\n", sc.Name, err)
+		} else {
+			a = &res
+			b.apns2[sc.Latency] = a
+		}
+	}
+	if a != nil {
+		r.APNs2 = a
+		if a.PerSec > 0 {
+			r.RatioAPNs2 = r.Sustained / a.PerSec
+		}
+		if a.CPUMicrosPer > 0 {
+			r.CPURatio = r.FleetCPU / a.CPUMicrosPer
+		}
+	}
+}
+
+func randomRun() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "pb" + hex.EncodeToString(b[:])
+}
+
+// report prints the scenario's table.
+func (b *bench) report(sc scenario, r *result) {
+	w := b.stdout
+	fmt.Fprintf(w, "== %s — %s\n", sc.Name, sc.describe(b.o.TagDevices))
+	row := func(k, format string, args ...any) {
+		fmt.Fprintf(w, "  %-18s "+format+"\n", append([]any{k}, args...)...)
+	}
+	var outs []string
+	for _, oc := range events.Outcomes {
+		if n := r.Outcomes[string(oc)]; n > 0 {
+			outs = append(outs, fmt.Sprintf("%s %d", oc, n))
+		}
+	}
+	row("notifications", "%d done of %d published (%d intents of %d B); %s; retries %d; provider deliveries %d",
+		r.Done, r.Published, r.Intents, r.IntentBytes, strings.Join(outs, ", "), r.Retries, r.ProviderRecv)
+	if r.RegisterS > 0 {
+		row("registration", "%d devices with tag %q in %.1fs (before the clock)", b.o.TagDevices, benchTag, r.RegisterS)
+	}
+	paced := ""
+	if r.TargetRate > 0 {
+		paced = fmt.Sprintf("  (offered %.0f/s)", r.TargetRate)
+	}
+	row("throughput", "%s/s sustained (10–90%%), %s/s overall over %.2fs%s", thousands(r.Sustained), thousands(r.Overall), r.WallS, paced)
+	row("intent→provider", "p50 %s  p95 %s  p99 %s  max %s   (timestamps; fleet histogram p50 %s p95 %s p99 %s)",
+		ms(r.Lat.P50), ms(r.Lat.P95), ms(r.Lat.P99), ms(r.Lat.Max), ms(r.HistLat.P50), ms(r.HistLat.P95), ms(r.HistLat.P99))
+	what := "fleet process incl. embedded JetStream"
+	if !r.Embedded {
+		what = "fleet process; the external NATS server's CPU is not included"
+	}
+	if r.FakesInFleet {
+		what += ", fakes INCLUDED (--fakes inproc)"
+	} else {
+		what += fmt.Sprintf("; fakes %.1f µs/n apart", r.FakesCPU)
+	}
+	row("fleet CPU", "%.1f µs/notification (%.2f CPU-s; %s; load generator %.1f µs/n apart; settled %.1fs)",
+		r.FleetCPU, r.FleetCPUSec, what, r.DriverCPU, r.SettleS)
+	row("peak RSS", "%.1f MB (fleet process)", r.PeakRSSMB)
+	if r.JS != nil {
+		row("ceiling JetStream", "%d B msgs: publish %s/s, acked consume %s/s, both %s/s (%.1f µs CPU/msg)  → fleet/ceiling %.2f",
+			r.JS.Size, thousands(r.JS.PubPerSec), thousands(r.JS.ConsPerSec), thousands(r.JS.BothPerSec), r.JS.CPUMicrosPerMsg, r.RatioJS)
+	}
+	if r.APNs2 != nil {
+		row("ceiling apns2", "%d goroutines, one client: %s pushes/s, %.1f µs CPU/push  → fleet/ceiling %.2f, fleet CPU %.2f× apns2's",
+			r.APNs2.Goroutines, thousands(r.APNs2.PerSec), r.APNs2.CPUMicrosPer, r.RatioAPNs2, r.CPURatio)
+	}
+	row("load average", "%s at start, %s at end (%s)", r.LoadStart, r.LoadEnd, "1/5/15 min")
+	if r.Err != "" {
+		row("ERROR", "%s", r.Err)
+	}
+}
+
+func ms(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case math.IsInf(v, 1):
+		return ">60s"
+	case v >= 100:
+		return fmt.Sprintf("%.0fms", v)
+	}
+	return fmt.Sprintf("%.1fms", v)
+}
+
+func thousands(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+// target is one goal of docs/BENCHMARKS.md.
+type target struct {
+	name  string
+	check func(rs map[string]*result) (met bool, figure string, ok bool)
+}
+
+func rateTarget(scn string, min float64) target {
+	return target{fmt.Sprintf("%s ≥ %s notifications/s", scn, thousands(min)), func(rs map[string]*result) (bool, string, bool) {
+		r := rs[scn]
+		if r == nil || r.Err != "" {
+			return false, "", false
+		}
+		return r.Sustained >= min, thousands(r.Sustained) + "/s", true
+	}}
+}
+
+var targets = []target{
+	rateTarget("s1:apns:0ms", 9000),
+	rateTarget("s2:apns:0ms", 12000),
+	rateTarget("s1:apns:20ms", 8000),
+	rateTarget("s2:mixed:0ms", 20000),
+	{"fleet CPU per APNs notification ≤ 1.5× bare apns2 CPU per push (each APNs-only scenario)", func(rs map[string]*result) (bool, string, bool) {
+		met, any := true, false
+		var figs []string
+		for _, r := range sortedResults(rs) {
+			if r.Mix != "apns" || r.Err != "" || r.CPURatio == 0 {
+				continue
+			}
+			any = true
+			figs = append(figs, fmt.Sprintf("%s %.2f×", r.Scenario, r.CPURatio))
+			met = met && r.CPURatio <= 1.5
+		}
+		return met, strings.Join(figs, ", "), any
+	}},
+	{"p99 intent→provider ≤ 50 ms at half of the S2 peak with 20 ms provider latency (s2:apns:20ms:half)", func(rs map[string]*result) (bool, string, bool) {
+		r := rs["s2:apns:20ms:half"]
+		if r == nil || r.Err != "" {
+			return false, "", false
+		}
+		return r.Lat.P99 <= 50, fmt.Sprintf("p99 %s at %s/s", ms(r.Lat.P99), thousands(r.Sustained)), true
+	}},
+	{"peak RSS of the all-in-one under S2 ≤ 150 MB (every embedded S2 scenario)", func(rs map[string]*result) (bool, string, bool) {
+		met, any := true, false
+		var figs []string
+		for _, r := range sortedResults(rs) {
+			if r.Shape != "s2" || !r.Embedded || r.Err != "" {
+				continue
+			}
+			any = true
+			figs = append(figs, fmt.Sprintf("%s %.0f MB", r.Scenario, r.PeakRSSMB))
+			met = met && r.PeakRSSMB <= 150
+		}
+		return met, strings.Join(figs, ", "), any
+	}},
+}
+
+func sortedResults(rs map[string]*result) []*result {
+	var out []*result
+	for _, r := range rs {
+		out = append(out, r)
+	}
+	// Stable, readable order.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Scenario < out[j-1].Scenario; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// summary prints every scenario in one table, then the targets.
+func (b *bench) summary() {
+	w := b.stdout
+	fmt.Fprintf(w, "== summary (load average now %s)\n", loadAvg())
+	fmt.Fprintf(w, "  %-20s %9s %8s %8s %8s %9s %7s %9s %9s %7s\n", "scenario", "notif/s", "p50", "p95", "p99", "CPU µs/n", "RSS MB", "÷JetStr", "÷apns2", "CPU×a2")
+	rs := map[string]*result{}
+	for _, r := range b.results {
+		rs[r.Scenario] = r
+		if r.Err != "" && r.Done == 0 {
+			fmt.Fprintf(w, "  %-20s FAILED: %s\n", r.Scenario, firstLine(r.Err))
+			continue
+		}
+		mark := ""
+		if !r.Complete {
+			mark = " (incomplete)"
+		}
+		fmt.Fprintf(w, "  %-20s %9s %8s %8s %8s %9.1f %7.0f %9.2f %9.2f %7.2f%s\n", r.Scenario, thousands(r.Sustained),
+			ms(r.Lat.P50), ms(r.Lat.P95), ms(r.Lat.P99), r.FleetCPU, r.PeakRSSMB, r.RatioJS, r.RatioAPNs2, r.CPURatio, mark)
+	}
+	fmt.Fprintln(w, "targets:")
+	for _, t := range targets {
+		met, fig, ok := t.check(rs)
+		switch {
+		case !ok:
+			fmt.Fprintf(w, "  [ n/a  ] %s (not run)\n", t.name)
+		case met:
+			fmt.Fprintf(w, "  [ met  ] %s: %s\n", t.name, fig)
+		default:
+			fmt.Fprintf(w, "  [MISSED] %s: %s\n", t.name, fig)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

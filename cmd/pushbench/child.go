@@ -1,0 +1,467 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/embedded"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/health"
+	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
+	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+)
+
+// fleetFlags are the fleet settings under test. The driver registers them
+// too and hands their values to every fleet process it starts.
+type fleetFlags struct {
+	Dispatcher config.Dispatcher
+	Sender     config.Sender
+	Sink       config.Sink
+	// Provider pool settings.
+	APNsConns, APNsStreams int
+	FCMBatches, FCMConns   int
+	MiInFlight             int
+	LogLevel               string
+	DrainTimeout           time.Duration
+	StreamReplicas         int
+}
+
+// register adds the fleet flags to fs and returns their names.
+func (f *fleetFlags) register(fs *flag.FlagSet) []string {
+	before := map[string]bool{}
+	fs.VisitAll(func(fl *flag.Flag) { before[fl.Name] = true })
+	f.Dispatcher.Register(fs) // --dispatcher-in-flight, --batch-apns/-fcm/-mi, --max-tokens, --max-intent-bytes
+	fs.IntVar(&f.Sender.MaxInFlight, "sender-in-flight", 64, "fleet: jobs handled at once per sender")
+	fs.DurationVar(&f.Sender.Send.RequestTimeout, "request-timeout", 30*time.Second, "fleet: bound on one job's provider call")
+	fs.IntVar(&f.Sender.Send.MaxAttempts, "max-attempts", 10, "fleet: tries per token before it is dead-lettered")
+	f.Sink.Register(fs) // --sink-in-flight, --success-flush
+	fs.IntVar(&f.APNsConns, "apns-conns", apns.DefaultConnsPerPool, "fleet: APNs HTTP/2 connections per (credentials, environment)")
+	fs.IntVar(&f.APNsStreams, "apns-streams-per-conn", apns.DefaultMaxStreamsPerConn, "fleet: APNs requests in flight per connection")
+	fs.IntVar(&f.FCMBatches, "fcm-batches", 8, "fleet: FCM SendEach calls in flight (each up to 50 requests at a time)")
+	fs.IntVar(&f.FCMConns, "fcm-conns", 4, "fleet: FCM connections per host")
+	fs.IntVar(&f.MiInFlight, "mi-in-flight", 100, "fleet: MiPush requests in flight per host")
+	fs.StringVar(&f.LogLevel, "fleet-log-level", "info", "fleet: log level (the fleet's log goes to a file in the run directory)")
+	fs.DurationVar(&f.DrainTimeout, "fleet-drain-timeout", 20*time.Second, "fleet: graceful shutdown bound")
+	fs.IntVar(&f.StreamReplicas, "stream-replicas", 1, "fleet: replicas of every stream (an external cluster may want 3)")
+	var names []string
+	fs.VisitAll(func(fl *flag.Flag) {
+		if !before[fl.Name] {
+			names = append(names, fl.Name)
+		}
+	})
+	return names
+}
+
+// childReady is the fleet process's first line on standard output.
+type childReady struct {
+	PID     int        `json:"pid"`
+	NATSURL string     `json:"nats_url"`
+	HTTP    string     `json:"http"`
+	Fakes   *fakesInfo `json:"fakes,omitempty"`
+}
+
+// childReq is one command from the driver, a JSON line on standard input.
+type childReq struct {
+	Op       string        `json:"op"` // stats, profile_start, profile_stop, jsceiling, quit
+	Path     string        `json:"path,omitempty"`
+	Size     int           `json:"size,omitempty"`
+	Count    int           `json:"count,omitempty"`
+	Duration time.Duration `json:"duration,omitempty"`
+}
+
+// childResp answers one command.
+type childResp struct {
+	Err     string        `json:"err,omitempty"`
+	Stats   *fleetStats   `json:"stats,omitempty"`
+	Ceiling *jsCeilingRes `json:"ceiling,omitempty"`
+}
+
+// fleetStats is the fleet process's own account of itself.
+type fleetStats struct {
+	CPUMicros  int64  `json:"cpu_us"`
+	MaxRSSKB   int64  `json:"maxrss_kb"`
+	RSSKB      int64  `json:"rss_kb"`
+	HeapInuse  uint64 `json:"heap_inuse"`
+	Goroutines int    `json:"goroutines"`
+	// Hist is pushfleet_intent_to_provider_seconds, merged over platforms.
+	Hist histSnap `json:"hist"`
+}
+
+// runFleetChild is `pushbench fleet`, the process under test: the
+// all-in-one (embedded JetStream with file storage, or an external server)
+// with the providers pointed at the fakes. It is started by the driver and
+// steered over its standard input and output.
+func runFleetChild(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("pushbench fleet", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var ff fleetFlags
+	ff.register(fset)
+	natsURL := fset.String("nats-url", "", "external NATS server; empty runs an embedded JetStream server")
+	store := fset.String("store", "", "embedded JetStream store directory (required without --nats-url)")
+	fakesFile := fset.String("fakes-file", "", "fakes to use (JSON written by `pushbench fakes`); empty starts them in this process")
+	fset.Usage = config.Usage(fset, "pushbench fleet: the fleet under test (started by pushbench; not meant to be run by hand)")
+	if err := config.Parse(fset, args, getenv); err != nil {
+		return err
+	}
+	lvl, err := config.ParseLevel(ff.LogLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("service", "pushbench-fleet")
+
+	// The fakes: another process's, or ours.
+	var info fakesInfo
+	ready := childReady{PID: os.Getpid()}
+	if *fakesFile != "" {
+		h, err := loadFakesFile(*fakesFile)
+		if err != nil {
+			return err
+		}
+		info = h.info
+	} else {
+		fs, err := startFakes(true)
+		if err != nil {
+			return err
+		}
+		defer fs.close()
+		info = fs.info
+		ready.Fakes = &info
+	}
+
+	// The server: embedded (as the all-in-one runs it) or external.
+	var connOpts []nats.Option
+	url := *natsURL
+	if url == "" {
+		if *store == "" {
+			return errors.New("--store is required with an embedded server")
+		}
+		srv, err := embedded.Start(embedded.Config{StoreDir: *store, Listen: "127.0.0.1:-1", Logger: log})
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		connOpts = append(connOpts, srv.ConnectOption())
+		ready.NATSURL = srv.ClientURL()
+	} else {
+		connOpts = append(connOpts, nats.Name("pushbench-fleet"), nats.MaxReconnects(-1))
+		ready.NATSURL = url
+	}
+	nc, js, err := fleet.Connect(url, connOpts...)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := fleet.Provision(ctx, js, streams.Config{Replicas: ff.StreamReplicas}, log); err != nil {
+		return err
+	}
+	m := metrics.New()
+	hs := health.New("127.0.0.1:0", m.Registry, log)
+	if err := hs.Start(); err != nil {
+		return err
+	}
+	defer hs.Shutdown(context.WithoutCancel(ctx))
+	ready.HTTP = hs.URL()
+	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: ff.DrainTimeout}
+
+	g, closeSenders, err := fleetServices(ctx, env, &ff, &info)
+	if err != nil {
+		return err
+	}
+	defer closeSenders()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(runCtx) }()
+
+	// A separate connection for the ceiling, so that it never queues behind
+	// the services' traffic.
+	cnc, cjs, err := fleet.Connect(url, connOpts...)
+	if err != nil {
+		return err
+	}
+	defer cnc.Close()
+
+	out := json.NewEncoder(stdout)
+	if err := out.Encode(ready); err != nil {
+		return err
+	}
+	var prof *os.File
+	in := bufio.NewScanner(stdin)
+	in.Buffer(make([]byte, 64*1024), 1<<20)
+	for in.Scan() {
+		var req childReq
+		var resp childResp
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			resp.Err = err.Error()
+			_ = out.Encode(resp)
+			continue
+		}
+		switch req.Op {
+		case "stats":
+			s := takeFleetStats(m)
+			resp.Stats = &s
+		case "profile_start":
+			if prof != nil {
+				resp.Err = "a profile is already running"
+				break
+			}
+			f, err := os.Create(req.Path)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				resp.Err = err.Error()
+				break
+			}
+			prof = f
+		case "profile_stop":
+			if prof != nil {
+				pprof.StopCPUProfile()
+				resp.Err = errString(prof.Close())
+				prof = nil
+			}
+		case "jsceiling":
+			r, err := runJSCeiling(ctx, cjs, req.Size, req.Count, req.Duration, ff.StreamReplicas)
+			resp.Ceiling = &r
+			resp.Err = errString(err)
+		case "quit":
+			_ = out.Encode(resp)
+			stop()
+			return shutdown(nc, done, log)
+		default:
+			resp.Err = "unknown op " + req.Op
+		}
+		if err := out.Encode(resp); err != nil {
+			break
+		}
+	}
+	// The driver went away: stop as well.
+	stop()
+	return shutdown(nc, done, log)
+}
+
+func shutdown(nc *nats.Conn, done <-chan error, log *slog.Logger) error {
+	err := <-done
+	if derr := nc.Drain(); derr != nil {
+		log.Warn("nats drain", "err", derr)
+	}
+	return err
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// fleetServices assembles the all-in-one's five services, as
+// internal/allinone does, with each provider's sender pointed at its fake.
+func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fakesInfo) (fleet.Group, func(), error) {
+	var g fleet.Group
+	var closers []func() error
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i]()
+		}
+	}
+	d, err := env.Dispatcher(ctx, ff.Dispatcher)
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, err := env.FeedbackSink(ctx, ff.Sink)
+	if err != nil {
+		return nil, nil, err
+	}
+	g = append(g, d, sk)
+	senders, err := providerSenders(env, ff, info)
+	for _, s := range senders {
+		closers = append(closers, s.close)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	for _, p := range events.Platforms {
+		svc, err := env.Sender(p, senders[p].sender, ff.Sender)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		g = append(g, svc)
+	}
+	return g, closeAll, nil
+}
+
+type builtSender struct {
+	sender provider.Sender
+	close  func() error
+}
+
+// providerSenders builds the APNs, FCM and MiPush senders for the app
+// "bench" at the fakes.
+func providerSenders(env *fleet.Env, ff *fleetFlags, info *fakesInfo) (map[events.Platform]builtSender, error) {
+	out := map[events.Platform]builtSender{}
+	pm := env.Metrics.Provider
+	log := env.Logger
+
+	pool, err := certPool(info.APNs.CA)
+	if err != nil {
+		return out, fmt.Errorf("apns fake CA: %w", err)
+	}
+	as, err := apns.New(apns.Config{ProductionURL: info.APNs.URL, SandboxURL: info.APNs.URL, RootCAs: pool,
+		ConnsPerPool: ff.APNsConns, MaxStreamsPerConn: ff.APNsStreams,
+		Logger: log.With("component", "apns"), Metrics: pm}, map[string]apns.AppConfig{benchApp: info.APNs.App})
+	if err != nil {
+		return out, fmt.Errorf("apns sender: %w", err)
+	}
+	out[events.APNs] = builtSender{as, as.Close}
+
+	if pool, err = certPool(info.FCM.CA); err != nil {
+		return out, fmt.Errorf("fcm fake CA: %w", err)
+	}
+	fsn, err := fcm.New(fcm.Config{Endpoint: info.FCM.Endpoint, RootCAs: pool,
+		MaxConcurrentBatches: ff.FCMBatches, MaxConnsPerHost: ff.FCMConns,
+		Logger: log.With("component", "fcm"), Metrics: pm}, map[string]fcm.AppConfig{benchApp: info.FCM.App})
+	if err != nil {
+		return out, fmt.Errorf("fcm sender: %w", err)
+	}
+	out[events.FCM] = builtSender{fsn, fsn.Close}
+
+	if pool, err = certPool(info.Mi.CA); err != nil {
+		return out, fmt.Errorf("mi fake CA: %w", err)
+	}
+	ms, err := mi.New(mi.Config{BaseURL: info.Mi.URL, RootCAs: pool, MaxInFlightPerHost: ff.MiInFlight,
+		Logger: log.With("component", "mi"), Metrics: pm}, map[string]mi.AppConfig{benchApp: info.Mi.App})
+	if err != nil {
+		return out, fmt.Errorf("mi sender: %w", err)
+	}
+	out[events.Mi] = builtSender{ms, ms.Close}
+	return out, nil
+}
+
+func takeFleetStats(m *metrics.Fleet) fleetStats {
+	cpu, maxRSS := selfRusage()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return fleetStats{
+		CPUMicros: cpu.Microseconds(), MaxRSSKB: maxRSS, RSSKB: currentRSSKB(),
+		HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine(),
+		Hist: gatherHist(m, "pushfleet_intent_to_provider_seconds"),
+	}
+}
+
+// jsCeilingRes is raw JetStream: publish, then acked consume, of count
+// messages of one size on the fleet's server, file storage.
+type jsCeilingRes struct {
+	Size            int     `json:"size"`
+	Count           int     `json:"count"`
+	PubPerSec       float64 `json:"publish_per_s"`
+	ConsPerSec      float64 `json:"consume_per_s"`
+	BothPerSec      float64 `json:"both_per_s"`
+	CPUMicrosPerMsg float64 `json:"cpu_us_per_msg"`
+}
+
+const ceilingStream, ceilingSubject = "PUSHBENCH_CEILING", "pushbench.ceiling"
+
+// runJSCeiling publishes count messages of size bytes asynchronously (at
+// most 16384 unacknowledged, like the fleet), waits for every PubAck, then
+// consumes them with a durable pull consumer, acking each, until the server
+// has every ack. Each phase is bounded by maxDur. The stream is a file-backed
+// work queue like PUSH_INTENTS, without dedup ids (raw).
+func runJSCeiling(ctx context.Context, js jetstream.JetStream, size, count int, maxDur time.Duration, replicas int) (jsCeilingRes, error) {
+	res := jsCeilingRes{Size: size}
+	_ = js.DeleteStream(ctx, ceilingStream)
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: ceilingStream, Subjects: []string{ceilingSubject},
+		Storage: jetstream.FileStorage, Retention: jetstream.WorkQueuePolicy, Replicas: max(replicas, 1)})
+	if err != nil {
+		return res, fmt.Errorf("ceiling stream: %w", err)
+	}
+	defer func() { _ = js.DeleteStream(context.WithoutCancel(ctx), ceilingStream) }()
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = 'a' + byte(i%26)
+	}
+	cpu0, _ := selfRusage()
+	start := time.Now()
+	deadline := start.Add(maxDur)
+	n := 0
+	for ; n < count && (n%1024 != 0 || time.Now().Before(deadline)); n++ {
+		if _, err := js.PublishAsync(ceilingSubject, payload); err != nil {
+			select { // stalled: let the acks catch up once, then fail
+			case <-js.PublishAsyncComplete():
+			case <-time.After(30 * time.Second):
+			}
+			if _, err := js.PublishAsync(ceilingSubject, payload); err != nil {
+				return res, fmt.Errorf("ceiling publish: %w", err)
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(60 * time.Second):
+		return res, errors.New("ceiling publish: acks missing after 60s")
+	}
+	pubDur := time.Since(start)
+	res.Count = n
+
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "ceiling", AckPolicy: jetstream.AckExplicitPolicy,
+		MaxAckPending: 10000})
+	if err != nil {
+		return res, fmt.Errorf("ceiling consumer: %w", err)
+	}
+	start2 := time.Now()
+	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		return res, err
+	}
+	got := 0
+	cdeadline := start2.Add(maxDur + 30*time.Second)
+	for got < n && time.Now().Before(cdeadline) {
+		msg, err := it.Next()
+		if err != nil {
+			it.Stop()
+			return res, fmt.Errorf("ceiling consume: %w", err)
+		}
+		_ = msg.Ack()
+		got++
+	}
+	it.Stop()
+	// Done once the server has processed every ack.
+	for time.Now().Before(cdeadline) {
+		info, err := cons.Info(ctx)
+		if err == nil && info.NumAckPending == 0 && info.NumPending == 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	consDur := time.Since(start2)
+	cpu1, _ := selfRusage()
+	if got < n {
+		return res, fmt.Errorf("ceiling consume: %d of %d", got, n)
+	}
+	res.PubPerSec = float64(n) / pubDur.Seconds()
+	res.ConsPerSec = float64(n) / consDur.Seconds()
+	res.BothPerSec = float64(n) / (pubDur + consDur).Seconds()
+	res.CPUMicrosPerMsg = float64((cpu1 - cpu0).Microseconds()) / float64(n)
+	return res, nil
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
+)
+
+// benchApp is the app every benchmark intent is for; the fakes know it.
+const benchApp = "bench"
+
+// fakesInfo is everything a fleet needs to reach the three fakes, and the
+// driver to steer them. `pushbench fakes` writes it as JSON.
+type fakesInfo struct {
+	PID int `json:"pid"`
+	// Control is the fakes' control endpoint: GET /stats, POST /latency?d=20ms.
+	Control string `json:"control"`
+	// InProcess is true when the fakes share the fleet's process: their CPU
+	// and memory are then part of the fleet's figures.
+	InProcess bool `json:"in_process"`
+	APNs      struct {
+		URL string         `json:"url"`
+		CA  string         `json:"ca_pem"`
+		App apns.AppConfig `json:"app"`
+	} `json:"apns"`
+	FCM struct {
+		Endpoint string        `json:"endpoint"`
+		CA       string        `json:"ca_pem"`
+		App      fcm.AppConfig `json:"app"`
+	} `json:"fcm"`
+	Mi struct {
+		URL string       `json:"url"`
+		CA  string       `json:"ca_pem"`
+		App mi.AppConfig `json:"app"`
+	} `json:"mi"`
+}
+
+// fakesStats is the answer of GET /stats.
+type fakesStats struct {
+	CPUMicros      int64 `json:"cpu_us"`
+	MaxRSSKB       int64 `json:"maxrss_kb"`
+	APNsDelivered  int64 `json:"apns_delivered"`
+	APNsRequests   int64 `json:"apns_requests"`
+	FCMDelivered   int64 `json:"fcm_delivered"`
+	MiDelivered    int64 `json:"mi_delivered"`
+	LatencyMillis  int64 `json:"latency_ms"`
+	InProcess      bool  `json:"in_process"`
+	APNsPeakFlight int64 `json:"apns_peak_in_flight"`
+}
+
+func (s fakesStats) delivered() int64 { return s.APNsDelivered + s.FCMDelivered + s.MiDelivered }
+
+// fakeSet is the three fakes running in this process, with their control endpoint.
+type fakeSet struct {
+	apns    *apnsfake.Server
+	fcm     *fcmfake.Server
+	mi      *mifake.Server
+	ctl     *http.Server
+	info    fakesInfo
+	latency time.Duration
+}
+
+// startFakes starts the APNs, FCM and MiPush fakes on loopback with an app
+// each, and a control endpoint on 127.0.0.1.
+func startFakes(inProcess bool) (_ *fakeSet, err error) {
+	fs := &fakeSet{}
+	defer func() {
+		if err != nil {
+			fs.close()
+		}
+	}()
+	fs.info.PID, fs.info.InProcess = os.Getpid(), inProcess
+	if fs.apns, err = apnsfake.Start(apnsfake.Options{}); err != nil {
+		return nil, fmt.Errorf("apns fake: %w", err)
+	}
+	app, err := fs.apns.SandboxApp("com.pushfleet.bench")
+	if err != nil {
+		return nil, fmt.Errorf("apns fake: %w", err)
+	}
+	fs.info.APNs.URL, fs.info.APNs.CA, fs.info.APNs.App = fs.apns.URL(), string(fs.apns.CertPEM()), app
+
+	if fs.fcm, err = fcmfake.Start(fcmfake.Options{}); err != nil {
+		return nil, fmt.Errorf("fcm fake: %w", err)
+	}
+	fapp, err := fs.fcm.SandboxApp(benchApp, "pushfleet-bench")
+	if err != nil {
+		return nil, fmt.Errorf("fcm fake: %w", err)
+	}
+	fs.info.FCM.Endpoint, fs.info.FCM.App = fs.fcm.Endpoint(), fapp
+	if fs.info.FCM.CA, err = peerCAPEM(fs.fcm.URL()); err != nil {
+		return nil, fmt.Errorf("fcm fake: %w", err)
+	}
+
+	if fs.mi, err = mifake.Start(mifake.Options{}); err != nil {
+		return nil, fmt.Errorf("mi fake: %w", err)
+	}
+	fs.info.Mi.URL, fs.info.Mi.App = fs.mi.URL(), fs.mi.SandboxApp("com.pushfleet.bench")
+	if fs.info.Mi.CA, err = peerCAPEM(fs.mi.URL()); err != nil {
+		return nil, fmt.Errorf("mi fake: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fakes control: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(fs.stats())
+	})
+	mux.HandleFunc("POST /latency", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil || d < 0 {
+			http.Error(w, "want ?d=<duration>", http.StatusBadRequest)
+			return
+		}
+		fs.setLatency(d)
+	})
+	fs.ctl = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = fs.ctl.Serve(ln) }()
+	fs.info.Control = "http://" + ln.Addr().String()
+	return fs, nil
+}
+
+// peerCAPEM fetches the self-signed certificate a loopback fake serves (the
+// fakes keep it in a CertPool only), so that a fleet in another process can
+// trust it. It is only ever used on the fakes this process just started.
+func peerCAPEM(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", u.Host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // own loopback fake, pinned below
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	certs := conn.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return "", errors.New("no certificate")
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[len(certs)-1].Raw})), nil
+}
+
+func (fs *fakeSet) setLatency(d time.Duration) {
+	fs.latency = d
+	fs.apns.SetLatency(d)
+	fs.fcm.SetLatency(d)
+	fs.mi.SetLatency(d)
+}
+
+func (fs *fakeSet) stats() fakesStats {
+	cpu, rss := selfRusage()
+	return fakesStats{
+		CPUMicros: cpu.Microseconds(), MaxRSSKB: rss,
+		APNsDelivered: fs.apns.TotalDelivered(), APNsRequests: fs.apns.Requests(),
+		FCMDelivered: fs.fcm.TotalDelivered(), MiDelivered: fs.mi.DeliveredTotal(),
+		LatencyMillis: fs.latency.Milliseconds(), InProcess: fs.info.InProcess,
+		APNsPeakFlight: fs.apns.PeakInFlight(),
+	}
+}
+
+func (fs *fakeSet) close() {
+	if fs.ctl != nil {
+		_ = fs.ctl.Close()
+	}
+	if fs.apns != nil {
+		fs.apns.Close()
+	}
+	if fs.fcm != nil {
+		fs.fcm.Close()
+	}
+	if fs.mi != nil {
+		fs.mi.Close()
+	}
+}
+
+// runFakes is `pushbench fakes`: serve the three fakes until the duration
+// passes, a signal arrives or (with --stdin-eof) standard input closes.
+func runFakes(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("pushbench fakes", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	out := fset.String("out", "", "write the fakes' URLs, CA certificates and credentials (JSON) to this file")
+	dur := fset.Duration("duration", time.Hour, "serve this long at most, then exit")
+	latency := fset.Duration("latency", 0, "initial provider latency of every fake (the benchmark sets it per scenario)")
+	stdinEOF := fset.Bool("stdin-eof", false, "exit when standard input closes (used when pushbench starts the fakes itself)")
+	fset.Usage = config.Usage(fset, `pushbench fakes: serve the APNs, FCM and MiPush fakes in their own process, so
+that the fleet's CPU is measured without theirs.
+
+  go run ./cmd/pushbench fakes --out /tmp/fakes.json &
+  go run ./cmd/pushbench --fakes-file /tmp/fakes.json
+
+The first line of standard output (and the --out file) is JSON: each fake's
+URL, CA certificate and sandbox credentials for the app "bench", and a
+control endpoint on 127.0.0.1 (GET /stats: CPU of this process and delivery
+counters; POST /latency?d=20ms: provider latency of all three fakes).`)
+	if err := config.Parse(fset, args, getenv); err != nil {
+		return err
+	}
+	fs, err := startFakes(false)
+	if err != nil {
+		return err
+	}
+	defer fs.close()
+	fs.setLatency(*latency)
+	b, err := json.Marshal(fs.info)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%s\n", b)
+	ctx, cancel := context.WithTimeout(ctx, *dur)
+	defer cancel()
+	if *stdinEOF {
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			cancel()
+		}()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// fakesHandle is the driver's view of fakes running elsewhere.
+type fakesHandle struct {
+	info fakesInfo
+	cmd  *exec.Cmd
+	stop func()
+}
+
+// spawnFakes starts `pushbench fakes` as a child process.
+func spawnFakes(self string) (*fakesHandle, error) {
+	cmd := exec.Command(self, "fakes", "--stdin-eof", "--duration=24h")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start fakes process: %w", err)
+	}
+	h := &fakesHandle{cmd: cmd, stop: func() { stdin.Close(); _ = cmd.Wait() }}
+	line, err := readLine(bufio.NewReader(stdout), 60*time.Second)
+	if err != nil {
+		h.stop()
+		return nil, fmt.Errorf("fakes process: %w", err)
+	}
+	if err := json.Unmarshal(line, &h.info); err != nil {
+		h.stop()
+		return nil, fmt.Errorf("fakes process: %w", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return h, nil
+}
+
+// loadFakesFile reads the file a running `pushbench fakes --out` wrote.
+func loadFakesFile(path string) (*fakesHandle, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	h := &fakesHandle{stop: func() {}}
+	if err := json.Unmarshal(b, &h.info); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if h.info.Control == "" || h.info.APNs.URL == "" {
+		return nil, fmt.Errorf("%s: not a pushbench fakes file", path)
+	}
+	return h, nil
+}
+
+var ctlClient = &http.Client{Timeout: 10 * time.Second}
+
+func fakesSetLatency(info *fakesInfo, d time.Duration) error {
+	resp, err := ctlClient.Post(info.Control+"/latency?d="+d.String(), "text/plain", nil)
+	if err != nil {
+		return fmt.Errorf("fakes control: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("fakes control: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+func fakesGetStats(info *fakesInfo) (fakesStats, error) {
+	var s fakesStats
+	resp, err := ctlClient.Get(info.Control + "/stats")
+	if err != nil {
+		return s, fmt.Errorf("fakes control: %w", err)
+	}
+	defer resp.Body.Close()
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// certPool trusts one PEM certificate.
+func certPool(pemText string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(pemText)) {
+		return nil, errors.New("no usable CA certificate")
+	}
+	return pool, nil
+}
+
+// readLine reads one line, giving up after timeout.
+func readLine(r *bufio.Reader, timeout time.Duration) ([]byte, error) {
+	type res struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		b, err := r.ReadBytes('\n')
+		ch <- res{b, err}
+	}()
+	select {
+	case x := <-ch:
+		if x.err != nil {
+			return nil, x.err
+		}
+		return x.b, nil
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("no answer in %v", timeout)
+	}
+}

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// fbLite is the part of a feedback event the tracker reads.
+type fbLite struct {
+	IntentID string    `json:"intent_id"`
+	Outcome  string    `json:"outcome"`
+	At       time.Time `json:"at"`
+}
+
+// tracker follows PUSH_FEEDBACK and accounts for one scenario's
+// notifications: a final feedback event (any outcome but "failed") stored
+// in the stream means the notification is done.
+type tracker struct {
+	prefix     string // "<run>-": this scenario's intent ids
+	warmPrefix string // "<run>w-": warm-up intents
+	pubNanos   []atomic.Int64
+
+	finals  atomic.Int64
+	retries atomic.Int64
+	warm    atomic.Int64
+	foreign atomic.Int64
+
+	mu       sync.Mutex
+	outcomes map[string]int64
+	lats     []float64 // ms, provider-answered outcomes only
+	doneAt   []int64   // unix nanos of every final event, in arrival order
+}
+
+func newTracker(run string, intents, notifications int) *tracker {
+	return &tracker{prefix: run + "-", warmPrefix: run + "w-", pubNanos: make([]atomic.Int64, intents),
+		outcomes: map[string]int64{}, lats: make([]float64, 0, notifications), doneAt: make([]int64, 0, notifications)}
+}
+
+// answered are the outcomes a provider decided: they carry an
+// intent-to-provider latency.
+var answered = map[string]bool{string(events.Delivered): true, string(events.InvalidToken): true, string(events.TokenReplaced): true}
+
+func (t *tracker) handle(msg jetstream.Msg) {
+	var f fbLite
+	if json.Unmarshal(msg.Data(), &f) != nil {
+		return
+	}
+	switch {
+	case strings.HasPrefix(f.IntentID, t.prefix):
+	case strings.HasPrefix(f.IntentID, t.warmPrefix):
+		if f.Outcome != string(events.Failed) {
+			t.warm.Add(1)
+		}
+		return
+	default:
+		t.foreign.Add(1)
+		return
+	}
+	if f.Outcome == string(events.Failed) {
+		t.retries.Add(1) // a retry follows
+		return
+	}
+	now := time.Now().UnixNano()
+	idx, err := strconv.Atoi(f.IntentID[len(t.prefix):])
+	t.mu.Lock()
+	t.outcomes[f.Outcome]++
+	if err == nil && idx >= 0 && idx < len(t.pubNanos) && answered[f.Outcome] {
+		if pub := t.pubNanos[idx].Load(); pub > 0 {
+			t.lats = append(t.lats, float64(f.At.UnixNano()-pub)/1e6)
+		}
+	}
+	t.doneAt = append(t.doneAt, now)
+	t.mu.Unlock()
+	t.finals.Add(1)
+}
+
+// follow starts an ordered consumer of new feedback events.
+func follow(ctx context.Context, js jetstream.JetStream, t *tracker) (func(), error) {
+	cons, err := js.OrderedConsumer(ctx, events.StreamFeedback, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feedback consumer: %w", err)
+	}
+	cc, err := cons.Consume(t.handle, jetstream.PullMaxMessages(2000))
+	if err != nil {
+		return nil, fmt.Errorf("feedback consumer: %w", err)
+	}
+	return cc.Stop, nil
+}
+
+// loadGen publishes one scenario's intents.
+type loadGen struct {
+	sc        scenario
+	o         *options
+	pub       *events.Publisher
+	run       string
+	perIntent int
+	intents   int
+	tr        *tracker
+	rate      float64 // notifications/s; 0: closed loop
+
+	reserved  atomic.Int64 // notifications claimed by publishers (window)
+	published atomic.Int64 // notifications whose intent is stored
+	pubErrs   atomic.Int64
+	lastErr   atomic.Value
+	stopped   atomic.Bool // publishing is over
+}
+
+// intent builds intent number i.
+func (g *loadGen) intent(i int, prefix string) *events.Intent {
+	in := &events.Intent{ID: prefix + strconv.Itoa(i), App: benchApp,
+		Notification: events.Notification{Title: "pushbench", Body: "Your order has shipped and is on its way.",
+			Data: map[string]any{"order": "4711"}}}
+	if g.sc.Shape == "tag" {
+		in.Targets.Tag = benchTag
+		return in
+	}
+	k := g.perIntent
+	in.Targets.Tokens = make([]events.Target, k)
+	for j := range k {
+		n := (i*k + j) % g.o.TokenPool
+		p := g.sc.platformAt(j)
+		if k == 1 {
+			p = g.sc.platformAt(i)
+		}
+		in.Targets.Tokens[j] = events.Target{Platform: p, Token: benchToken(p, n, isDead(n, g.o.DeadPercent))}
+	}
+	return in
+}
+
+const benchTag = "pushbench-all"
+
+// isDead picks a stable DeadPercent share of token numbers.
+func isDead(n int, pct float64) bool {
+	if pct <= 0 {
+		return false
+	}
+	return float64((n*7919)%10000) < pct*100
+}
+
+// intentBytes is the encoded size of a typical intent of the scenario.
+func (g *loadGen) intentBytes() int {
+	b, _ := json.Marshal(g.intent(0, g.run+"-"))
+	return len(b)
+}
+
+// warmUp sends a few intents per platform of the mix and waits for them:
+// connections, JWTs and OAuth tokens exist before the clock starts.
+func (g *loadGen) warmUp(ctx context.Context) error {
+	sc := g.sc
+	sc.Shape = "s1"
+	w := &loadGen{sc: sc, o: g.o, perIntent: 1}
+	const n = 10
+	for i := range n {
+		in := w.intent(i, g.run+"w-")
+		if _, err := g.pub.Publish(ctx, in); err != nil {
+			return fmt.Errorf("warm-up publish: %w", err)
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for g.tr.warm.Load() < n {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("warm-up: %d of %d notifications done after 90s", g.tr.warm.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// publish runs the publishers until every intent is published, the
+// duration passes or ctx ends.
+func (g *loadGen) publish(ctx context.Context, start time.Time) {
+	deadline := start.Add(g.o.Duration)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	k := int64(g.perIntent)
+	window := int64(max(g.o.Window, g.perIntent))
+	for range g.o.Publishers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= g.intents || time.Now().After(deadline) {
+					return
+				}
+				if g.rate > 0 {
+					at := start.Add(time.Duration(float64(i) * float64(k) / g.rate * float64(time.Second)))
+					if d := time.Until(at); d > 0 {
+						if at.After(deadline) {
+							return
+						}
+						time.Sleep(d)
+					}
+				} else {
+					for g.reserved.Load()+k-g.tr.finals.Load() > window {
+						if ctx.Err() != nil || time.Now().After(deadline) {
+							return
+						}
+						time.Sleep(200 * time.Microsecond)
+					}
+				}
+				g.reserved.Add(k)
+				in := g.intent(i, g.tr.prefix)
+				g.tr.pubNanos[i].Store(time.Now().UnixNano())
+				if _, err := g.pub.Publish(ctx, in); err != nil {
+					g.tr.pubNanos[i].Store(0)
+					g.reserved.Add(-k)
+					g.pubErrs.Add(1)
+					g.lastErr.Store(err.Error())
+					if g.pubErrs.Load() > 100 {
+						return
+					}
+					continue
+				}
+				g.published.Add(k)
+			}
+		})
+	}
+	wg.Wait()
+	g.stopped.Store(true)
+}
+
+// progress prints done/total and rates every second until stop closes.
+func progress(w io.Writer, name string, g *loadGen, planned int, start time.Time, stop <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastT := int64(0), start
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			done := g.tr.finals.Load()
+			total := int64(planned)
+			if g.stopped.Load() {
+				total = g.published.Load()
+			}
+			fmt.Fprintf(w, "[%s] %d/%d done  %.0f/s now  %.0f/s avg  published %d  retries %d  load %s\n",
+				name, done, total, float64(done-last)/now.Sub(lastT).Seconds(),
+				float64(done)/now.Sub(start).Seconds(), g.published.Load(), g.tr.retries.Load(), loadAvg())
+			last, lastT = done, now
+		}
+	}
+}
+
+// percentile of sorted ms values (nearest rank).
+func percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// latencies returns the sorted latency samples.
+func (t *tracker) latencies() []float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := slices.Clone(t.lats)
+	slices.Sort(s)
+	return s
+}
+
+// sustained is the rate between 10% and 90% of n done, and the time the
+// last one was done.
+func (t *tracker) sustained(n int) (float64, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.doneAt) == 0 {
+		return 0, time.Time{}
+	}
+	last := time.Unix(0, t.doneAt[len(t.doneAt)-1])
+	n = min(n, len(t.doneAt))
+	lo, hi := n/10, n*9/10
+	if hi <= lo {
+		return 0, last
+	}
+	d := time.Duration(t.doneAt[hi-1] - t.doneAt[lo])
+	if d <= 0 {
+		return 0, last
+	}
+	return float64(hi-1-lo) / d.Seconds(), last
+}
+
+func (t *tracker) outcomeCounts() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]int64, len(t.outcomes))
+	for k, v := range t.outcomes {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// scenario is one benchmark configuration.
+type scenario struct {
+	Name    string
+	Shape   string // s1, s2, tag
+	Mix     string // apns, mixed
+	Latency time.Duration
+	// Pace: "" closed loop; "half" half the measured peak of Base; else a rate.
+	Pace string
+	Rate float64
+}
+
+// Base is the scenario without its pace: the one whose peak "half" halves.
+func (s scenario) Base() string {
+	return fmt.Sprintf("%s:%s:%s", s.Shape, s.Mix, fmtLatency(s.Latency))
+}
+
+// fmtLatency writes whole milliseconds as "20ms" (and zero as "0ms").
+func fmtLatency(d time.Duration) string {
+	if d%time.Millisecond == 0 {
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	}
+	return d.String()
+}
+
+func (s scenario) paced() bool { return s.Pace != "" }
+
+// tokensPerIntent is how many notifications one intent carries (tag: set by run).
+func (s scenario) tokensPerIntent(tagDevices int) int {
+	switch s.Shape {
+	case "s1":
+		return 1
+	case "s2":
+		return 100
+	}
+	return tagDevices
+}
+
+func parseScenarios(list string) ([]scenario, error) {
+	var out []scenario
+	for _, spec := range strings.Split(list, ",") {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		s, err := parseScenario(spec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--scenarios: none given")
+	}
+	return out, nil
+}
+
+func parseScenario(spec string) (scenario, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) < 3 || len(parts) > 4 {
+		return scenario{}, fmt.Errorf("scenario %q: want SHAPE:MIX:LATENCY[:PACE]", spec)
+	}
+	s := scenario{Shape: parts[0], Mix: parts[1]}
+	switch s.Shape {
+	case "s1", "s2", "tag":
+	default:
+		return s, fmt.Errorf("scenario %q: shape %q: want s1, s2 or tag", spec, s.Shape)
+	}
+	switch s.Mix {
+	case "apns", "mixed":
+	default:
+		return s, fmt.Errorf("scenario %q: mix %q: want apns or mixed", spec, s.Mix)
+	}
+	d, err := time.ParseDuration(parts[2])
+	if err != nil || d < 0 {
+		return s, fmt.Errorf("scenario %q: latency %q: want a duration such as 0ms or 20ms", spec, parts[2])
+	}
+	s.Latency = d
+	if len(parts) == 4 {
+		s.Pace = parts[3]
+		if s.Pace != "half" {
+			r, err := strconv.ParseFloat(s.Pace, 64)
+			if err != nil || r <= 0 {
+				return s, fmt.Errorf("scenario %q: pace %q: want half or a rate in notifications/s", spec, s.Pace)
+			}
+			s.Rate = r
+		}
+		if s.Shape == "tag" {
+			return s, fmt.Errorf("scenario %q: a tag push is one intent; it takes no pace", spec)
+		}
+	}
+	s.Name = s.Base()
+	if s.Pace != "" {
+		s.Name += ":" + s.Pace
+	}
+	return s, nil
+}
+
+// describe is a human line for the scenario's header.
+func (s scenario) describe(tagDevices int) string {
+	shape := map[string]string{"s1": "1 token per intent", "s2": "100 tokens per intent",
+		"tag": fmt.Sprintf("one tag intent per %d registered devices", tagDevices)}[s.Shape]
+	mix := map[string]string{"apns": "APNs only", "mixed": "40% APNs / 40% FCM / 20% MiPush"}[s.Mix]
+	pace := "closed loop (flat out)"
+	switch {
+	case s.Pace == "half":
+		pace = "open loop at half the measured peak"
+	case s.Rate > 0:
+		pace = fmt.Sprintf("open loop at %.0f/s", s.Rate)
+	}
+	return fmt.Sprintf("%s, %s, provider latency %s, %s", shape, mix, fmtLatency(s.Latency), pace)
+}
+
+// platformAt spreads a mix: APNs only, or 40/40/20 over APNs, FCM, Mi.
+func (s scenario) platformAt(i int) events.Platform {
+	if s.Mix == "apns" {
+		return events.APNs
+	}
+	switch i % 5 {
+	case 0, 1:
+		return events.APNs
+	case 2, 3:
+		return events.FCM
+	}
+	return events.Mi
+}
+
+// benchToken is device token number n of platform p, of the platform's
+// shape; dead ones start with "dead", which every fake reports unregistered.
+func benchToken(p events.Platform, n int, dead bool) string {
+	prefix := ""
+	if dead {
+		prefix = "dead"
+	}
+	switch p {
+	case events.APNs:
+		return prefix + fmt.Sprintf("%064x", n)[len(prefix):]
+	case events.FCM:
+		return fmt.Sprintf("%sfcm%08d:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx", prefix, n)
+	}
+	return fmt.Sprintf("%smi%08d+bench/regid=", prefix, n)
+}
