@@ -550,6 +550,8 @@ type proc struct {
 	args []string
 
 	mu       sync.Mutex
+	killed   atomic.Bool // a deliberate SIGKILL: not ready is no failure
+	onStart  func()      // called once the process exists, before it is ready
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	httpAddr string
@@ -570,6 +572,7 @@ func (h *harness) startProc(name string, args ...string) *proc {
 func (p *proc) launch() {
 	t := p.h.t
 	t.Helper()
+	p.killed.Store(false)
 	bin := binary(t, p.name)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	logf, logPath := p.h.newLog(p.name)
@@ -588,7 +591,11 @@ func (p *proc) launch() {
 	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
 	p.mu.Lock()
 	p.cmd, p.exited, p.httpAddr, p.logPath = cmd, exited, addr, logPath
+	onStart := p.onStart
 	p.mu.Unlock()
+	if onStart != nil {
+		onStart()
+	}
 
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
@@ -602,6 +609,9 @@ func (p *proc) launch() {
 		}
 		select {
 		case <-exited:
+			if p.killed.Load() {
+				return // killed on purpose before it reported ready
+			}
 			b, _ := os.ReadFile(logPath)
 			t.Fatalf("%s exited before ready:\n%s", p.name, b)
 		default:
@@ -619,6 +629,7 @@ func (p *proc) kill() {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.mu.Unlock()
+	p.killed.Store(true)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	select {
 	case <-exited:
@@ -635,6 +646,9 @@ func (p *proc) stop() {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
 	select {
 	case <-exited:
 		return
