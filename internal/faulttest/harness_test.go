@@ -145,6 +145,9 @@ type tally struct {
 	InFlight, InFlightMsgs int
 	Extra                  []string
 	Elapsed                time.Duration
+	// Unsettled: the fleet still had work when the tally was taken, so
+	// "lost" counts tokens not yet handled.
+	Unsettled bool
 
 	lostSample, dupSample []string
 }
@@ -169,6 +172,9 @@ func (tl *tally) line() string {
 	fmt.Fprintf(&b, " in_flight_msgs=%d dead_tokens=%d invalid=%d", tl.InFlightMsgs, tl.DeadTokens, tl.Invalid)
 	for _, e := range tl.Extra {
 		b.WriteString(" " + e)
+	}
+	if tl.Unsettled {
+		b.WriteString(" UNSETTLED")
 	}
 	fmt.Fprintf(&b, " elapsed=%.1fs", tl.Elapsed.Seconds())
 	return b.String()
@@ -274,6 +280,9 @@ type harness struct {
 	fcmApp  fcm.AppConfig
 	miApp   mi.AppConfig
 
+	// unsettled is set when settle gave up: the tally is then provisional.
+	unsettled bool
+
 	logDir string
 	logSeq atomic.Int32
 	logsMu sync.Mutex
@@ -322,7 +331,14 @@ func newHarness(t *testing.T, name string) *harness {
 // inspecting), closed at the end of the test.
 func (h *harness) connect() (*nats.Conn, jetstream.JetStream) {
 	h.t.Helper()
-	nc, err := nats.Connect(h.js.url(), nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(h.js.url(), nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			fmt.Printf("faulttest %s: test connection: %v on %q\n", h.name, err, subject)
+		}))
 	if err != nil {
 		h.t.Fatalf("connect: %v", err)
 	}
@@ -430,6 +446,8 @@ type services struct {
 	apnsConfig *apns.Config
 	// dialer, when set, dials NATS (see gate).
 	dialer nats.CustomDialer
+	// maxAttempts, when set, replaces every stage's retry budget (10).
+	maxAttempts int
 }
 
 // running is a group of in-process services on their own connection.
@@ -448,7 +466,15 @@ func (h *harness) runInProcess(s services) *running {
 	h.t.Helper()
 	logf, _ := h.newLog("inprocess")
 	log := slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := []nats.Option{nats.Name("faulttest-fleet"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	opts := []nats.Option{nats.Name("faulttest-fleet"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats async error", "subject", subject, "err", err)
+			fmt.Printf("faulttest %s: fleet connection: %v on %q\n", h.name, err, subject)
+		})}
 	if s.dialer != nil {
 		opts = append(opts, nats.SetCustomDialer(s.dialer))
 	}
@@ -457,7 +483,7 @@ func (h *harness) runInProcess(s services) *running {
 		h.t.Fatal(err)
 	}
 	m := metrics.New()
-	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Logger: log, DrainTimeout: 5 * time.Second}
+	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Logger: log, DrainTimeout: 5 * time.Second, MaxAttempts: s.maxAttempts}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), nc: nc, t: h.t}
 	h.t.Cleanup(func() { r.stop(); logf.Close() })
@@ -788,6 +814,7 @@ func (h *harness) settle() bool {
 		last = state
 		if time.Now().After(deadline) {
 			h.t.Errorf("fleet not settled in %v: %s", settleTimeout, last)
+			h.unsettled = true
 			return false
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -912,7 +939,7 @@ func shortReason(s string) string {
 // count takes the final tally of targets: call it once the fleet settled.
 func (h *harness) count(targets []events.Target) *tally {
 	h.t.Helper()
-	tl := &tally{Scenario: h.name, Reasons: map[string]int{}}
+	tl := &tally{Scenario: h.name, Reasons: map[string]int{}, Unsettled: h.unsettled}
 	dead := map[events.Target]bool{}
 	for _, d := range h.deadLetters() {
 		tl.DeadLetters++

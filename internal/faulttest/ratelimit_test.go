@@ -1,0 +1,114 @@
+package faulttest
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+)
+
+// Counts of the ratelimit-429 scenario: intents of stormPerPlatform APNs
+// and as many FCM tokens. APNs answers stormFactor times as many requests
+// as it has tokens with 429 TooManyRequests and a Retry-After of
+// stormRetryAfter; FCM's project quota is stormFCMQuota messages per second
+// (429 QUOTA_EXCEEDED with Retry-After beyond it), a fraction of the load.
+const (
+	stormIntents     = 100
+	stormIntentsRace = 50
+	stormPerPlatform = 5
+	stormFactor      = 2.5
+	stormRetryAfter  = 2 * time.Second
+	stormFCMQuota    = 100
+)
+
+// A storm of 429 answers with Retry-After from APNs and FCM: every APNs
+// token is refused two or three times over, and FCM only takes a fraction
+// of the load per second. The senders wait as told (partial jobs re-queue
+// only their refused tokens) and every token is delivered exactly once,
+// nothing dead-lettered.
+//
+// FCM's storm is a quota (time-based), as FCM's is: a count-based storm
+// (fcmfake.FailNext) meets the project hold of the FCM sender, under which
+// jobs spend retry attempts without being sent; see
+// TestKnownGapFCMHoldSpendsAttempts.
+func TestRateLimitStorm(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "ratelimit-429")
+	n := pick(stormIntents, stormIntentsRace)
+	perPlatform := n * stormPerPlatform
+	refusals := int(float64(perPlatform) * stormFactor)
+	h.apns.FailNext(refusals, providertest.RateLimited, stormRetryAfter)
+	h.fcm.SetQuota(stormFCMQuota, time.Second)
+	h.runInProcess(services{dispatcher: true, sink: true, senders: []events.Platform{events.APNs, events.FCM}})
+
+	start := time.Now()
+	var targets []events.Target
+	for i := range n {
+		var tgs []events.Target
+		for _, p := range []events.Platform{events.APNs, events.FCM} {
+			for j := range stormPerPlatform {
+				tgs = append(tgs, events.Target{Platform: p, Token: token(p, i*stormPerPlatform+j)})
+			}
+		}
+		targets = append(targets, h.publish(intent(fmt.Sprintf("rl-%d", i), tgs))...)
+	}
+	h.settle()
+	took := time.Since(start)
+	tl := h.count(targets)
+	fcmRefused := h.fcm.SendRequests() - h.fcm.TotalDelivered()
+	tl.Extra = append(tl.Extra, fmt.Sprintf("apns_429=%d fcm_429=%d retry_after=%s fcm_quota=%d/s storm_took=%.1fs",
+		refusals, fcmRefused, stormRetryAfter, stormFCMQuota, took.Seconds()))
+	h.report(tl)
+	if tl.DeadLetters != 0 {
+		t.Errorf("%d dead letters, want none", tl.DeadLetters)
+	}
+	// Every APNs token was refused at least twice, each time with Retry-After.
+	if took < 2*stormRetryAfter {
+		t.Errorf("the storm was over in %v: Retry-After (%v) not honoured", took, stormRetryAfter)
+	}
+}
+
+// knownGapsEnv runs the tests that document known gaps (they fail).
+const knownGapsEnv = "PUSHFLEET_FAULTTEST_KNOWN_GAPS"
+
+// Known gap, kept out of the default run (set PUSHFLEET_FAULTTEST_KNOWN_GAPS=1
+// to run it): after QUOTA_EXCEEDED the FCM sender holds the project until
+// Retry-After, and while it is held every job it takes is answered Retry
+// without any request (pkg/provider/fcm admit). internal/send counts that
+// delivery as an attempt (it only holds jobs back without cost for
+// outages, in its circuit breaker, not for rate limits), so a sustained
+// 429 storm dead-letters tokens that FCM was asked about far fewer times
+// than the retry budget says. Here, with a budget of 4 attempts, 20 jobs of
+// 5 tokens and FCM refusing the next 250 requests, every token is
+// dead-lettered ("gave up after 4 attempts: QUOTA_EXCEEDED") after about
+// 215 requests, where 4 attempts for 100 tokens would be 400.
+func TestKnownGapFCMHoldSpendsAttempts(t *testing.T) {
+	if os.Getenv(knownGapsEnv) == "" {
+		t.Skipf("documents a known gap; set %s=1 to run it", knownGapsEnv)
+	}
+	t.Parallel()
+	const jobs, perJob, attempts, refusals = 20, 5, 4, 250
+	h := newHarness(t, "fcm-quota-hold")
+	h.fcm.FailNext(refusals, providertest.RateLimited, stormRetryAfter)
+	h.runInProcess(services{dispatcher: true, sink: true, senders: []events.Platform{events.FCM}, maxAttempts: attempts})
+	var targets []events.Target
+	for i := range jobs {
+		tgs := make([]events.Target, perJob)
+		for j := range tgs {
+			tgs[j] = events.Target{Platform: events.FCM, Token: token(events.FCM, i*perJob+j)}
+		}
+		targets = append(targets, h.publish(intent(fmt.Sprintf("hold-%d", i), tgs))...)
+	}
+	h.settle()
+	tl := h.count(targets)
+	requests := h.fcm.SendRequests()
+	tl.Extra = append(tl.Extra, fmt.Sprintf("fcm_requests=%d max_attempts=%d", requests, attempts))
+	h.report(tl)
+	if want := int64(tl.DeadTokens * attempts); requests < want {
+		t.Errorf("%d tokens dead-lettered after %d attempts each, but FCM got only %d requests (want ≥ %d): attempts were spent without sending",
+			tl.DeadTokens, attempts, requests, want)
+	}
+}
