@@ -282,6 +282,9 @@ type harness struct {
 
 	// unsettled is set when settle gave up: the tally is then provisional.
 	unsettled bool
+	// asyncErrors counts the in-process services' asynchronous NATS errors
+	// (slow consumers: messages the client dropped).
+	asyncErrors atomic.Int64
 
 	logDir string
 	logSeq atomic.Int32
@@ -337,7 +340,7 @@ func (h *harness) connect() (*nats.Conn, jetstream.JetStream) {
 			if sub != nil {
 				subject = sub.Subject
 			}
-			fmt.Printf("faulttest %s: test connection: %v on %q\n", h.name, err, subject)
+			h.t.Logf("test connection: %v on %q", err, subject)
 		}))
 	if err != nil {
 		h.t.Fatalf("connect: %v", err)
@@ -473,7 +476,7 @@ func (h *harness) runInProcess(s services) *running {
 				subject = sub.Subject
 			}
 			log.Warn("nats async error", "subject", subject, "err", err)
-			fmt.Printf("faulttest %s: fleet connection: %v on %q\n", h.name, err, subject)
+			h.asyncErrors.Add(1)
 		})}
 	if s.dialer != nil {
 		opts = append(opts, nats.SetCustomDialer(s.dialer))

@@ -51,10 +51,11 @@ func TestJetStreamRestart(t *testing.T) {
 	h.waitFor(30*time.Second, "a third of the tokens delivered", func() bool { return h.totalDelivered() >= total/3 })
 
 	g.closed.Store(true)
-	h.js.shutdown()
 	atStop := h.totalDelivered()
+	h.js.shutdown()
+	afterStop := h.totalDelivered()
 	time.Sleep(jsRestartDown)
-	duringDown := h.totalDelivered() - atStop
+	duringDown := h.totalDelivered() - afterStop
 	if err := h.js.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,9 @@ func TestJetStreamRestart(t *testing.T) {
 	h.settle()
 	tl := h.count(targets)
 	tl.InFlight, tl.InFlightMsgs = tokens, msgs
-	tl.Extra = append(tl.Extra, fmt.Sprintf("delivered_at_stop=%d delivered_while_down=%d down=%s", atStop, duringDown, jsRestartDown))
+	tl.Extra = append(tl.Extra, fmt.Sprintf("delivered_at_stop=%d delivered_during_shutdown=%d delivered_while_down=%d down=%s",
+		atStop, afterStop-atStop, duringDown, jsRestartDown))
+	tl.Extra = append(tl.Extra, fmt.Sprintf("jobs_stored_total=%d/%d nats_async_errors=%d", h.jobsStored(), n*len(events.Platforms), h.asyncErrors.Load()))
 	h.report(tl)
 	if tl.DeadLetters != 0 {
 		t.Errorf("%d dead letters, want none", tl.DeadLetters)
