@@ -52,6 +52,7 @@ type result struct {
 	SettleS      float64          `json:"settle_s"`
 	RegisterS    float64          `json:"register_s,omitempty"`
 	Embedded     bool             `json:"embedded_jetstream"`
+	Redelivered  map[string]int   `json:"redelivered,omitempty"`
 	JS           *jsCeilingRes    `json:"jetstream_ceiling,omitempty"`
 	APNs2        *apns2Res        `json:"apns2_ceiling,omitempty"`
 	RatioJS      float64          `json:"ratio_jetstream"`
@@ -270,7 +271,7 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 	drv0, _ := selfRusage()
 	start := time.Now()
 	stopProgress := make(chan struct{})
-	go progress(b.stderr, sc.Name, g, planned, start, stopProgress)
+	go progress(b.stderr, sc.Name, g, js, planned, start, stopProgress)
 	g.publish(ctx, start)
 	published := g.published.Load()
 	drainUntil := time.Now().Add(o.DrainWait)
@@ -335,6 +336,7 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		err = fmt.Errorf("%d of %d notifications done within --drain-wait %v%s", done, published, o.DrainWait, fp.logTail())
 	}
 	stopFollow()
+	r.Redelivered = redeliveries(ctx, js)
 
 	// The ceilings, on the same server and the same fake.
 	if !o.NoCeilings {
@@ -445,6 +447,15 @@ func (b *bench) report(sc scenario, r *result) {
 	}
 	row("fleet CPU", "%.1f µs/notification (%.2f CPU-s; %s; load generator %.1f µs/n apart; settled %.1fs)",
 		r.FleetCPU, r.FleetCPUSec, what, r.DriverCPU, r.SettleS)
+	if len(r.Redelivered) > 0 {
+		var parts []string
+		for _, k := range []string{events.DurableDispatcher, "apns-sender", "gcm-sender", "mi-sender", events.DurableFeedbackSink} {
+			if n := r.Redelivered[k]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		row("redelivered", "%s (JetStream redeliveries: naks, retries or ack-wait expiries)", strings.Join(parts, ", "))
+	}
 	row("peak RSS", "%.1f MB (fleet process)", r.PeakRSSMB)
 	if r.JS != nil {
 		row("ceiling JetStream", "%d B msgs: publish %s/s, acked consume %s/s, both %s/s (%.1f µs CPU/msg)  → fleet/ceiling %.2f",
@@ -595,4 +606,19 @@ func (b *bench) summary() {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// redeliveries reads each fleet consumer's redelivery count.
+func redeliveries(ctx context.Context, js jetstream.JetStream) map[string]int {
+	out := map[string]int{}
+	for _, sd := range fleetConsumers() {
+		c, err := js.Consumer(ctx, sd[0], sd[1])
+		if err != nil {
+			continue
+		}
+		if info, err := c.Info(ctx); err == nil && info.NumRedelivered > 0 {
+			out[sd[1]] = info.NumRedelivered
+		}
+	}
+	return out
 }

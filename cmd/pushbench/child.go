@@ -43,6 +43,9 @@ type fleetFlags struct {
 	LogLevel               string
 	DrainTimeout           time.Duration
 	StreamReplicas         int
+	// TCP connects the services to the embedded server over loopback TCP
+	// instead of in-process (as the all-in-one does).
+	TCP bool
 }
 
 // register adds the fleet flags to fs and returns their names.
@@ -62,6 +65,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) []string {
 	fs.StringVar(&f.LogLevel, "fleet-log-level", "info", "fleet: log level (the fleet's log goes to a file in the run directory)")
 	fs.DurationVar(&f.DrainTimeout, "fleet-drain-timeout", 20*time.Second, "fleet: graceful shutdown bound")
 	fs.IntVar(&f.StreamReplicas, "stream-replicas", 1, "fleet: replicas of every stream (an external cluster may want 3)")
+	fs.BoolVar(&f.TCP, "fleet-tcp", false, "fleet: connect the services to the embedded server over loopback TCP instead of in-process (the all-in-one's way)")
 	var names []string
 	fs.VisitAll(func(fl *flag.Flag) {
 		if !before[fl.Name] {
@@ -159,8 +163,12 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 			return err
 		}
 		defer srv.Stop()
-		connOpts = append(connOpts, srv.ConnectOption())
 		ready.NATSURL = srv.ClientURL()
+		if ff.TCP {
+			url = srv.ClientURL()
+		} else {
+			connOpts = append(connOpts, srv.ConnectOption())
+		}
 	} else {
 		connOpts = append(connOpts, nats.Name("pushbench-fleet"), nats.MaxReconnects(-1))
 		ready.NATSURL = url

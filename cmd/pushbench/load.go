@@ -233,10 +233,11 @@ func (g *loadGen) publish(ctx context.Context, start time.Time) {
 }
 
 // progress prints done/total and rates every second until stop closes.
-func progress(w io.Writer, name string, g *loadGen, planned int, start time.Time, stop <-chan struct{}) {
+func progress(w io.Writer, name string, g *loadGen, js jetstream.JetStream, planned int, start time.Time, stop <-chan struct{}) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last, lastT := int64(0), start
+	idle := 0
 	for {
 		select {
 		case <-stop:
@@ -250,9 +251,50 @@ func progress(w io.Writer, name string, g *loadGen, planned int, start time.Time
 			fmt.Fprintf(w, "[%s] %d/%d done  %.0f/s now  %.0f/s avg  published %d  retries %d  load %s\n",
 				name, done, total, float64(done-last)/now.Sub(lastT).Seconds(),
 				float64(done)/now.Sub(start).Seconds(), g.published.Load(), g.tr.retries.Load(), loadAvg())
+			if done == last && g.reserved.Load() > done {
+				idle++
+				if idle == 3 || idle%10 == 0 {
+					fmt.Fprintf(w, "[%s] STALLED %ds with %d outstanding: %s\n", name, idle, g.reserved.Load()-done, consumerStates(js))
+				}
+			} else {
+				idle = 0
+			}
 			last, lastT = done, now
 		}
 	}
+}
+
+// consumerStates describes the fleet's consumers: pending (not yet
+// delivered), ack pending (delivered, not acked), waiting pull requests,
+// redelivered.
+func consumerStates(js jetstream.JetStream) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out []string
+	for _, sd := range fleetConsumers() {
+		c, err := js.Consumer(ctx, sd[0], sd[1])
+		if err != nil {
+			out = append(out, sd[1]+" ?")
+			continue
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			out = append(out, sd[1]+" ?")
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s pending %d ack-pending %d waiting %d redelivered %d",
+			sd[1], info.NumPending, info.NumAckPending, info.NumWaiting, info.NumRedelivered))
+	}
+	return strings.Join(out, "; ")
+}
+
+// fleetConsumers are the (stream, durable) pairs of the fleet's services.
+func fleetConsumers() [][2]string {
+	pairs := [][2]string{{events.StreamIntents, events.DurableDispatcher}}
+	for _, p := range events.Platforms {
+		pairs = append(pairs, [2]string{events.SendStream(p), events.SenderDurable(p)})
+	}
+	return append(pairs, [2]string{events.StreamFeedback, events.DurableFeedbackSink})
 }
 
 // percentile of sorted ms values (nearest rank).
