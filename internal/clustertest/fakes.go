@@ -1,8 +1,16 @@
 package clustertest
 
 import (
+	"crypto/tls"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -114,4 +122,82 @@ func Token(p events.Platform, i int, dead bool) string {
 		return fmt.Sprintf("%sfcm%08d:APA91b-cluster-token", prefix, i)
 	}
 	return fmt.Sprintf("%smi%08d+cluster/regid=", prefix, i)
+}
+
+// AppsFile writes the apps file (--apps-file) that gives App valid
+// credentials for the three fakes, in dir.
+func (f *Fakes) AppsFile(t testing.TB, dir string) string {
+	t.Helper()
+	doc := map[string]any{"apps": map[string]any{App: map[string]any{"apns": f.apnsApp, "fcm": f.fcmApp, "mi": f.miApp}}}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, "apps.json", b)
+}
+
+// Secrets are the provider credentials of App, for checks that they never
+// appear in logs.
+func (f *Fakes) Secrets() []string {
+	var sa struct {
+		PrivateKey string `json:"private_key"`
+	}
+	_ = json.Unmarshal([]byte(f.fcmApp.CredentialsJSON), &sa)
+	pemBody := func(s string) string { // the base64 lines, whatever the line breaks become in a log
+		var b strings.Builder
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(l, "-----") {
+				b.WriteString(strings.TrimSpace(l))
+			}
+		}
+		return b.String()[:40]
+	}
+	return []string{pemBody(f.apnsApp.Key), pemBody(sa.PrivateKey), f.miApp.AppSecret}
+}
+
+// SenderArgs are the provider flags of platform p's sender binary pointing
+// it at its fake (URLs and the fake's CA written in dir), with the apps file.
+func (f *Fakes) SenderArgs(t testing.TB, p events.Platform, dir, appsFile string) []string {
+	t.Helper()
+	args := []string{"--apps-file", appsFile}
+	switch p {
+	case events.APNs:
+		ca := writeFile(t, dir, "apns-ca.pem", f.APNs.CertPEM())
+		return append(args, "--apns-production-url", f.APNs.URL(), "--apns-sandbox-url", f.APNs.URL(), "--apns-ca-file", ca)
+	case events.FCM:
+		ca := writeFile(t, dir, "fcm-ca.pem", peerCertPEM(t, f.FCM.URL()))
+		return append(args, "--fcm-endpoint", f.FCM.Endpoint(), "--fcm-ca-file", ca)
+	}
+	ca := writeFile(t, dir, "mi-ca.pem", peerCertPEM(t, f.Mi.URL()))
+	return append(args, "--mi-url", f.Mi.URL(), "--mi-ca-file", ca)
+}
+
+func writeFile(t testing.TB, dir, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// peerCertPEM fetches the certificate chain a TLS server presents, as PEM:
+// for fakes that hand out a CertPool but not the PEM a process needs.
+func peerCertPEM(t testing.TB, rawURL string) []byte {
+	t.Helper()
+	host := strings.TrimPrefix(rawURL, "https://")
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", host,
+		&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // fetching the fake's own self-signed certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out []byte
+	for _, c := range conn.ConnectionState().PeerCertificates {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s presented no certificate", rawURL)
+	}
+	return out
 }

@@ -1,0 +1,514 @@
+package securitytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushfleet/pushfleet/internal/clustertest"
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/providers"
+	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+)
+
+// confFile is the server configuration this package proves.
+const confFile = "../../deploy/nats-server/pushfleet-auth.conf"
+
+// users of confFile; each has its password in $<USER>_NATS_PASSWORD.
+var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink",
+	"producer", "registry-client", "sys"}
+
+// services are the service processes, each connecting as the user of its name.
+var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink"}
+
+func passwordEnv(user string) string {
+	return strings.ToUpper(strings.ReplaceAll(user, "-", "_")) + "_NATS_PASSWORD"
+}
+
+// authServer is nats-server running confFile, on a random loopback port with
+// its store in a temp dir.
+type authServer struct {
+	srv       *server.Server
+	opts      *server.Options
+	passwords map[string]string
+	log       *serverLog
+}
+
+// startAuthServer sets a fresh password per user in the environment (the
+// admin's as a bcrypt hash, as the config recommends), loads confFile,
+// lets mutate adjust the options (TLS, nkeys) and starts the server.
+func startAuthServer(t *testing.T, mutate func(o *server.Options)) *authServer {
+	t.Helper()
+	as := &authServer{passwords: map[string]string{}, log: &serverLog{}}
+	for _, u := range users {
+		pw := randomHex(t, 16)
+		as.passwords[u] = pw
+		v := pw
+		if u == "admin" {
+			h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = string(h)
+		}
+		// The server parses the variable's value as a config value: quoted,
+		// it is a plain string (a bcrypt hash's '$' would start a reference).
+		t.Setenv(passwordEnv(u), `"`+v+`"`)
+	}
+	opts, err := server.ProcessConfigFile(confFile)
+	if err != nil {
+		t.Fatalf("%s: %v", confFile, err)
+	}
+	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
+	opts.StoreDir = t.TempDir()
+	opts.NoSigs = true
+	if mutate != nil {
+		mutate(opts)
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetLoggerV2(as.log, false, false, false)
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready in 10s")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	as.srv, as.opts = s, opts
+	return as
+}
+
+// url is the client URL (tls:// when the server requires TLS).
+func (as *authServer) url() string {
+	u := as.srv.ClientURL()
+	if as.opts.TLSConfig != nil {
+		u = strings.Replace(u, "nats://", "tls://", 1)
+	}
+	return u
+}
+
+// user returns the configured user named name.
+func (as *authServer) user(t *testing.T, name string) *server.User {
+	t.Helper()
+	for _, u := range as.opts.Users {
+		if u.Username == name {
+			return u
+		}
+	}
+	t.Fatalf("no user %q in %s", name, confFile)
+	return nil
+}
+
+// serverLog keeps the server's error and warning lines.
+type serverLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *serverLog) add(format string, v ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+	l.mu.Unlock()
+}
+
+func (l *serverLog) Noticef(string, ...any)         {}
+func (l *serverLog) Debugf(string, ...any)          {}
+func (l *serverLog) Tracef(string, ...any)          {}
+func (l *serverLog) Warnf(format string, v ...any)  { l.add("[WRN] "+format, v...) }
+func (l *serverLog) Errorf(format string, v ...any) { l.add("[ERR] "+format, v...) }
+func (l *serverLog) Fatalf(format string, v ...any) { l.add("[FTL] "+format, v...) }
+func (l *serverLog) violations() (out []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if strings.Contains(s, "Violation") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// client is a connection as one user that records the asynchronous errors
+// the server sends it (permission violations).
+type client struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+
+	mu   sync.Mutex
+	errs []error
+	seen chan struct{} // signalled on every async error
+}
+
+func connectAs(t *testing.T, url string, opts ...nats.Option) *client {
+	t.Helper()
+	c := &client{seen: make(chan struct{}, 64)}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		c.mu.Lock()
+		c.errs = append(c.errs, err)
+		c.mu.Unlock()
+		select {
+		case c.seen <- struct{}{}:
+		default:
+		}
+	}))
+	nc, js, err := fleet.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c.nc, c.js = nc, js
+	return c
+}
+
+func (as *authServer) connect(t *testing.T, user string) *client {
+	t.Helper()
+	return connectAs(t, as.url(), nats.Name(user), nats.UserInfo(user, as.passwords[user]))
+}
+
+// violation reports whether the server refused this client subject (or,
+// for a subject ending in ".>", any subject under it).
+func (c *client) violation(subject string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	want := fmt.Sprintf("%q", subject)
+	if prefix, ok := strings.CutSuffix(subject, ">"); ok {
+		want = `"` + prefix
+	}
+	for _, err := range c.errs {
+		if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), want) {
+			return true
+		}
+	}
+	return false
+}
+
+// denied runs op and requires the server to refuse subject to c: op must
+// fail, and the server must report a permissions violation for subject.
+// A refused request gets no answer, so op is cut short once it is reported.
+func (c *client) denied(t *testing.T, subject string, op func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		for !c.violation(subject) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.seen:
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		cancel()
+	}()
+	err := op(ctx)
+	<-ctx.Done()
+	if !c.violation(subject) {
+		t.Fatalf("no permissions violation for %q (op returned %v)", subject, err)
+	}
+	if err == nil {
+		t.Fatalf("op on %q succeeded despite the violation", subject)
+	}
+}
+
+// deniedSub subscribes to subject and requires the server to refuse it.
+func (c *client) deniedSub(t *testing.T, subject string) {
+	t.Helper()
+	sub, err := c.nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.violation(subject) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no permissions violation for a subscription to %q", subject)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a process's stderr.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fleetRun is the five services running as their binaries do (flags and
+// environment twins, RunProcess), each with its own NATS identity.
+type fleetRun struct {
+	logs   map[string]*lockedBuffer
+	done   map[string]chan error
+	cancel context.CancelFunc
+}
+
+// startFleet runs every service against url with --provision=false; auth
+// returns a service's NATS settings as environment twins (user and password,
+// nkey seed file, TLS files).
+func startFleet(t *testing.T, url string, fakes *clustertest.Fakes, auth func(service string) map[string]string) *fleetRun {
+	t.Helper()
+	dir := t.TempDir()
+	apps := fakes.AppsFile(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	fr := &fleetRun{logs: map[string]*lockedBuffer{}, done: map[string]chan error{}, cancel: cancel}
+	for _, name := range services {
+		env := map[string]string{
+			"PUSHFLEET_NATS_URL": url, "PUSHFLEET_PROVISION": "false", "PUSHFLEET_HTTP_ADDR": "127.0.0.1:0",
+			"PUSHFLEET_LOG_LEVEL": "debug", "PUSHFLEET_DRAIN_TIMEOUT": "5s", "PUSHFLEET_SUCCESS_FLUSH": "200ms",
+		}
+		for k, v := range auth(name) {
+			env[k] = v
+		}
+		getenv := func(k string) string { return env[k] }
+		logs := &lockedBuffer{}
+		fr.logs[name], fr.done[name] = logs, make(chan error, 1)
+		var run func() error
+		switch name {
+		case "dispatcher":
+			run = func() error {
+				return fleet.RunCommand(ctx, name, "dispatcher", nil, getenv, logs, func(fs *flag.FlagSet) fleet.Build {
+					var d config.Dispatcher
+					d.Register(fs)
+					return func(ctx context.Context, env *fleet.Env) (fleet.Service, error) { return env.Dispatcher(ctx, d) }
+				})
+			}
+		case "feedback-sink":
+			run = func() error {
+				return fleet.RunCommand(ctx, name, "feedback-sink", nil, getenv, logs, func(fs *flag.FlagSet) fleet.Build {
+					var s config.Sink
+					s.Register(fs)
+					return func(ctx context.Context, env *fleet.Env) (fleet.Service, error) { return env.FeedbackSink(ctx, s) }
+				})
+			}
+		default:
+			p := platformOf(name)
+			args := fakes.SenderArgs(t, p, dir, apps)
+			var pf providers.Flags = &providers.APNsFlags{}
+			switch p {
+			case events.FCM:
+				pf = &providers.FCMFlags{}
+			case events.Mi:
+				pf = &providers.MiFlags{}
+			}
+			run = func() error { return providers.RunSender(ctx, name, name, pf, args, getenv, logs) }
+		}
+		done := fr.done[name]
+		go func() { done <- run() }()
+	}
+	t.Cleanup(func() {
+		fr.stop(t)
+		if t.Failed() {
+			for _, name := range services {
+				t.Logf("%s log:\n%s", name, tail(fr.logs[name].String(), 40))
+			}
+		}
+	})
+	return fr
+}
+
+func (fr *fleetRun) stop(t *testing.T) {
+	fr.cancel()
+	for name, done := range fr.done {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("%s did not stop within 20s", name)
+		}
+	}
+}
+
+// exited fails the test if a service stopped before it was told to.
+func (fr *fleetRun) exited(t *testing.T) {
+	t.Helper()
+	for name, done := range fr.done {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("%s exited: %v\n%s", name, err, tail(fr.logs[name].String(), 40))
+		default:
+		}
+	}
+}
+
+// allLogs is every service's log.
+func (fr *fleetRun) allLogs() string {
+	var b strings.Builder
+	for _, name := range services {
+		b.WriteString(fr.logs[name].String())
+	}
+	return b.String()
+}
+
+func platformOf(service string) events.Platform {
+	for _, p := range events.Platforms {
+		if events.SenderDurable(p) == service {
+			return p
+		}
+	}
+	return ""
+}
+
+// waitBound waits until every service has bound its durable consumer.
+func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
+	t.Helper()
+	want := map[string]string{events.DurableDispatcher: events.StreamIntents, events.DurableFeedbackSink: events.StreamFeedback}
+	for _, p := range events.Platforms {
+		want[events.SenderDurable(p)] = events.SendStream(p)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for durable, stream := range want {
+		for {
+			fr.exited(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := js.Consumer(ctx, stream, durable)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("consumer %s/%s not bound in 30s: %v", stream, durable, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// deliverEverywhere publishes, as the producer, intents that exercise every
+// path a service's permissions must allow, and waits until each is done:
+// a live and an unregistered token per platform (jobs, feedback, token
+// state), an APNs job whose first request fails (the sender re-queues the
+// token as a schedule), and a send_at intent (a schedule of the producer).
+func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, fakes *clustertest.Fakes, fr *fleetRun) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub := events.NewPublisher(producer)
+	var live, dead []events.Target
+	for i, p := range events.Platforms {
+		live = append(live, events.Target{Platform: p, Token: clustertest.Token(p, 100+i, false)})
+		dead = append(dead, events.Target{Platform: p, Token: clustertest.Token(p, 200+i, true)})
+	}
+	publish := func(in *events.Intent) {
+		t.Helper()
+		if _, err := pub.Publish(ctx, in); err != nil {
+			t.Fatalf("producer publishes intent %s: %v", in.ID, err)
+		}
+	}
+	intent := func(id string, tgs ...events.Target) *events.Intent {
+		return &events.Intent{ID: id, App: clustertest.App, Targets: events.Targets{Tokens: tgs},
+			Notification: events.Notification{Title: "secure", Body: id}}
+	}
+	publish(intent("sec-1", append(append([]events.Target{}, live...), dead...)...))
+	waitUntil(t, fr, 30*time.Second, func() bool {
+		for _, tg := range live {
+			if fakes.Delivered(tg) == 0 {
+				return false
+			}
+		}
+		return true
+	}, "a token delivered on every platform")
+
+	// One APNs request fails: the job's other token is delivered and the
+	// failed one re-queued on push.send.apns.<app>.retry.<job>.
+	retried := []events.Target{
+		{Platform: events.APNs, Token: clustertest.Token(events.APNs, 300, false)},
+		{Platform: events.APNs, Token: clustertest.Token(events.APNs, 301, false)},
+	}
+	fakes.APNs.FailNext(1, providertest.Unavailable, 0)
+	publish(intent("sec-2", retried...))
+	// send_at one second ahead: stored as a schedule on push.schedules.
+	later := intent("sec-3", events.Target{Platform: events.FCM, Token: clustertest.Token(events.FCM, 400, false)})
+	at := time.Now().Add(time.Second)
+	later.SendAt = &at
+	publish(later)
+	waitUntil(t, fr, 30*time.Second, func() bool {
+		return fakes.Delivered(retried[0]) > 0 && fakes.Delivered(retried[1]) > 0 && fakes.Delivered(later.Targets.Tokens[0]) > 0
+	}, "the re-queued APNs token and the scheduled intent delivered")
+
+	kv, err := admin.KeyValue(ctx, events.TokensBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := tokens.NewStore(kv)
+	waitUntil(t, fr, 30*time.Second, func() bool {
+		for _, tg := range dead {
+			r, _, err := store.Get(ctx, clustertest.App, tg.Platform, tg.Token)
+			if err != nil || r.State != tokens.Invalid {
+				return false
+			}
+		}
+		return true
+	}, "every unregistered token recorded invalid by the feedback-sink")
+}
+
+func waitUntil(t *testing.T, fr *fleetRun, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		fr.exited(t)
+		if time.Now().After(deadline) {
+			t.Fatalf("not in %v: %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func provisionAsAdmin(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := fleet.Provision(ctx, js, streams.Config{}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		t.Fatal(err)
+	}
+	return "p" + hex.EncodeToString(b)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
