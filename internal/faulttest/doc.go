@@ -6,7 +6,7 @@
 // PUSH_DEAD and the invalid-token outcomes on PUSH_FEEDBACK. It prints one
 // tally line per scenario, for example
 //
-//	tally scenario=sender-sigkill sent=2000 delivered=2000 dead=0 (reasons: -) lost=0 duplicates=312 in_flight_at_kill=640 ...
+//	tally scenario=sender-sigkill sent=2000 delivered=2000 dead=0 (reasons: -) lost=0 duplicates=105 in_flight_at_kill=980 in_flight_msgs=98 ...
 //
 // and asserts that nothing was lost (every token delivered, dead-lettered
 // with a reason, or reported invalid) and that duplicates stay within what
@@ -25,7 +25,9 @@
 //     the same port with the same file store while the fleet is busy;
 //   - provider-503: APNs answers 503 ServiceUnavailable for several seconds,
 //     then recovers (the circuit breaker must hold jobs back);
-//   - ratelimit-429: a storm of 429 answers with Retry-After from APNs and FCM;
+//   - ratelimit-429: a storm of 429 answers with Retry-After from APNs (every
+//     token refused two or three times) and an FCM project quota of a tenth
+//     of the load per second;
 //   - poison: malformed and invalid intents, a malformed job and messages the
 //     providers reject permanently, among good ones: exactly those are
 //     dead-lettered, with their reasons, and every good token is delivered
@@ -33,7 +35,12 @@
 //
 // A SIGKILLed process's unacknowledged messages come back only after the
 // consumers' AckWait (30s, not configurable from the binaries), so the two
-// kill scenarios each take a little over 30s; the scenarios run in parallel.
+// kill scenarios (and usually the JetStream restart) each take a little over
+// 30s; the scenarios run in parallel (TestMain raises -parallel to 8 unless
+// it is given), so the package takes about 40s, with or without -race.
+//
+// Tests named TestKnownGap… document gaps found here that are not fixed yet;
+// they fail, so they only run with PUSHFLEET_FAULTTEST_KNOWN_GAPS=1.
 // Counts are smaller under the race detector. The service binaries are built
 // once per test run (without -race) into a temporary directory.
 //

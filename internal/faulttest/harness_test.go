@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,7 +107,18 @@ var (
 	tallies   []string
 )
 
+// scenarioParallelism is how many scenarios run at once unless -parallel
+// says otherwise. They mostly wait (a SIGKILLed process's messages come back
+// after the 30s AckWait), so they all run together even on two cores.
+const scenarioParallelism = 8
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(runtime.GOMAXPROCS(0), scenarioParallelism)))
+	}
 	start := time.Now()
 	code := m.Run()
 	talliesMu.Lock()

@@ -17,7 +17,7 @@ const (
 	jsRestartIntentsRace = 150
 	jsRestartPerPlatform = 2
 	// jsRestartLatency keeps provider calls in flight while the server goes.
-	jsRestartLatency = 30 * time.Millisecond
+	jsRestartLatency = 300 * time.Millisecond
 	// jsRestartDown is how long the server stays down.
 	jsRestartDown = 2 * time.Second
 )
@@ -34,8 +34,9 @@ func TestJetStreamRestart(t *testing.T) {
 	h.fcm.SetLatency(jsRestartLatency)
 	h.mi.SetLatency(jsRestartLatency)
 	g := &gate{}
-	h.runInProcess(services{dispatcher: true, sink: true, senders: events.Platforms, dialer: g})
 
+	// Every intent is stored before the fleet starts, so that it is busy
+	// from its first moment to its last.
 	n := pick(jsRestartIntents, jsRestartIntentsRace)
 	var targets []events.Target
 	for i := range n {
@@ -48,6 +49,7 @@ func TestJetStreamRestart(t *testing.T) {
 		targets = append(targets, h.publish(intent(fmt.Sprintf("js-%d", i), tgs))...)
 	}
 	total := int64(len(targets))
+	h.runInProcess(services{dispatcher: true, sink: true, senders: events.Platforms, dialer: g})
 	h.waitFor(30*time.Second, "a third of the tokens delivered", func() bool { return h.totalDelivered() >= total/3 })
 
 	g.closed.Store(true)

@@ -13,15 +13,16 @@ import (
 // Counts of the ratelimit-429 scenario: intents of stormPerPlatform APNs
 // and as many FCM tokens. APNs answers stormFactor times as many requests
 // as it has tokens with 429 TooManyRequests and a Retry-After of
-// stormRetryAfter; FCM's project quota is stormFCMQuota messages per second
-// (429 QUOTA_EXCEEDED with Retry-After beyond it), a fraction of the load.
+// stormRetryAfter; FCM's project quota lets a stormFCMQuotaShare of its
+// tokens through per second (429 QUOTA_EXCEEDED with Retry-After beyond
+// it), so the FCM storm lasts at least 1/stormFCMQuotaShare - 1 seconds.
 const (
-	stormIntents     = 100
-	stormIntentsRace = 50
-	stormPerPlatform = 5
-	stormFactor      = 2.5
-	stormRetryAfter  = 2 * time.Second
-	stormFCMQuota    = 100
+	stormIntents       = 100
+	stormIntentsRace   = 50
+	stormPerPlatform   = 5
+	stormFactor        = 2.5
+	stormRetryAfter    = 2 * time.Second
+	stormFCMQuotaShare = 0.1
 )
 
 // A storm of 429 answers with Retry-After from APNs and FCM: every APNs
@@ -41,7 +42,8 @@ func TestRateLimitStorm(t *testing.T) {
 	perPlatform := n * stormPerPlatform
 	refusals := int(float64(perPlatform) * stormFactor)
 	h.apns.FailNext(refusals, providertest.RateLimited, stormRetryAfter)
-	h.fcm.SetQuota(stormFCMQuota, time.Second)
+	quota := int(float64(perPlatform) * stormFCMQuotaShare)
+	h.fcm.SetQuota(quota, time.Second)
 	h.runInProcess(services{dispatcher: true, sink: true, senders: []events.Platform{events.APNs, events.FCM}})
 
 	start := time.Now()
@@ -60,7 +62,7 @@ func TestRateLimitStorm(t *testing.T) {
 	tl := h.count(targets)
 	fcmRefused := h.fcm.SendRequests() - h.fcm.TotalDelivered()
 	tl.Extra = append(tl.Extra, fmt.Sprintf("apns_429=%d fcm_429=%d retry_after=%s fcm_quota=%d/s storm_took=%.1fs",
-		refusals, fcmRefused, stormRetryAfter, stormFCMQuota, took.Seconds()))
+		refusals, fcmRefused, stormRetryAfter, quota, took.Seconds()))
 	h.report(tl)
 	if tl.DeadLetters != 0 {
 		t.Errorf("%d dead letters, want none", tl.DeadLetters)
@@ -68,6 +70,9 @@ func TestRateLimitStorm(t *testing.T) {
 	// Every APNs token was refused at least twice, each time with Retry-After.
 	if took < 2*stormRetryAfter {
 		t.Errorf("the storm was over in %v: Retry-After (%v) not honoured", took, stormRetryAfter)
+	}
+	if fcmRefused == 0 {
+		t.Errorf("FCM never answered QUOTA_EXCEEDED: the scenario did not storm FCM")
 	}
 }
 

@@ -16,7 +16,7 @@ const (
 	senderKillBatch       = 10
 	// senderKillLatency holds every APNs answer, so that many requests are
 	// in flight when the sender dies.
-	senderKillLatency = 100 * time.Millisecond
+	senderKillLatency = 300 * time.Millisecond
 )
 
 // The apns-sender process is killed with SIGKILL while it holds jobs, some
@@ -28,8 +28,9 @@ func TestSenderSIGKILL(t *testing.T) {
 	h := newHarness(t, "sender-sigkill")
 	h.apns.SetLatency(senderKillLatency)
 	h.runInProcess(services{dispatcher: true, sink: true})
-	sender := h.startProc("apns-sender", h.senderArgs(events.APNs, h.appsFile())...)
 
+	// The jobs are all stored before the sender starts, so that it is busy
+	// from its first moment to its last.
 	n := pick(senderKillIntents, senderKillIntentsRace)
 	var targets []events.Target
 	for i := range n {
@@ -40,6 +41,8 @@ func TestSenderSIGKILL(t *testing.T) {
 		targets = append(targets, h.publish(intent(fmt.Sprintf("sk-%d", i), tgs))...)
 	}
 	total := int64(len(targets))
+	h.waitFor(30*time.Second, "every job stored", func() bool { return h.jobsStored() == uint64(n) })
+	sender := h.startProc("apns-sender", h.senderArgs(events.APNs, h.appsFile())...)
 	h.waitFor(30*time.Second, "a third of the tokens delivered", func() bool { return h.apns.TotalDelivered() >= total/3 })
 	sender.kill()
 	atKill := h.apns.TotalDelivered()
