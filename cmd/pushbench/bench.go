@@ -22,46 +22,50 @@ import (
 
 // result is one scenario's figures; its JSON is the machine-readable line.
 type result struct {
-	Scenario     string           `json:"scenario"`
-	Shape        string           `json:"shape"`
-	Mix          string           `json:"mix"`
-	LatencyMS    float64          `json:"provider_latency_ms"`
-	Pace         string           `json:"pace,omitempty"`
-	TargetRate   float64          `json:"target_rate,omitempty"`
-	Intents      int64            `json:"intents"`
-	Published    int64            `json:"notifications_published"`
-	Done         int64            `json:"notifications_done"`
-	Complete     bool             `json:"complete"`
-	Outcomes     map[string]int64 `json:"outcomes"`
-	Retries      int64            `json:"retries"`
-	ProviderRecv int64            `json:"provider_deliveries"`
-	PublishErrs  int64            `json:"publish_errors"`
-	IntentBytes  int              `json:"intent_bytes"`
-	WallS        float64          `json:"wall_s"`
-	Sustained    float64          `json:"sustained_per_s"`
-	Overall      float64          `json:"overall_per_s"`
-	P50, P95     float64          `json:"-"`
-	Lat          latencies        `json:"intent_to_provider_ms"`
-	HistLat      latencies        `json:"histogram_ms"`
-	FleetCPU     float64          `json:"fleet_cpu_us_per_notification"`
-	FleetCPUSec  float64          `json:"fleet_cpu_s"`
-	FakesInFleet bool             `json:"fakes_in_fleet_process"`
-	FakesCPU     float64          `json:"fakes_cpu_us_per_notification"`
-	DriverCPU    float64          `json:"loadgen_cpu_us_per_notification"`
-	PeakRSSMB    float64          `json:"fleet_peak_rss_mb"`
-	SettleS      float64          `json:"settle_s"`
-	RegisterS    float64          `json:"register_s,omitempty"`
-	Embedded     bool             `json:"embedded_jetstream"`
-	Redelivered  map[string]int   `json:"redelivered,omitempty"`
-	JS           *jsCeilingRes    `json:"jetstream_ceiling,omitempty"`
-	APNs2        *apns2Res        `json:"apns2_ceiling,omitempty"`
-	RatioJS      float64          `json:"ratio_jetstream"`
-	RatioAPNs2   float64          `json:"ratio_apns2"`
-	CPURatio     float64          `json:"cpu_ratio_apns2"`
-	LoadStart    string           `json:"load_start"`
-	LoadEnd      string           `json:"load_end"`
-	Settings     string           `json:"settings"`
-	Err          string           `json:"error,omitempty"`
+	Scenario       string           `json:"scenario"`
+	Shape          string           `json:"shape"`
+	Mix            string           `json:"mix"`
+	LatencyMS      float64          `json:"provider_latency_ms"`
+	Pace           string           `json:"pace,omitempty"`
+	TargetRate     float64          `json:"target_rate,omitempty"`
+	Intents        int64            `json:"intents"`
+	Published      int64            `json:"notifications_published"`
+	Done           int64            `json:"notifications_done"`
+	Complete       bool             `json:"complete"`
+	Outcomes       map[string]int64 `json:"outcomes"`
+	Retries        int64            `json:"retries"`
+	ProviderRecv   int64            `json:"provider_deliveries"`
+	PublishErrs    int64            `json:"publish_errors"`
+	IntentBytes    int              `json:"intent_bytes"`
+	WallS          float64          `json:"wall_s"`
+	Sustained      float64          `json:"sustained_per_s"`
+	Overall        float64          `json:"overall_per_s"`
+	P50, P95       float64          `json:"-"`
+	Lat            latencies        `json:"intent_to_provider_ms"`
+	HistLat        latencies        `json:"histogram_ms"`
+	FleetCPU       float64          `json:"fleet_cpu_us_per_notification"`
+	FleetCPUSec    float64          `json:"fleet_cpu_s"`
+	FakesInFleet   bool             `json:"fakes_in_fleet_process"`
+	FakesCPU       float64          `json:"fakes_cpu_us_per_notification"`
+	DriverCPU      float64          `json:"loadgen_cpu_us_per_notification"`
+	PeakRSSMB      float64          `json:"fleet_peak_rss_mb"`
+	PeakHeapMB     float64          `json:"fleet_peak_heap_inuse_mb"`
+	PeakStackMB    float64          `json:"fleet_peak_stack_inuse_mb"`
+	PeakGoSysMB    float64          `json:"fleet_peak_go_sys_mb"`
+	PeakGoroutines int              `json:"fleet_peak_goroutines"`
+	SettleS        float64          `json:"settle_s"`
+	RegisterS      float64          `json:"register_s,omitempty"`
+	Embedded       bool             `json:"embedded_jetstream"`
+	Redelivered    map[string]int   `json:"redelivered,omitempty"`
+	JS             *jsCeilingRes    `json:"jetstream_ceiling,omitempty"`
+	APNs2          *apns2Res        `json:"apns2_ceiling,omitempty"`
+	RatioJS        float64          `json:"ratio_jetstream"`
+	RatioAPNs2     float64          `json:"ratio_apns2"`
+	CPURatio       float64          `json:"cpu_ratio_apns2"`
+	LoadStart      string           `json:"load_start"`
+	LoadEnd        string           `json:"load_end"`
+	Settings       string           `json:"settings"`
+	Err            string           `json:"error,omitempty"`
 }
 
 type latencies struct {
@@ -272,6 +276,9 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 	start := time.Now()
 	stopProgress := make(chan struct{})
 	go progress(b.stderr, sc.Name, g, js, planned, start, stopProgress)
+	if o.MemProfile != "" {
+		go b.heapProfileAtHalf(fp, sc, tr, planned, stopProgress)
+	}
 	g.publish(ctx, start)
 	published := g.published.Load()
 	drainUntil := time.Now().Add(o.DrainWait)
@@ -327,6 +334,8 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		}
 	}
 	r.PeakRSSMB = float64(fs1.MaxRSSKB) / 1024
+	r.PeakHeapMB, r.PeakStackMB = float64(fs1.PeakHeapInuse)/(1<<20), float64(fs1.PeakStackInuse)/(1<<20)
+	r.PeakGoSysMB, r.PeakGoroutines = float64(fs1.PeakSys)/(1<<20), fs1.PeakGoroutines
 	r.SettleS = settle.Seconds()
 	r.LoadEnd = loadAvg()
 	if pe := g.lastErr.Load(); pe != nil && g.pubErrs.Load() > 0 {
@@ -456,7 +465,8 @@ func (b *bench) report(sc scenario, r *result) {
 		}
 		row("redelivered", "%s (JetStream redeliveries: naks, retries or ack-wait expiries)", strings.Join(parts, ", "))
 	}
-	row("peak RSS", "%.1f MB (fleet process)", r.PeakRSSMB)
+	row("peak RSS", "%.1f MB (fleet process; peaks sampled every 100ms: Go heap in use %.1f MB, stacks %.1f MB, Go runtime from the OS %.1f MB, %d goroutines)",
+		r.PeakRSSMB, r.PeakHeapMB, r.PeakStackMB, r.PeakGoSysMB, r.PeakGoroutines)
 	if r.JS != nil {
 		row("ceiling JetStream", "%d B msgs: publish %s/s, acked consume %s/s, both %s/s (%.1f µs CPU/msg)  → fleet/ceiling %.2f",
 			r.JS.Size, thousands(r.JS.PubPerSec), thousands(r.JS.ConsPerSec), thousands(r.JS.BothPerSec), r.JS.CPUMicrosPerMsg, r.RatioJS)
@@ -621,4 +631,25 @@ func redeliveries(ctx context.Context, js jetstream.JetStream) map[string]int {
 		}
 	}
 	return out
+}
+
+// heapProfileAtHalf writes the fleet's heap profile once half the planned
+// notifications are done: under load, where the memory peak is.
+func (b *bench) heapProfileAtHalf(fp *fleetProc, sc scenario, tr *tracker, planned int, stop <-chan struct{}) {
+	for tr.finals.Load() < int64(planned/2) {
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	path := fmt.Sprintf("%s-%s.heap.pprof", b.o.MemProfile, strings.NewReplacer(":", "-").Replace(sc.Name))
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if _, err := fp.call(childReq{Op: "heap_profile", Path: path}, 60*time.Second); err != nil {
+		fmt.Fprintf(b.stderr, "[%s] heap profile: %v\n", sc.Name, err)
+		return
+	}
+	fmt.Fprintf(b.stderr, "[%s] heap profile of the fleet process at half load: %s\n", sc.Name, path)
 }

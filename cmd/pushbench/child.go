@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -85,7 +86,7 @@ type childReady struct {
 
 // childReq is one command from the driver, a JSON line on standard input.
 type childReq struct {
-	Op       string        `json:"op"` // stats, profile_start, profile_stop, jsceiling, quit
+	Op       string        `json:"op"` // stats, profile_start, profile_stop, heap_profile, jsceiling, quit
 	Path     string        `json:"path,omitempty"`
 	Size     int           `json:"size,omitempty"`
 	Count    int           `json:"count,omitempty"`
@@ -106,6 +107,12 @@ type fleetStats struct {
 	RSSKB      int64  `json:"rss_kb"`
 	HeapInuse  uint64 `json:"heap_inuse"`
 	Goroutines int    `json:"goroutines"`
+	// Peaks sampled every 100ms since the process started: Go heap in use,
+	// goroutine stacks, memory obtained from the OS, goroutines.
+	PeakHeapInuse  uint64 `json:"peak_heap_inuse"`
+	PeakStackInuse uint64 `json:"peak_stack_inuse"`
+	PeakSys        uint64 `json:"peak_sys"`
+	PeakGoroutines int    `json:"peak_goroutines"`
 	// Hist is pushfleet_intent_to_provider_seconds, merged over platforms.
 	Hist histSnap `json:"hist"`
 }
@@ -212,6 +219,7 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 	if err := out.Encode(ready); err != nil {
 		return err
 	}
+	peaks := startMemSampler(runCtx)
 	var prof *os.File
 	in := bufio.NewScanner(stdin)
 	in.Buffer(make([]byte, 64*1024), 1<<20)
@@ -226,7 +234,15 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 		switch req.Op {
 		case "stats":
 			s := takeFleetStats(m)
+			peaks.fill(&s)
 			resp.Stats = &s
+		case "heap_profile":
+			f, err := os.Create(req.Path)
+			if err == nil {
+				runtime.GC() // up-to-date statistics
+				err = errors.Join(pprof.WriteHeapProfile(f), f.Close())
+			}
+			resp.Err = errString(err)
 		case "profile_start":
 			if prof != nil {
 				resp.Err = "a profile is already running"
@@ -365,6 +381,42 @@ func providerSenders(env *fleet.Env, ff *fleetFlags, info *fakesInfo) (map[event
 	}
 	out[events.Mi] = builtSender{ms, ms.Close}
 	return out, nil
+}
+
+// memPeaks tracks memory high-water marks.
+type memPeaks struct {
+	mu               sync.Mutex
+	heap, stack, sys uint64
+	goroutines       int
+}
+
+func startMemSampler(ctx context.Context) *memPeaks {
+	p := &memPeaks{}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			g := runtime.NumGoroutine()
+			p.mu.Lock()
+			p.heap, p.stack, p.sys = max(p.heap, ms.HeapInuse), max(p.stack, ms.StackInuse), max(p.sys, ms.Sys)
+			p.goroutines = max(p.goroutines, g)
+			p.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *memPeaks) fill(s *fleetStats) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.PeakHeapInuse, s.PeakStackInuse, s.PeakSys, s.PeakGoroutines = p.heap, p.stack, p.sys, p.goroutines
 }
 
 func takeFleetStats(m *metrics.Fleet) fleetStats {

@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
 // fleetProc is a running `pushbench fleet` process, steered by JSON lines.
 type fleetProc struct {
+	mu      sync.Mutex // one command at a time
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	lines   chan []byte
@@ -95,6 +97,8 @@ func (p *fleetProc) next(timeout time.Duration) ([]byte, error) {
 
 // call sends one command and waits for its answer.
 func (p *fleetProc) call(req childReq, timeout time.Duration) (childResp, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var resp childResp
 	b, _ := json.Marshal(req)
 	if _, err := p.stdin.Write(append(b, '\n')); err != nil {

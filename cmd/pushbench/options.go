@@ -37,6 +37,7 @@ type options struct {
 	NoCeilings      bool
 
 	CPUProfile string
+	MemProfile string
 	RunDir     string
 	KeepData   bool
 	JSONOut    string
@@ -130,6 +131,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.APNs2Goroutines, "apns2-goroutines", 200, "goroutines sharing the bare apns2 client (200: the fleet's default APNs in-flight bound, 2 conns x 100 streams)")
 	fs.BoolVar(&o.NoCeilings, "no-ceilings", false, "skip the ceiling measurements")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the fleet process per scenario to PREFIX-<scenario>.pprof (go tool pprof -top PREFIX-...)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the fleet process per scenario, taken when half its notifications are done, to PREFIX-<scenario>.heap.pprof")
 	fs.StringVar(&o.RunDir, "run-dir", "", "directory for the fleet's stores and logs (default: a new temporary directory)")
 	fs.BoolVar(&o.KeepData, "keep-data", false, "keep the run directory (JetStream stores, fleet logs) afterwards")
 	fs.StringVar(&o.JSONOut, "json", "", "also append every scenario's JSON result line to this file")
