@@ -257,6 +257,7 @@ type fakesHandle struct {
 // spawnFakes starts `pushbench fakes` as a child process.
 func spawnFakes(self string) (*fakesHandle, error) {
 	cmd := exec.Command(self, "fakes", "--stdin-eof", "--duration=24h")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

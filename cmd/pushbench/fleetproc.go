@@ -42,6 +42,7 @@ func startFleet(self string, o *options, dir, fakesFile string) (*fleetProc, err
 		return nil, err
 	}
 	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -27,6 +27,10 @@ import (
 	"github.com/pushfleet/pushfleet/internal/config"
 )
 
+// childEnv marks the processes pushbench starts itself (the fakes and the
+// fleet), so that a test binary standing in for pushbench can tell.
+const childEnv = "PUSHBENCH_CHILD"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -113,7 +115,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.SetOutput(stderr)
 	o.fs = fs
 	var scen string
-	fs.StringVar(&o.NATSURL, "nats-url", "", "external NATS server (JetStream enabled) for the fleet; empty: the all-in-one's embedded server with file storage in a temporary directory")
+	fs.StringVar(&o.NATSURL, "nats-url", "", "external NATS server (JetStream enabled, on this host: loopback addresses only) for the fleet; empty: the all-in-one's embedded server with file storage in a temporary directory")
 	fs.StringVar(&o.Fakes, "fakes", "process", "where the provider fakes run: process (their own, started here) or inproc (inside the fleet process, as the all-in-one's sandbox; their CPU then counts as the fleet's)")
 	fs.StringVar(&o.FakesFile, "fakes-file", "", "use fakes already served by `pushbench fakes --out FILE` (overrides --fakes)")
 	fs.StringVar(&scen, "scenarios", defaultScenarios, "scenarios to run, comma-separated SHAPE:MIX:LATENCY[:PACE] (see above)")
@@ -142,6 +144,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args())
+	}
+	if err := loopbackOnly(o.NATSURL); err != nil {
+		return nil, err
 	}
 	var err error
 	if o.Scenarios, err = parseScenarios(scen); err != nil {
@@ -185,4 +190,27 @@ func (o *options) fleetSettings() string {
 		return "fleet defaults"
 	}
 	return strings.Join(s, " ")
+}
+
+// loopbackOnly rejects NATS URLs that leave this host: the benchmark only
+// ever talks to loopback addresses.
+func loopbackOnly(urls string) error {
+	if urls == "" {
+		return nil
+	}
+	for _, raw := range strings.Split(urls, ",") {
+		raw = strings.TrimSpace(raw)
+		if !strings.Contains(raw, "://") {
+			raw = "nats://" + raw
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("--nats-url %q: %w", raw, err)
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--nats-url %q: pushbench runs on loopback only (127.0.0.1, ::1 or localhost)", raw)
+		}
+	}
+	return nil
 }
