@@ -133,17 +133,5 @@ func goneAt(resp *apns2.Response, c *capture) time.Time {
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return provider.ParseRetryAfter(v, now)
 }

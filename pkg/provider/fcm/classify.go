@@ -103,6 +103,9 @@ func readAnswer(resp *http.Response, now time.Time) answer {
 	if a.message == "" {
 		a.message = http.StatusText(resp.StatusCode)
 	}
+	if a.message == "" { // a status net/http has no name for
+		a.message = "HTTP " + strconv.Itoa(resp.StatusCode)
+	}
 	return a
 }
 
@@ -202,17 +205,5 @@ func statusFromHTTP(code int) string {
 
 // parseRetryAfter reads delay-seconds or an HTTP date; zero when absent.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return provider.ParseRetryAfter(v, now)
 }

@@ -125,17 +125,7 @@ func transportError(ctx context.Context, err error) *Error {
 
 // retryAfter reads a Retry-After header (seconds or HTTP date).
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return provider.ParseRetryAfter(h.Get("Retry-After"), now)
 }
 
 // chinaTime is UTC+8, where MiPush's daily quotas reset (no tzdata needed:
