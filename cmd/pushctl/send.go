@@ -90,7 +90,7 @@ func readIntent(path string, stdin io.Reader, in *events.Intent) error {
 		return err
 	}
 	if err := json.Unmarshal(b, in); err != nil {
-		return fmt.Errorf("%w: %v", events.ErrMalformed, err)
+		return fmt.Errorf("%w intent: %v", events.ErrMalformed, err)
 	}
 	if in.App == "" {
 		return errors.New("intent has no app")

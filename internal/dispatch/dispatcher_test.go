@@ -107,7 +107,7 @@ func TestOverridesTravelOnlyToTheirPlatform(t *testing.T) {
 	}
 	d, _ := dispatch.New(dispatch.Config{}, js, metrics.New(), nil, nil)
 	in := events.Intent{ID: "ov", App: "shop", Notification: events.Notification{Title: "t"},
-		Targets: events.Targets{Tokens: []events.Target{{Platform: events.APNs, Token: "ab"}, {Platform: events.Mi, Token: "m"}}},
+		Targets:   events.Targets{Tokens: []events.Target{{Platform: events.APNs, Token: "ab"}, {Platform: events.Mi, Token: "m"}}},
 		Overrides: &events.Overrides{Mi: &events.MiOverrides{ChannelID: "c1"}}}
 	body, _ := json.Marshal(in)
 	d.Handle(context.Background(), msg{data: body})

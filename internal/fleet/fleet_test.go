@@ -48,6 +48,10 @@ func (s *scripted) Send(_ context.Context, job *events.Job) []provider.Result {
 			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.Retry, "ServiceUnavailable", provider.ErrUnavailable
 		case strings.HasPrefix(t, "dead"):
 			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.InvalidToken, "Unregistered", provider.ErrInvalidToken
+		case s.fails["rl:"+t] > 0:
+			s.fails["rl:"+t]--
+			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.Retry, "TooManyRequests", provider.ErrRateLimited
+			rs[i].RetryAfter = 100 * time.Millisecond
 		case s.fails["cred:"+t] > 0:
 			s.fails["cred:"+t]--
 			rs[i].Kind, rs[i].Reason, rs[i].Err = provider.CredentialError, "InvalidProviderToken", provider.ErrCredentials
@@ -231,7 +235,7 @@ func TestPermanentFailureDeadLettersOnlyThatToken(t *testing.T) {
 		events.Target{Platform: events.Mi, Token: "fine1"},
 	))
 	dead := readDead(t, h.js, 1)
-	if dead[0].Stage != "mi" || len(dead[0].Tokens) != 1 || dead[0].Tokens[0] != "poison1" || dead[0].Reason != "BadTopic" {
+	if dead[0].Stage != "mi" || len(dead[0].Tokens) != 1 || dead[0].Tokens[0] != "poison1" || !strings.HasPrefix(dead[0].Reason, "BadTopic") {
 		t.Fatalf("dead letter %+v, want stage mi, token poison1, reason BadTopic", dead[0])
 	}
 	if h.senders[events.Mi].count("fine1") != 1 {
@@ -348,5 +352,24 @@ func TestCredentialErrorPausesAppAndKeepsTokens(t *testing.T) {
 	r, _, err := tokens.NewStore(h.kv).Get(context.Background(), "demo", events.APNs, "ab20")
 	if err == nil && r.State != tokens.Active {
 		t.Fatalf("credential error changed the token's state to %s", r.State)
+	}
+}
+
+// Rate limits delay a push without using up its attempts: throttled more
+// often than the retry budget (4), it still ends delivered, not dead.
+func TestRateLimitsDoNotSpendAttempts(t *testing.T) {
+	h := startFleet(t)
+	s := h.senders[events.FCM]
+	s.mu.Lock()
+	s.fails["rl:throttled"] = 6
+	s.mu.Unlock()
+	publish(t, h.js, intent("rl-1", events.Target{Platform: events.FCM, Token: "throttled"}, events.Target{Platform: events.FCM, Token: "calm"}))
+	natstest.Eventually(t, 30*time.Second, func() bool { return s.count("throttled") == 1 }, "delivered after 6 rate limits")
+	if s.count("calm") != 1 {
+		t.Fatalf("the job's other token delivered %d times, want 1", s.count("calm"))
+	}
+	st, _ := h.js.Stream(context.Background(), events.StreamDead)
+	if info, _ := st.Info(context.Background()); info.State.Msgs != 0 {
+		t.Fatalf("%d dead letters: rate limits spent the retry budget", info.State.Msgs)
 	}
 }

@@ -23,6 +23,11 @@ type Config struct {
 	// RetryBase and RetryMax shape the delay of re-queued partial jobs
 	// (defaults 1s and 5m).
 	RetryBase, RetryMax time.Duration
+	// RateLimitBudget is how long after an intent was accepted its tokens
+	// may keep being re-queued on rate limits without spending retry
+	// attempts (default 1h): a throttled provider delays pushes, it does not
+	// fail them. Past it, rate limits count as attempts.
+	RateLimitBudget time.Duration
 	// BreakerThreshold consecutive jobs failing with the provider
 	// unavailable open the circuit breaker (default 10); it stays open for
 	// BreakerMin, doubling up to BreakerMax while probes fail (defaults 2s
@@ -50,6 +55,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = 5 * time.Minute
+	}
+	if c.RateLimitBudget == 0 {
+		c.RateLimitBudget = time.Hour
 	}
 	if c.BreakerThreshold == 0 {
 		c.BreakerThreshold = 10

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -104,8 +105,8 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, results []provider.Result) consumer.Verdict {
 	now := s.now().UTC()
 	fbs := make([]events.Feedback, 0, len(results))
-	var retry, dead []string
-	var retryAfter time.Duration
+	var retry, dead, limited []string
+	var retryAfter, limitedAfter time.Duration
 	var retryReason, deadReason, credReason string
 	latency := now.Sub(job.CreatedAt).Seconds()
 	observe := s.m.IntentToProvider.WithLabelValues(string(job.Platform))
@@ -126,15 +127,25 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 		case provider.Permanent:
 			fb.Outcome = events.Dead
 			dead = append(dead, r.Token)
-			deadReason = resultReason(r)
+			deadReason = detailedReason(r)
 		case provider.CredentialError:
 			fb.Outcome = events.Failed
 			retry = append(retry, r.Token)
 			credReason = resultReason(r)
-		default: // Retry, or a kind this version does not know: never drop it.
+		case provider.Retry:
 			fb.Outcome = events.Failed
+			// Throttling delays a push; it must not use up its attempts.
+			if errors.Is(r.Err, provider.ErrRateLimited) && now.Sub(job.CreatedAt) < s.cfg.RateLimitBudget {
+				limited = append(limited, r.Token)
+				limitedAfter = max(limitedAfter, r.RetryAfter)
+				break
+			}
 			retry = append(retry, r.Token)
 			retryAfter = max(retryAfter, r.RetryAfter)
+			retryReason = resultReason(r)
+		default: // a kind this version does not know: never drop it.
+			fb.Outcome = events.Failed
+			retry = append(retry, r.Token)
 			retryReason = resultReason(r)
 		}
 		if fb.Outcome != events.Failed {
@@ -158,6 +169,12 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 		return consumer.RetryAfter(0, "publish", "feedback not stored: "+err.Error())
 	}
 
+	if len(limited) > 0 {
+		// Re-queued with the attempts they had before this delivery.
+		if err := s.requeue(ctx, job, limited, attempts-1, limitedAfter); err != nil {
+			return consumer.RetryAfter(0, "publish", "re-queue failed: "+err.Error())
+		}
+	}
 	switch {
 	case len(retry) == len(results):
 		if attempts >= s.cfg.MaxAttempts {
@@ -187,19 +204,21 @@ func (s *Service) giveUp(ctx context.Context, job *events.Job, tokens []string, 
 	return s.dead(job, tokens, "max_attempts", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason))
 }
 
-// requeue publishes the retryable tokens of a partly failed job as a new job
-// that fires after the delay (a JetStream message schedule), so the tokens
-// that were delivered are not sent again.
-func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string, attempts int, after time.Duration) error {
+// requeue publishes tokens of a job as a new job that fires after the delay
+// (a JetStream message schedule), carrying attempt as its spent attempts, so
+// that the tokens already settled are not sent again.
+func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string, attempt int, after time.Duration) error {
 	next := *job
-	next.ID = events.RetryJobID(job.ID, attempts)
+	next.Generation = job.Generation + 1
+	next.ID = events.RetryJobID(job.ID, next.Generation)
 	next.Tokens = tokens
-	next.Attempt = attempts
+	next.Attempt = attempt
 	data, err := json.Marshal(&next)
 	if err != nil {
 		return err
 	}
-	delay := max(after, consumer.Backoff(attempts, s.cfg.RetryBase, s.cfg.RetryMax))
+	delay := max(after, consumer.Backoff(max(attempt, 1), s.cfg.RetryBase, s.cfg.RetryMax))
+	delay = min(delay, provider.MaxRetryAfter)
 	target := events.SendSubject(job.Platform, job.App)
 	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data}
 	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(next.ID),
@@ -240,6 +259,19 @@ func unavailable(results []provider.Result) bool {
 		}
 	}
 	return len(results) > 0
+}
+
+// detailedReason is a dead letter's reason: the provider's reason plus the
+// error's detail (MiPush's text behind a bare code, say) when it adds any.
+func detailedReason(r provider.Result) string {
+	reason := resultReason(r)
+	if r.Err == nil {
+		return reason
+	}
+	if d := r.Err.Error(); d != reason && !strings.Contains(reason, d) {
+		return reason + ": " + d
+	}
+	return reason
 }
 
 func resultReason(r provider.Result) string {

@@ -7,8 +7,10 @@ import (
 
 // Sentinel errors for intents that cannot be processed.
 var (
-	// ErrMalformed: the bytes are not a JSON intent (syntax or type errors).
-	ErrMalformed = errors.New("malformed intent")
+	// ErrMalformed: the bytes are not a JSON intent, job or feedback event
+	// (syntax or type errors). Errors read "malformed intent: …", "malformed
+	// job: …" or "malformed feedback: …".
+	ErrMalformed = errors.New("malformed")
 	// ErrInvalid: the intent decodes but breaks a rule of the contract.
 	ErrInvalid = errors.New("invalid intent")
 )

@@ -63,10 +63,10 @@ func (f *Feedback) EffectiveTime() time.Time {
 func DecodeFeedback(b []byte) (*Feedback, error) {
 	var f Feedback
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%w: feedback: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w feedback: %v", ErrMalformed, err)
 	}
 	if f.App == "" || f.Token == "" || !f.Platform.Valid() || f.Outcome == "" {
-		return nil, fmt.Errorf("%w: feedback: app, platform, token and outcome are required", ErrMalformed)
+		return nil, fmt.Errorf("%w feedback: app, platform, token and outcome are required", ErrMalformed)
 	}
 	return &f, nil
 }

@@ -171,11 +171,11 @@ func DecodeIntent(b []byte, lim Limits) (*Intent, error) {
 		return nil, &ValidationError{Field: "(intent)", Reason: fmt.Sprintf("%d bytes exceeds the limit of %d", len(b), lim.MaxIntentBytes)}
 	}
 	if !utf8.Valid(b) {
-		return nil, fmt.Errorf("%w: not valid UTF-8", ErrMalformed)
+		return nil, fmt.Errorf("%w intent: not valid UTF-8", ErrMalformed)
 	}
 	var in Intent
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+		return nil, fmt.Errorf("%w intent: %s", ErrMalformed, describeJSONError(err))
 	}
 	if err := in.Validate(lim); err != nil {
 		return &in, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,9 @@ type Job struct {
 	// Attempt counts earlier tries of these tokens in re-queued jobs, so the
 	// retry budget survives partial-failure splits.
 	Attempt int `json:"attempt,omitempty"`
+	// Generation counts how often a part of the job was re-queued; it makes
+	// each re-queued job's id unique.
+	Generation int `json:"generation,omitempty"`
 }
 
 // JobID derives a job's id from its intent, platform, batch index and the
@@ -41,9 +45,12 @@ func JobID(intentID string, p Platform, batch int, tokens []string) string {
 	return fmt.Sprintf("%s.%s.%d.%08x", intentID, p, batch, uint32(h.Sum64()))
 }
 
-// RetryJobID is the id of the re-queued part of a job at a given attempt.
-func RetryJobID(jobID string, attempt int) string {
-	return fmt.Sprintf("%s.r%d", jobID, attempt)
+// RetryJobID is the id of a job's re-queued part at a generation: the
+// original job's id with ".g<generation>", so ids stay short however often
+// a job is re-queued.
+func RetryJobID(jobID string, generation int) string {
+	root, _, _ := strings.Cut(jobID, ".g")
+	return fmt.Sprintf("%s.g%d", root, generation)
 }
 
 // Expired reports whether the job's notification expiry has passed at now.
@@ -55,13 +62,13 @@ func (j *Job) Expired(now time.Time) bool {
 func DecodeJob(b []byte) (*Job, error) {
 	var j Job
 	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("%w: job: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w job: %v", ErrMalformed, err)
 	}
 	switch {
 	case !j.Platform.Valid():
-		return nil, fmt.Errorf("%w: job: unknown platform %q", ErrMalformed, j.Platform)
+		return nil, fmt.Errorf("%w job: unknown platform %q", ErrMalformed, j.Platform)
 	case j.App == "" || len(j.Tokens) == 0:
-		return nil, fmt.Errorf("%w: job: app and tokens are required", ErrMalformed)
+		return nil, fmt.Errorf("%w job: app and tokens are required", ErrMalformed)
 	}
 	return &j, nil
 }
