@@ -28,6 +28,9 @@
 //   - ratelimit-429: a storm of 429 answers with Retry-After from APNs (every
 //     token refused two or three times) and an FCM project quota of a tenth
 //     of the load per second;
+//   - fcm-quota-hold: FCM refuses far more requests than the retry budget
+//     allows, so the sender's project hold keeps answering Retry: rate
+//     limits must not spend attempts, and every token ends delivered;
 //   - poison: malformed and invalid intents, a malformed job and messages the
 //     providers reject permanently, among good ones: exactly those are
 //     dead-lettered, with their reasons, and every good token is delivered
@@ -39,8 +42,6 @@
 // 30s; the scenarios run in parallel (TestMain raises -parallel to 8 unless
 // it is given), so the package takes about 40s, with or without -race.
 //
-// Tests named TestKnownGap… document gaps found here that are not fixed yet;
-// they fail, so they only run with PUSHFLEET_FAULTTEST_KNOWN_GAPS=1.
 // Counts are smaller under the race detector. The service binaries are built
 // once per test run (without -race) into a temporary directory.
 //
