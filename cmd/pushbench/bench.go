@@ -275,7 +275,16 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 	drv0, _ := selfRusage()
 	start := time.Now()
 	stopProgress := make(chan struct{})
-	go progress(b.stderr, sc.Name, g, js, planned, start, stopProgress)
+	stalls := 0
+	onStall := func() string {
+		stalls++
+		path := filepath.Join(dir, fmt.Sprintf("goroutines-at-stall-%d.txt", stalls))
+		if _, err := fp.call(childReq{Op: "goroutines", Path: path}, 30*time.Second); err != nil {
+			return ""
+		}
+		return path
+	}
+	go progress(b.stderr, sc.Name, g, js, planned, start, stopProgress, onStall)
 	if o.MemProfile != "" {
 		go b.heapProfileAtHalf(fp, sc, tr, planned, stopProgress)
 	}

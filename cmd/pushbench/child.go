@@ -159,7 +159,15 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 	}
 
 	// The server: embedded (as the all-in-one runs it) or external.
-	var connOpts []nats.Option
+	// Asynchronous errors (slow consumers above all) are logged: the
+	// all-in-one drops them silently.
+	connOpts := []nats.Option{nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		subj := ""
+		if sub != nil {
+			subj = sub.Subject
+		}
+		log.Warn("nats async error", "subject", subj, "err", err)
+	})}
 	url := *natsURL
 	if url == "" {
 		if *store == "" {
@@ -236,6 +244,12 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 			s := takeFleetStats(m)
 			peaks.fill(&s)
 			resp.Stats = &s
+		case "goroutines":
+			f, err := os.Create(req.Path)
+			if err == nil {
+				err = errors.Join(pprof.Lookup("goroutine").WriteTo(f, 2), f.Close())
+			}
+			resp.Err = errString(err)
 		case "heap_profile":
 			f, err := os.Create(req.Path)
 			if err == nil {

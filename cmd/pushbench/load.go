@@ -233,7 +233,7 @@ func (g *loadGen) publish(ctx context.Context, start time.Time) {
 }
 
 // progress prints done/total and rates every second until stop closes.
-func progress(w io.Writer, name string, g *loadGen, js jetstream.JetStream, planned int, start time.Time, stop <-chan struct{}) {
+func progress(w io.Writer, name string, g *loadGen, js jetstream.JetStream, planned int, start time.Time, stop <-chan struct{}, onStall func() string) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last, lastT := int64(0), start
@@ -255,6 +255,11 @@ func progress(w io.Writer, name string, g *loadGen, js jetstream.JetStream, plan
 				idle++
 				if idle == 3 || idle%10 == 0 {
 					fmt.Fprintf(w, "[%s] STALLED %ds with %d outstanding: %s\n", name, idle, g.reserved.Load()-done, consumerStates(js))
+				}
+				if idle == 3 && onStall != nil {
+					if where := onStall(); where != "" {
+						fmt.Fprintf(w, "[%s] the fleet's goroutines at the stall: %s\n", name, where)
+					}
 				}
 			} else {
 				idle = 0
