@@ -57,6 +57,8 @@ type result struct {
 	RegisterS      float64          `json:"register_s,omitempty"`
 	Embedded       bool             `json:"embedded_jetstream"`
 	Redelivered    map[string]int   `json:"redelivered,omitempty"`
+	Stalls         int64            `json:"stalls"`
+	StalledS       int64            `json:"stalled_s"`
 	JS             *jsCeilingRes    `json:"jetstream_ceiling,omitempty"`
 	APNs2          *apns2Res        `json:"apns2_ceiling,omitempty"`
 	RatioJS        float64          `json:"ratio_jetstream"`
@@ -320,6 +322,7 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 	r.Published, r.Done, r.Complete = published, done, done >= published && published > 0
 	r.Outcomes, r.Retries = tr.outcomeCounts(), tr.retries.Load()
 	r.PublishErrs = g.pubErrs.Load()
+	r.Stalls, r.StalledS = g.stalls.Load(), g.stalledSec.Load()
 	r.ProviderRecv = fk1.delivered() - fk0.delivered()
 	wall := last.Sub(start)
 	r.WallS = wall.Seconds()
@@ -465,6 +468,9 @@ func (b *bench) report(sc scenario, r *result) {
 	}
 	row("fleet CPU", "%.1f µs/notification (%.2f CPU-s; %s; load generator %.1f µs/n apart; settled %.1fs)",
 		r.FleetCPU, r.FleetCPUSec, what, r.DriverCPU, r.SettleS)
+	if r.Stalls > 0 {
+		row("stalls", "%d, %ds in all: nothing done for 3s or more while notifications were outstanding (see the STALLED lines)", r.Stalls, r.StalledS)
+	}
 	if len(r.Redelivered) > 0 {
 		var parts []string
 		for _, k := range []string{events.DurableDispatcher, "apns-sender", "gcm-sender", "mi-sender", events.DurableFeedbackSink} {
@@ -604,6 +610,9 @@ func (b *bench) summary() {
 		mark := ""
 		if !r.Complete {
 			mark = " (incomplete)"
+		}
+		if r.Stalls > 0 {
+			mark += fmt.Sprintf(" (%d stalls, %ds)", r.Stalls, r.StalledS)
 		}
 		fmt.Fprintf(w, "  %-20s %9s %8s %8s %8s %9.1f %7.0f %9.2f %9.2f %7.2f%s\n", r.Scenario, thousands(r.Sustained),
 			ms(r.Lat.P50), ms(r.Lat.P95), ms(r.Lat.P99), r.FleetCPU, r.PeakRSSMB, r.RatioJS, r.RatioAPNs2, r.CPURatio, mark)

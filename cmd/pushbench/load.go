@@ -117,6 +117,10 @@ type loadGen struct {
 	pubErrs   atomic.Int64
 	lastErr   atomic.Value
 	stopped   atomic.Bool // publishing is over
+	// stalls counts episodes of at least 3s without a notification done
+	// while some were outstanding; stalledSec their seconds.
+	stalls     atomic.Int64
+	stalledSec atomic.Int64
 }
 
 // intent builds intent number i.
@@ -253,6 +257,12 @@ func progress(w io.Writer, name string, g *loadGen, js jetstream.JetStream, plan
 				float64(done)/now.Sub(start).Seconds(), g.published.Load(), g.tr.retries.Load(), loadAvg())
 			if done == last && g.reserved.Load() > done {
 				idle++
+				if idle == 3 {
+					g.stalls.Add(1)
+					g.stalledSec.Add(3)
+				} else if idle > 3 {
+					g.stalledSec.Add(1)
+				}
 				if idle == 3 || idle%10 == 0 {
 					fmt.Fprintf(w, "[%s] STALLED %ds with %d outstanding: %s\n", name, idle, g.reserved.Load()-done, consumerStates(js))
 				}
