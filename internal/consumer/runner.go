@@ -80,7 +80,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bind consumer %s/%s: %w", r.cfg.Stream, r.cfg.Durable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.MaxInFlight))
+	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.MaxInFlight), jetstream.PullExpiry(pullExpiry))
 	if err != nil {
 		return fmt.Errorf("consume %s/%s: %w", r.cfg.Stream, r.cfg.Durable, err)
 	}
@@ -117,6 +117,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	log.Info("consumer stopped")
 	return nil
 }
+
+// pullExpiry bounds each pull request; its idle heartbeat is half of it.
+// Under load the server sometimes ends up holding none of the consumer's
+// pull requests while the client still counts them outstanding (consumer
+// info: pending N, waiting 0, ack pending 0); the iterator only notices when
+// a request expires or its heartbeats stop, and re-pulls. With the client's
+// default of 30s every such stall froze the stage for 30s (pushbench:
+// throughput collapsed, p99 intent-to-provider above 30s); 5s bounds it,
+// for one pull request per consumer every 5s when idle.
+const pullExpiry = 5 * time.Second
 
 func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stopping *atomic.Bool) {
 	for {
