@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -412,7 +413,7 @@ func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
 // a live and an unregistered token per platform (jobs, feedback, token
 // state), an APNs job whose first request fails (the sender re-queues the
 // token as a schedule), and a send_at intent (a schedule of the producer).
-func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, fakes *clustertest.Fakes, fr *fleetRun) {
+func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, registry *nats.Conn, fakes *clustertest.Fakes, fr *fleetRun) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -459,6 +460,60 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		return fakes.Delivered(retried[0]) > 0 && fakes.Delivered(retried[1]) > 0 && fakes.Delivered(later.Targets.Tokens[0]) > 0
 	}, "the re-queued APNs token and the scheduled intent delivered")
 
+	// Devices registered through the registry (served by the feedback-sink),
+	// then targeted by alias and by tag: the dispatcher resolves them by
+	// scanning the registry's index.
+	aliased := events.Target{Platform: events.Mi, Token: clustertest.Token(events.Mi, 500, false)}
+	tagged := events.Target{Platform: events.APNs, Token: clustertest.Token(events.APNs, 501, false)}
+	for _, r := range []string{
+		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"alias":"sec-user"}`, clustertest.App, aliased.Platform, aliased.Token),
+		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"tags":["sec-tag"]}`, clustertest.App, tagged.Platform, tagged.Token),
+	} {
+		resp, err := registry.Request("push.registry.register", []byte(r), 10*time.Second)
+		if err != nil {
+			t.Fatalf("registry-client registers a device: %v", err)
+		}
+		if code := resp.Header.Get("Nats-Service-Error-Code"); code != "" {
+			t.Fatalf("register: %s %s", code, resp.Header.Get("Nats-Service-Error"))
+		}
+	}
+	byAlias := intent("sec-4")
+	byAlias.Targets = events.Targets{Alias: "sec-user"}
+	byTag := intent("sec-5")
+	byTag.Targets = events.Targets{Tag: "sec-tag"}
+	publish(byAlias)
+	publish(byTag)
+	waitUntil(t, fr, 30*time.Second, func() bool { return fakes.Delivered(aliased) > 0 && fakes.Delivered(tagged) > 0 },
+		"the devices targeted by alias and by tag delivered")
+
+	// An FCM job of two tokens whose first request fails: the gcm-sender
+	// re-queues one token.
+	fcmRetried := []events.Target{
+		{Platform: events.FCM, Token: clustertest.Token(events.FCM, 600, false)},
+		{Platform: events.FCM, Token: clustertest.Token(events.FCM, 601, false)},
+	}
+	fakes.FCM.FailNext(1, providertest.RateLimited, time.Second)
+	publish(intent("sec-6", fcmRetried...))
+	waitUntil(t, fr, 30*time.Second, func() bool { return fakes.Delivered(fcmRetried[0]) > 0 && fakes.Delivered(fcmRetried[1]) > 0 },
+		"the re-queued FCM token delivered")
+
+	// Dead letters: a job APNs rejects as malformed (apns-sender) and an
+	// intent that is not JSON (dispatcher).
+	fakes.APNs.FailNext(1, providertest.BadRequest, 0)
+	publish(intent("sec-7", events.Target{Platform: events.APNs, Token: clustertest.Token(events.APNs, 700, false)}))
+	if _, err := producer.Publish(ctx, events.IntentSubject(clustertest.App), []byte(`{"id": "sec-8",`)); err != nil {
+		t.Fatalf("producer publishes a malformed intent: %v", err)
+	}
+	deadStream, err := admin.Stream(ctx, events.StreamDead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, fr, 30*time.Second, func() bool {
+		info, err := deadStream.Info(ctx, jetstream.WithSubjectFilter(events.DeadRoot+".>"))
+		return err == nil && info.State.Subjects[events.DeadSubject("apns", clustertest.App)] > 0 &&
+			info.State.Subjects[events.DeadSubject(events.StageIntents, "")] > 0
+	}, "dead letters of the apns-sender and the dispatcher stored")
+
 	kv, err := admin.KeyValue(ctx, events.TokensBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -473,6 +528,22 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		}
 		return true
 	}, "every unregistered token recorded invalid by the feedback-sink")
+
+	// The dispatcher suppresses a token the registry marks invalid and
+	// reports it as feedback.
+	publish(intent("sec-9", dead[0]))
+	feedback, err := admin.Stream(ctx, events.StreamFeedback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, fr, 30*time.Second, func() bool {
+		m, err := feedback.GetLastMsgForSubject(ctx, events.FeedbackSubject(dead[0].Platform, clustertest.App))
+		if err != nil {
+			return false
+		}
+		var f events.Feedback
+		return json.Unmarshal(m.Data, &f) == nil && f.IntentID == "sec-9" && f.Outcome == events.Suppressed
+	}, "the dispatcher's suppressed feedback stored")
 }
 
 func waitUntil(t *testing.T, fr *fleetRun, timeout time.Duration, cond func() bool, what string) {

@@ -138,7 +138,9 @@ func TestMutualTLSAndNKey(t *testing.T) {
 	waitBound(t, fr, admin.js)
 	producer := connectAs(t, url, nats.UserInfo("producer", as.passwords["producer"]), nats.RootCAs(pki.file("ca.crt")),
 		nats.ClientCert(pki.file("client.crt"), pki.file("client.key")))
-	deliverEverywhere(t, producer.js, admin.js, fakes, fr)
+	registry := connectAs(t, url, nats.UserInfo("registry-client", as.passwords["registry-client"]), nats.RootCAs(pki.file("ca.crt")),
+		nats.ClientCert(pki.file("client.crt"), pki.file("client.key")))
+	deliverEverywhere(t, producer.js, admin.js, registry.nc, fakes, fr)
 	time.Sleep(300 * time.Millisecond)
 	if v := as.log.violations(); len(v) > 0 {
 		t.Errorf("permissions violations over TLS:\n%s", strings.Join(v, "\n"))
