@@ -43,6 +43,12 @@ func startFleet(self string, o *options, dir, fakesFile string) (*fleetProc, err
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
+	if o.FleetGOGC != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+o.FleetGOGC)
+	}
+	if o.FleetGOMEMLIMIT != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+o.FleetGOMEMLIMIT)
+	}
 	cmd.Stderr = logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -40,9 +40,12 @@ type options struct {
 
 	CPUProfile string
 	MemProfile string
-	RunDir     string
-	KeepData   bool
-	JSONOut    string
+	// FleetGOGC and FleetGOMEMLIMIT are set in the fleet process's
+	// environment only.
+	FleetGOGC, FleetGOMEMLIMIT string
+	RunDir                     string
+	KeepData                   bool
+	JSONOut                    string
 
 	Fleet      fleetFlags
 	fleetNames []string
@@ -134,6 +137,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.NoCeilings, "no-ceilings", false, "skip the ceiling measurements")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the fleet process per scenario to PREFIX-<scenario>.pprof (go tool pprof -top PREFIX-...)")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the fleet process per scenario, taken when half its notifications are done, to PREFIX-<scenario>.heap.pprof")
+	fs.StringVar(&o.FleetGOGC, "fleet-gogc", "", "GOGC of the fleet process only (empty: inherited)")
+	fs.StringVar(&o.FleetGOMEMLIMIT, "fleet-gomemlimit", "", "GOMEMLIMIT of the fleet process only, e.g. 120MiB (empty: inherited)")
 	fs.StringVar(&o.RunDir, "run-dir", "", "directory for the fleet's stores and logs (default: a new temporary directory)")
 	fs.BoolVar(&o.KeepData, "keep-data", false, "keep the run directory (JetStream stores, fleet logs) afterwards")
 	fs.StringVar(&o.JSONOut, "json", "", "also append every scenario's JSON result line to this file")
@@ -185,6 +190,12 @@ func (o *options) fleetSettings() string {
 		if f.Value.String() != f.DefValue {
 			s = append(s, "--"+name+"="+f.Value.String())
 		}
+	}
+	if o.FleetGOGC != "" {
+		s = append(s, "GOGC="+o.FleetGOGC)
+	}
+	if o.FleetGOMEMLIMIT != "" {
+		s = append(s, "GOMEMLIMIT="+o.FleetGOMEMLIMIT)
 	}
 	if len(s) == 0 {
 		return "fleet defaults"
