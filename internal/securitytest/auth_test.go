@@ -162,14 +162,29 @@ func TestServiceUsersAreConfined(t *testing.T) {
 
 	t.Run("dispatcher", func(t *testing.T) {
 		d := as.connect(t, "dispatcher")
-		// Reads the registry, never writes it.
+		// Watches and scans the registry (its cache, alias and tag
+		// targets); never gets single keys, never writes.
 		kv, err := d.js.KeyValue(ctx, events.TokensBucket)
 		if err != nil {
 			t.Fatalf("dispatcher opens the token bucket: %v", err)
 		}
-		if _, err := kv.Get(ctx, "demo.apns.tnone"); !errors.Is(err, jetstream.ErrKeyNotFound) {
-			t.Fatalf("dispatcher reads the token bucket: %v", err)
+		w, err := kv.WatchAll(ctx)
+		if err != nil {
+			t.Fatalf("dispatcher watches the token bucket: %v", err)
 		}
+		select {
+		case e := <-w.Updates():
+			if e != nil {
+				t.Fatalf("empty bucket, got %v", e.Key())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("dispatcher's watch of the token bucket got no initial marker")
+		}
+		_ = w.Stop()
+		d.denied(t, "$JS.API.DIRECT.GET.KV_push_tokens.>", func(ctx context.Context) error {
+			_, err := kv.Get(ctx, "demo.apns.tnone")
+			return err
+		})
 		d.denied(t, "$KV.push_tokens.demo.apns.tx", func(ctx context.Context) error {
 			_, err := kv.Put(ctx, "demo.apns.tx", []byte(`{}`))
 			return err
