@@ -34,6 +34,7 @@ commands:
   device      register|unregister|get|list|stats devices in the token registry
   dead        list|show|replay|purge dead letters (filters: --stage --app --reason --since --seq -n)
   cancel ID   cancel a scheduled (send_at) intent before it fires
+  provision   create or update the streams and the KV bucket (--stream-replicas, retention flags)
 
 every command takes --nats-url (PUSHFLEET_NATS_URL, default nats://127.0.0.1:4222)
 and the NATS auth and TLS flags; "pushctl COMMAND -h" lists a command's flags.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return c.tail(ctx, args[1:])
 	case "dead":
 		return c.dead(ctx, args[1:])
+	case "provision":
+		return c.provision(ctx, args[1:])
 	case "cancel":
 		return c.cancel(ctx, args[1:])
 	case "device":

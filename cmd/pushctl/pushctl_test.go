@@ -190,3 +190,22 @@ func TestDeviceVerbsThroughTheRegistryService(t *testing.T) {
 		t.Fatalf("get after unregister: %v, want registry.ErrNotFound", err)
 	}
 }
+
+func TestProvisionIsIdempotent(t *testing.T) {
+	srv := natstest.RunServer(t)
+	e := &env{url: srv.ClientURL()}
+	_, e.js = natstest.Connect(t, srv)
+	for range 2 {
+		out, err := e.run(t, "", "provision", "--feedback-retention", "48h")
+		if err != nil || !strings.Contains(out, "PUSH_SEND_APNS") {
+			t.Fatalf("provision: %v\n%s", err, out)
+		}
+	}
+	s, err := e.js.Stream(context.Background(), events.StreamFeedback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CachedInfo().Config.MaxAge != 48*time.Hour {
+		t.Fatalf("feedback retention %v, want 48h", s.CachedInfo().Config.MaxAge)
+	}
+}

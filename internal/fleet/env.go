@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,7 +42,7 @@ func NewJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
 func Connect(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
 	}
 	js, err := NewJetStream(nc)
 	if err != nil {
@@ -48,6 +50,19 @@ func Connect(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, 
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// redact drops credentials embedded in NATS URLs (nats://user:pass@host)
+// before they reach an error message or a log.
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		if p, err := neturl.Parse(strings.TrimSpace(u)); err == nil && p.User != nil {
+			p.User = neturl.User("redacted")
+			parts[i] = p.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Provision creates or updates the streams, retrying while JetStream is
