@@ -83,10 +83,35 @@ func (c *Common) Logger(w io.Writer, service string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", service)
 }
 
+// InboxPrefix is the inbox prefix of the binary name: its replies (pulled
+// messages, publish acks, API answers) arrive on <prefix>.<random>.
+func InboxPrefix(name string) string { return "_INBOX_" + name }
+
 // NATSOptions are the connection options for the configured auth and TLS.
+// name is the binary's name; it names the connection and its inbox prefix.
 func (c *Common) NATSOptions(name string, log *slog.Logger) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name(name),
+		// Per-service reply subjects (_INBOX_<name>.<random>, which the
+		// jetstream package follows for pulls, publish acks and API answers)
+		// let the server confine each user's subscriptions to its own
+		// replies: with the shared default _INBOX.> every user could read
+		// every other's, pulled jobs included. See docs/SECURITY.md.
+		nats.CustomInboxPrefix(InboxPrefix(name)),
+		// Asynchronous errors (permissions violations, slow consumers) go to
+		// the service's JSON log rather than to stderr as raw lines. The
+		// server's error names a subject, never a credential.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			attrs := []any{"err", err}
+			if sub != nil {
+				attrs = append(attrs, "subject", sub.Subject)
+			}
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				log.Error("nats permissions violation", attrs...)
+				return
+			}
+			log.Warn("nats async error", attrs...)
+		}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {

@@ -154,16 +154,29 @@ func (l *serverLog) violations() (out []string) {
 type client struct {
 	nc *nats.Conn
 	js jetstream.JetStream
+	// logs is the connection's JSON log, when it was made by
+	// config.Common.NATSOptions (connectCommon).
+	logs *lockedBuffer
 
 	mu   sync.Mutex
 	errs []error
 	seen chan struct{} // signalled on every async error
 }
 
+// connectAs connects with opts; an error handler among them still runs,
+// before the client records the error.
 func connectAs(t *testing.T, url string, opts ...nats.Option) *client {
 	t.Helper()
 	c := &client{seen: make(chan struct{}, 64)}
-	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	var o nats.Options
+	for _, opt := range opts {
+		_ = opt(&o) // an invalid option fails the connect below
+	}
+	next := o.AsyncErrorCB
+	opts = append(opts, nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+		if next != nil {
+			next(nc, sub, err)
+		}
 		c.mu.Lock()
 		c.errs = append(c.errs, err)
 		c.mu.Unlock()
@@ -181,9 +194,43 @@ func connectAs(t *testing.T, url string, opts ...nats.Option) *client {
 	return c
 }
 
-func (as *authServer) connect(t *testing.T, user string) *client {
+// connectCommon connects as the binary name does with the settings cc: with
+// the options of config.Common.NATSOptions (the inbox prefix _INBOX_<name>,
+// the error handler logging to c.logs).
+func connectCommon(t *testing.T, name string, cc config.Common) *client {
 	t.Helper()
-	return connectAs(t, as.url(), nats.Name(user), nats.UserInfo(user, as.passwords[user]))
+	cc.LogLevel = "debug"
+	logs := &lockedBuffer{}
+	opts, err := cc.NATSOptions(name, cc.Logger(logs, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := connectAs(t, cc.NATSURL, opts...)
+	c.logs = logs
+	return c
+}
+
+// binaryOf is the binary a user's clients run as, whose name sets the inbox
+// prefix the user may subscribe to: each service's is its own; the
+// producer's is pushctl's (`pushctl send`), and so is the admin's; the
+// registry-client's is its own (backends set it).
+func binaryOf(user string) string {
+	switch user {
+	case "producer", "admin":
+		return "pushctl"
+	}
+	return user
+}
+
+// connect connects as user, the way its binary does (connectCommon); edit
+// adjusts the settings (TLS files, an nkey instead of the password).
+func (as *authServer) connect(t *testing.T, user string, edit ...func(c *config.Common)) *client {
+	t.Helper()
+	cc := config.Common{NATSURL: as.url(), NATSUser: user, NATSPassword: as.passwords[user]}
+	for _, e := range edit {
+		e(&cc)
+	}
+	return connectCommon(t, binaryOf(user), cc)
 }
 
 // violation reports whether the server refused this client subject (or,
@@ -234,11 +281,18 @@ func (c *client) denied(t *testing.T, subject string, op func(ctx context.Contex
 // deniedSub subscribes to subject and requires the server to refuse it.
 func (c *client) deniedSub(t *testing.T, subject string) {
 	t.Helper()
+	c.refusedSub(t, subject).Unsubscribe()
+}
+
+// refusedSub subscribes to subject, requires the server to refuse it and
+// returns the (dead) subscription.
+func (c *client) refusedSub(t *testing.T, subject string) *nats.Subscription {
+	t.Helper()
 	sub, err := c.nc.SubscribeSync(subject)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	deadline := time.Now().Add(5 * time.Second)
 	for !c.violation(subject) {
 		if time.Now().After(deadline) {
@@ -246,6 +300,7 @@ func (c *client) deniedSub(t *testing.T, subject string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return sub
 }
 
 // lockedBuffer is a process's stderr.

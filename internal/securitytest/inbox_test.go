@@ -2,10 +2,12 @@ package securitytest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,87 +15,92 @@ import (
 )
 
 // Replies (pulled messages, publish acks, API answers) go to the requester's
-// inbox, _INBOX.<random> by default, so every service may subscribe to
-// _INBOX.>; and a subscription to _INBOX.> receives the replies of every
-// user of the account. The first case documents that gap of the shipped
-// configuration: another service's user reads the FCM jobs the gcm-sender
-// pulls. The second shows the remedy: a per-service inbox prefix on the
-// client (nats.CustomInboxPrefix) and subscribe permissions narrowed to it.
+// inbox. Every binary sets the inbox prefix _INBOX_<its name>
+// (config.Common.NATSOptions) and each user of the shipped configuration may
+// subscribe only to its own prefix: the apns-sender subscribes neither to the
+// shared _INBOX.> nor to the gcm-sender's inbox, so it cannot read the FCM
+// jobs the gcm-sender pulls, while the gcm-sender still pulls them and gets
+// its publish acks. A client without the prefix gets no replies at all. The
+// refusal reaches the service's JSON log through the connection's error
+// handler.
 func TestInboxPrefixConfinesReplies(t *testing.T) {
 	ctx := context.Background()
+	as := startAuthServer(t, nil)
+	admin := as.connect(t, "admin")
+	provisionAsAdmin(t, admin.js)
+	gcm, apns := as.connect(t, "gcm-sender"), as.connect(t, "apns-sender")
+
+	// The apns-sender tries to listen to the gcm-sender's replies: both
+	// subscriptions are refused, and stay open while the gcm-sender pulls.
+	snoops := []*nats.Subscription{apns.refusedSub(t, "_INBOX.>"), apns.refusedSub(t, "_INBOX_gcm-sender.>")}
+
 	const job = `{"id":"inbox-job"}`
-	// pull makes gcm fetch the job the admin queues on PUSH_SEND_FCM.
-	pull := func(t *testing.T, admin, gcm *client) {
-		t.Helper()
-		if _, err := admin.js.Publish(ctx, events.SendSubject(events.FCM, "demo"), []byte(job)); err != nil {
-			t.Fatal(err)
+	if _, err := admin.js.Publish(ctx, events.SendSubject(events.FCM, "demo"), []byte(job)); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := gcm.js.CreateOrUpdateConsumer(ctx, events.SendStream(events.FCM), jetstream.ConsumerConfig{
+		Durable: "gcm-sender", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("gcm-sender binds its consumer: %v", err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched jetstream.Msg
+	for msg := range batch.Messages() {
+		fetched = msg
+	}
+	if fetched == nil || string(fetched.Data()) != job {
+		t.Fatalf("gcm-sender did not fetch the job: %v", batch.Error())
+	}
+	if err := fetched.DoubleAck(ctx); err != nil {
+		t.Fatalf("gcm-sender acks the job: %v", err)
+	}
+	if _, err := gcm.js.Publish(ctx, events.FeedbackSubject(events.FCM, "demo"), []byte(`{}`)); err != nil {
+		t.Fatalf("gcm-sender's publish ack on its own inbox: %v", err)
+	}
+	for _, s := range snoops {
+		if m, err := s.NextMsg(500 * time.Millisecond); err == nil {
+			t.Fatalf("apns-sender's refused subscription to %s received %s: %q", s.Subject, m.Subject, m.Data)
+		} else if !errors.Is(err, nats.ErrTimeout) {
+			t.Logf("%s: %v", s.Subject, err)
 		}
-		cons, err := gcm.js.CreateOrUpdateConsumer(ctx, events.SendStream(events.FCM), jetstream.ConsumerConfig{
-			Durable: "gcm-sender", AckPolicy: jetstream.AckExplicitPolicy})
-		if err != nil {
-			t.Fatalf("gcm-sender binds its consumer: %v", err)
-		}
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for msg := range batch.Messages() {
-			if string(msg.Data()) != job {
-				t.Fatalf("gcm-sender fetched %q", msg.Data())
-			}
-			_ = msg.Ack()
-			return
-		}
-		t.Fatalf("gcm-sender fetched nothing: %v", batch.Error())
 	}
 
-	t.Run("shared _INBOX: a wildcard subscription reads other services' replies", func(t *testing.T) {
-		as := startAuthServer(t, nil)
-		admin := as.connect(t, "admin")
-		provisionAsAdmin(t, admin.js)
-		apns := as.connect(t, "apns-sender")
-		snoop, err := apns.nc.SubscribeSync("_INBOX.>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := apns.nc.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		pull(t, admin, as.connect(t, "gcm-sender"))
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-			m, err := snoop.NextMsg(time.Second)
-			if err == nil && string(m.Data) == job {
-				t.Logf("GAP: apns-sender's _INBOX.> subscription received the FCM job (%s) the gcm-sender pulled", m.Subject)
-				return
-			}
-		}
-		t.Fatal("the wildcard inbox subscription saw no FCM job: update docs/SECURITY.md, the gap is gone")
+	// The gcm-sender's user without its prefix: the shared inbox is refused,
+	// so it cannot even bind its consumer.
+	bare := connectAs(t, as.url(), nats.UserInfo("gcm-sender", as.passwords["gcm-sender"]))
+	bare.denied(t, "_INBOX.>", func(ctx context.Context) error {
+		_, err := bare.js.CreateOrUpdateConsumer(ctx, events.SendStream(events.FCM), jetstream.ConsumerConfig{
+			Durable: "gcm-sender", AckPolicy: jetstream.AckExplicitPolicy})
+		return err
 	})
 
-	t.Run("per-service inbox prefix: replies reach their service only", func(t *testing.T) {
-		as := startAuthServer(t, func(o *server.Options) {
-			for _, u := range o.Users {
-				if u.Username == "apns-sender" || u.Username == "gcm-sender" {
-					p := *u.Permissions
-					p.Subscribe = &server.SubjectPermission{Allow: []string{"_INBOX_" + u.Username + ".>"}}
-					u.Permissions = &p
-				}
+	time.Sleep(200 * time.Millisecond) // let late violations reach the log
+	if v := as.log.violations(); len(v) != 3 {
+		t.Fatalf("want exactly the 3 refused subscriptions, got violations:\n%s", strings.Join(v, "\n"))
+	}
+
+	// The apns-sender logged each refusal as JSON, with no credential.
+	logs := apns.logs.String()
+	for _, subject := range []string{"_INBOX.>", "_INBOX_gcm-sender.>"} {
+		found := false
+		for line := range strings.Lines(logs) {
+			var rec struct{ Level, Msg, Service, Err string }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("apns-sender log line is not JSON: %q", line)
 			}
-		})
-		admin := as.connect(t, "admin")
-		provisionAsAdmin(t, admin.js)
-		prefixed := func(user string) *client {
-			return connectAs(t, as.url(), nats.Name(user), nats.UserInfo(user, as.passwords[user]), nats.CustomInboxPrefix("_INBOX_"+user))
+			if rec.Level == "ERROR" && rec.Msg == "nats permissions violation" && rec.Service == "apns-sender" &&
+				strings.Contains(rec.Err, `"`+subject+`"`) {
+				found = true
+			}
 		}
-		gcm, apns := prefixed("gcm-sender"), prefixed("apns-sender")
-		pull(t, admin, gcm)
-		if _, err := gcm.js.Publish(ctx, events.FeedbackSubject(events.FCM, "demo"), []byte(`{}`)); err != nil {
-			t.Fatalf("gcm-sender's publish ack on its own inbox: %v", err)
+		if !found {
+			t.Errorf("no JSON log line for the refused subscription to %s:\n%s", subject, logs)
 		}
-		apns.deniedSub(t, "_INBOX.>")
-		apns.deniedSub(t, "_INBOX_gcm-sender.>")
-		if v := as.log.violations(); len(v) != 2 {
-			t.Fatalf("want exactly the 2 refused subscriptions, got violations:\n%v", v)
-		}
-	})
+	}
+	if strings.Contains(logs, as.passwords["apns-sender"]) {
+		t.Error("the apns-sender's password appears in its log")
+	}
 }

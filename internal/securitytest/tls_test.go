@@ -119,8 +119,10 @@ func TestMutualTLSAndNKey(t *testing.T) {
 	}
 
 	// The fleet over mutual TLS, delivering end to end.
-	admin := connectAs(t, url, nats.UserInfo("admin", as.passwords["admin"]), nats.RootCAs(pki.file("ca.crt")),
-		nats.ClientCert(pki.file("client.crt"), pki.file("client.key")))
+	withTLS := func(c *config.Common) {
+		c.NATSCA, c.NATSCert, c.NATSKey = pki.file("ca.crt"), pki.file("client.crt"), pki.file("client.key")
+	}
+	admin := as.connect(t, "admin", withTLS)
 	provisionAsAdmin(t, admin.js)
 	fakes := clustertest.StartFakes(t)
 	fr := startFleet(t, url, fakes, func(service string) map[string]string {
@@ -136,10 +138,8 @@ func TestMutualTLSAndNKey(t *testing.T) {
 		return env
 	})
 	waitBound(t, fr, admin.js)
-	producer := connectAs(t, url, nats.UserInfo("producer", as.passwords["producer"]), nats.RootCAs(pki.file("ca.crt")),
-		nats.ClientCert(pki.file("client.crt"), pki.file("client.key")))
-	registry := connectAs(t, url, nats.UserInfo("registry-client", as.passwords["registry-client"]), nats.RootCAs(pki.file("ca.crt")),
-		nats.ClientCert(pki.file("client.crt"), pki.file("client.key")))
+	producer := as.connect(t, "producer", withTLS)
+	registry := as.connect(t, "registry-client", withTLS)
 	deliverEverywhere(t, producer.js, admin.js, registry.nc, fakes, fr)
 	time.Sleep(300 * time.Millisecond)
 	if v := as.log.violations(); len(v) > 0 {
@@ -149,18 +149,9 @@ func TestMutualTLSAndNKey(t *testing.T) {
 		t.Error("the nkey seed appears in the logs")
 	}
 	// The nkey user is confined like the password user it replaces.
-	apns := connectAs(t, url, nats.RootCAs(pki.file("ca.crt")), nats.ClientCert(pki.file("client.crt"), pki.file("client.key")),
-		mustNkey(t, seedFile))
+	apns := as.connect(t, "apns-sender", withTLS, func(c *config.Common) { c.NATSUser, c.NATSPassword, c.NATSNKey = "", "", seedFile })
 	apns.deniedSub(t, "push.send.fcm.>")
-}
-
-func mustNkey(t *testing.T, seedFile string) nats.Option {
-	t.Helper()
-	o, err := nats.NkeyOptionFromSeed(seedFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	apns.deniedSub(t, "_INBOX_gcm-sender.>")
 }
 
 // pki is a test CA with a server certificate for 127.0.0.1 and a client
