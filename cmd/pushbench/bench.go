@@ -554,7 +554,11 @@ var targets = []target{
 				continue
 			}
 			any = true
-			figs = append(figs, fmt.Sprintf("%s %.2f×", r.Scenario, r.CPURatio))
+			fig := fmt.Sprintf("%s %.2f×", r.Scenario, r.CPURatio)
+			if r.FakesInFleet {
+				fig += " (fakes included: --fakes inproc)"
+			}
+			figs = append(figs, fig)
 			met = met && r.CPURatio <= 1.5
 		}
 		return met, strings.Join(figs, ", "), any
