@@ -3,7 +3,9 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 	"unicode/utf8"
 )
@@ -112,8 +114,18 @@ var intentFields = map[string]bool{
 
 type intentAlias Intent // no methods: avoids recursion
 
-// UnmarshalJSON decodes known fields strictly and keeps unknown top-level ones.
+// UnmarshalJSON decodes known fields strictly and keeps unknown top-level
+// ones. The common intent has no unknown field and takes one strict pass;
+// only when that fails does a second look tell a kept top-level extra from
+// a real error.
 func (in *Intent) UnmarshalJSON(b []byte) error {
+	var a intentAlias
+	strictErr := decodeStrict(b, &a)
+	if strictErr == nil {
+		*in = Intent(a)
+		in.Extra = nil
+		return nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
@@ -130,18 +142,32 @@ func (in *Intent) UnmarshalJSON(b []byte) error {
 		}
 		extra[k] = v
 	}
+	if extra == nil {
+		return strictErr // nothing to keep: the strict error stands
+	}
 	kb, err := json.Marshal(known)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(kb))
-	dec.DisallowUnknownFields()
-	var a intentAlias
-	if err := dec.Decode(&a); err != nil {
+	a = intentAlias{}
+	if err := decodeStrict(kb, &a); err != nil {
 		return err
 	}
 	*in = Intent(a)
 	in.Extra = extra
+	return nil
+}
+
+// decodeStrict decodes exactly one JSON value, rejecting unknown fields.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("invalid JSON: data after the intent")
+	}
 	return nil
 }
 
