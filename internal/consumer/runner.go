@@ -118,33 +118,22 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// The jetstream iterator issues its next pull request only from inside
-// Next, and skips it while its previous pull is still being published. If
-// that publish's goroutine is descheduled until the previous batches are
-// all delivered and handled (two busy cores are enough), no pull request is
-// left on the server (consumer info: pending N, waiting 0, ack pending 0)
-// and every worker waits in Next, which never checks again: the stage stalls
-// until the iterator's heartbeat check gives up on the request. Hence:
-//
-//   - nextWait: Next returns after at most this long without a message, and
-//     the next call checks again, so such a stall lasts at most nextWait;
-//   - pullExpiry: pull requests expire (heartbeat: half of it) after 5s
-//     rather than the client's 30s, a net for requests lost otherwise, at
-//     one pull request per idle consumer every 5s.
-const (
-	nextWait   = time.Second
-	pullExpiry = 5 * time.Second
-)
+// pullExpiry bounds each pull request; its idle heartbeat is half of it.
+// Under load the server sometimes ends up holding none of the consumer's
+// pull requests while the client still counts them outstanding (consumer
+// info: pending N, waiting 0, ack pending 0); the iterator only notices when
+// a request expires or its heartbeats stop, and re-pulls. With the client's
+// default of 30s every such stall froze the stage for 30s (pushbench:
+// throughput collapsed, p99 intent-to-provider above 30s); 5s bounds it,
+// for one pull request per consumer every 5s when idle.
+const pullExpiry = 5 * time.Second
 
 func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stopping *atomic.Bool) {
 	for {
-		msg, err := it.Next(jetstream.NextMaxWait(nextWait))
+		msg, err := it.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
-			}
-			if errors.Is(err, nats.ErrTimeout) {
-				continue // nothing for nextWait: ask again
 			}
 			// Missed heartbeats and the like: the iterator recovers by itself.
 			r.cfg.Logger.Debug("fetch", "err", err)
