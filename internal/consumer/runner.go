@@ -119,14 +119,18 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // pullExpiry bounds each pull request; its idle heartbeat is half of it.
-// Under load the server sometimes ends up holding none of the consumer's
-// pull requests while the client still counts them outstanding (consumer
-// info: pending N, waiting 0, ack pending 0); the iterator only notices when
-// a request expires or its heartbeats stop, and re-pulls. With the client's
-// default of 30s every such stall froze the stage for 30s (pushbench:
-// throughput collapsed, p99 intent-to-provider above 30s); 5s bounds it,
-// for one pull request per consumer every 5s when idle.
-const pullExpiry = 5 * time.Second
+// The jetstream iterator issues its next pull request only from inside
+// Next, and skips it while its previous pull is still being published; when
+// that goroutine is descheduled until everything requested is delivered and
+// handled (two busy cores suffice), no pull request is left on the server
+// (consumer info: pending N, waiting 0, ack pending 0) and every worker waits
+// in Next. Only the iterator's missed-heartbeat check (2 heartbeats) then
+// re-pulls: after 30s with the client's default expiry, after 2s with this
+// one. The same check notices pull requests lost with a failed server. Cost:
+// one pull request and two heartbeats per idle consumer every 2s. (A Next
+// timeout shorter than 2 heartbeats would defeat that check: the iterator
+// arms it per Next call.)
+const pullExpiry = 2 * time.Second
 
 func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stopping *atomic.Bool) {
 	for {
