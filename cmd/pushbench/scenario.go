@@ -134,19 +134,3 @@ func (s scenario) platformAt(i int) events.Platform {
 	}
 	return events.Mi
 }
-
-// benchToken is device token number n of platform p, of the platform's
-// shape; dead ones start with "dead", which every fake reports unregistered.
-func benchToken(p events.Platform, n int, dead bool) string {
-	prefix := ""
-	if dead {
-		prefix = "dead"
-	}
-	switch p {
-	case events.APNs:
-		return prefix + fmt.Sprintf("%064x", n)[len(prefix):]
-	case events.FCM:
-		return fmt.Sprintf("%sfcm%08d:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx", prefix, n)
-	}
-	return fmt.Sprintf("%smi%08d+bench/regid=", prefix, n)
-}

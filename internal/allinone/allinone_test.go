@@ -68,7 +68,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 		// One intent per i with a token on each platform; every 5th is dead.
 		var targets []events.Target
 		for _, p := range events.Platforms {
-			tg := events.Target{Platform: p, Token: demoToken(p, i, i%5 == 4)}
+			tg := events.Target{Platform: p, Token: SandboxToken(p, i, i%5 == 4)}
 			targets = append(targets, tg)
 			if i%5 == 4 {
 				dead = append(dead, tg)

@@ -78,7 +78,7 @@ func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Wr
 	for i := range n {
 		p := events.Platforms[i%len(events.Platforms)]
 		isDead := i%cfg.DeadEvery == cfg.DeadEvery-1
-		tg := events.Target{Platform: p, Token: demoToken(p, i, isDead)}
+		tg := events.Target{Platform: p, Token: SandboxToken(p, i, isDead)}
 		if isDead {
 			dead = append(dead, tg)
 		}
@@ -144,9 +144,11 @@ func secondRound(ctx context.Context, env *fleet.Env, run string, dead []events.
 	return nil
 }
 
-// demoToken makes a token of the platform's shape; dead ones start with
-// "dead", which the sandbox providers report as unregistered.
-func demoToken(p events.Platform, i int, dead bool) string {
+// SandboxToken is the i-th made-up device token of platform p, in the
+// platform's shape (64 hex digits for APNs, an FCM registration token, a
+// MiPush regid). Dead ones start with "dead", which every sandbox provider
+// reports as unregistered. Demos, tests and benchmarks share it.
+func SandboxToken(p events.Platform, i int, dead bool) string {
 	prefix := ""
 	if dead {
 		prefix = "dead"
@@ -155,9 +157,9 @@ func demoToken(p events.Platform, i int, dead bool) string {
 	case events.APNs:
 		return prefix + fmt.Sprintf("%064x", i)[len(prefix):]
 	case events.FCM:
-		return fmt.Sprintf("%sfcm%08d:APA91b-demo-token", prefix, i)
+		return fmt.Sprintf("%sfcm%08d:APA91b-sandbox-token", prefix, i)
 	}
-	return fmt.Sprintf("%smi%08d+demo/regid=", prefix, i)
+	return fmt.Sprintf("%smi%08d+sandbox/regid=", prefix, i)
 }
 
 // follow counts this run's feedback events from now on.

@@ -108,22 +108,6 @@ func (f *Fakes) Delivered(tg events.Target) int {
 	return f.Mi.Delivered(tg.Token)
 }
 
-// Token is the i-th test token of platform p, in the platform's format;
-// dead tokens start with "dead", which every fake answers as unregistered.
-func Token(p events.Platform, i int, dead bool) string {
-	prefix := ""
-	if dead {
-		prefix = "dead"
-	}
-	switch p {
-	case events.APNs:
-		return prefix + fmt.Sprintf("%064x", i)[len(prefix):]
-	case events.FCM:
-		return fmt.Sprintf("%sfcm%08d:APA91b-cluster-token", prefix, i)
-	}
-	return fmt.Sprintf("%smi%08d+cluster/regid=", prefix, i)
-}
-
 // AppsFile writes the apps file (--apps-file) that gives App valid
 // credentials for the three fakes, in dir.
 func (f *Fakes) AppsFile(t testing.TB, dir string) string {

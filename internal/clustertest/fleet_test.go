@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/allinone"
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
@@ -245,7 +246,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 func intentFor(i int, dead bool) *events.Intent {
 	var tgs []events.Target
 	for _, p := range events.Platforms {
-		tgs = append(tgs, events.Target{Platform: p, Token: Token(p, i, dead)})
+		tgs = append(tgs, events.Target{Platform: p, Token: allinone.SandboxToken(p, i, dead)})
 	}
 	return &events.Intent{ID: fmt.Sprintf("cluster-%d", i), App: App, Targets: events.Targets{Tokens: tgs},
 		Notification: events.Notification{Title: "cluster", Body: fmt.Sprint(i)}}

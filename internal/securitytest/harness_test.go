@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pushfleet/pushfleet/internal/allinone"
 	"github.com/pushfleet/pushfleet/internal/clustertest"
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
@@ -475,8 +476,8 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	pub := events.NewPublisher(producer)
 	var live, dead []events.Target
 	for i, p := range events.Platforms {
-		live = append(live, events.Target{Platform: p, Token: clustertest.Token(p, 100+i, false)})
-		dead = append(dead, events.Target{Platform: p, Token: clustertest.Token(p, 200+i, true)})
+		live = append(live, events.Target{Platform: p, Token: allinone.SandboxToken(p, 100+i, false)})
+		dead = append(dead, events.Target{Platform: p, Token: allinone.SandboxToken(p, 200+i, true)})
 	}
 	publish := func(in *events.Intent) {
 		t.Helper()
@@ -501,13 +502,13 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// One APNs request fails: the job's other token is delivered and the
 	// failed one re-queued on push.send.apns.<app>.retry.<job>.
 	retried := []events.Target{
-		{Platform: events.APNs, Token: clustertest.Token(events.APNs, 300, false)},
-		{Platform: events.APNs, Token: clustertest.Token(events.APNs, 301, false)},
+		{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 300, false)},
+		{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 301, false)},
 	}
 	fakes.APNs.FailNext(1, providertest.Unavailable, 0)
 	publish(intent("sec-2", retried...))
 	// send_at one second ahead: stored as a schedule on push.schedules.
-	later := intent("sec-3", events.Target{Platform: events.FCM, Token: clustertest.Token(events.FCM, 400, false)})
+	later := intent("sec-3", events.Target{Platform: events.FCM, Token: allinone.SandboxToken(events.FCM, 400, false)})
 	at := time.Now().Add(time.Second)
 	later.SendAt = &at
 	publish(later)
@@ -518,8 +519,8 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// Devices registered through the registry (served by the feedback-sink),
 	// then targeted by alias and by tag: the dispatcher resolves them by
 	// scanning the registry's index.
-	aliased := events.Target{Platform: events.Mi, Token: clustertest.Token(events.Mi, 500, false)}
-	tagged := events.Target{Platform: events.APNs, Token: clustertest.Token(events.APNs, 501, false)}
+	aliased := events.Target{Platform: events.Mi, Token: allinone.SandboxToken(events.Mi, 500, false)}
+	tagged := events.Target{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 501, false)}
 	for _, r := range []string{
 		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"alias":"sec-user"}`, clustertest.App, aliased.Platform, aliased.Token),
 		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"tags":["sec-tag"]}`, clustertest.App, tagged.Platform, tagged.Token),
@@ -544,8 +545,8 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// An FCM job of two tokens whose first request fails: the gcm-sender
 	// re-queues one token.
 	fcmRetried := []events.Target{
-		{Platform: events.FCM, Token: clustertest.Token(events.FCM, 600, false)},
-		{Platform: events.FCM, Token: clustertest.Token(events.FCM, 601, false)},
+		{Platform: events.FCM, Token: allinone.SandboxToken(events.FCM, 600, false)},
+		{Platform: events.FCM, Token: allinone.SandboxToken(events.FCM, 601, false)},
 	}
 	fakes.FCM.FailNext(1, providertest.RateLimited, time.Second)
 	publish(intent("sec-6", fcmRetried...))
@@ -555,7 +556,7 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// Dead letters: a job APNs rejects as malformed (apns-sender) and an
 	// intent that is not JSON (dispatcher).
 	fakes.APNs.FailNext(1, providertest.BadRequest, 0)
-	publish(intent("sec-7", events.Target{Platform: events.APNs, Token: clustertest.Token(events.APNs, 700, false)}))
+	publish(intent("sec-7", events.Target{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 700, false)}))
 	if _, err := producer.Publish(ctx, events.IntentSubject(clustertest.App), []byte(`{"id": "sec-8",`)); err != nil {
 		t.Fatalf("producer publishes a malformed intent: %v", err)
 	}
