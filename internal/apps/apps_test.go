@@ -58,8 +58,12 @@ func TestSectionErrorsNameAppAndField(t *testing.T) {
 
 func TestWatchAppliesChangesAndKeepsConfigOnBadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apps.yaml")
-	write := func(s string) {
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+	write := func(s string) { // atomically, as the watcher expects
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,6 +77,8 @@ func TestWatchAppliesChangesAndKeepsConfigOnBadFile(t *testing.T) {
 	})
 	time.Sleep(30 * time.Millisecond)
 	write("apps:\n  shop:\n    mi: {secret: \"\"}\n") // invalid: ignored
+	time.Sleep(50 * time.Millisecond)
+	write("") // empty: ignored
 	time.Sleep(50 * time.Millisecond)
 	write("apps:\n  shop:\n    mi: {secret: two}\n  blog:\n    mi: {secret: three}\n")
 	select {

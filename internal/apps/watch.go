@@ -13,7 +13,10 @@ import (
 // Watch re-reads the file at path every interval and calls apply with its
 // platform section whenever the content changed, so adding an app or
 // rotating its credentials needs no restart. A file that fails to parse or
-// validate is logged and ignored: the running configuration stays.
+// validate, or is empty, is logged and ignored: the running configuration
+// stays. Replace the file atomically (write a new one, rename it over the
+// old, as Kubernetes does for mounted Secrets) so it is never read half
+// written.
 func Watch[T Validator](ctx context.Context, path string, every time.Duration, p events.Platform, log *slog.Logger,
 	apply func(map[string]T) error) {
 	last, _ := os.ReadFile(path)
@@ -31,6 +34,11 @@ func Watch[T Validator](ctx context.Context, path string, every time.Duration, p
 			continue
 		}
 		if bytes.Equal(b, last) {
+			continue
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			// Most likely caught mid-write: never take it for "no apps".
+			log.Warn("apps file is empty; keeping the running configuration", "path", path)
 			continue
 		}
 		last = b
