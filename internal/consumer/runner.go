@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -38,12 +39,16 @@ type JetStream interface {
 
 // Runner runs one durable consumer with a Handler.
 type Runner struct {
-	cfg     Config
-	js      JetStream
-	h       Handler
-	m       *metrics.Fleet
-	ready   atomic.Bool
-	lagStop chan struct{}
+	cfg Config
+	// inFlight and handlerSeconds are the stage's metric children, resolved
+	// once: they are touched for every message.
+	inFlight       prometheus.Gauge
+	handlerSeconds prometheus.Observer
+	js             JetStream
+	h              Handler
+	m              *metrics.Fleet
+	ready          atomic.Bool
+	lagStop        chan struct{}
 }
 
 // New validates cfg and returns a Runner.
@@ -52,7 +57,9 @@ func New(js JetStream, cfg Config, h Handler, m *metrics.Fleet) (*Runner, error)
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Runner{cfg: cfg, js: js, h: h, m: m}, nil
+	return &Runner{cfg: cfg, js: js, h: h, m: m,
+		inFlight:       m.InFlight.WithLabelValues(cfg.Stage),
+		handlerSeconds: m.HandlerSeconds.WithLabelValues(cfg.Stage)}, nil
 }
 
 // Ready reports whether the consumer is bound and fetching.
@@ -153,15 +160,14 @@ func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stoppin
 }
 
 func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
-	stage := r.cfg.Stage
-	r.m.InFlight.WithLabelValues(stage).Inc()
+	r.inFlight.Inc()
 	start := time.Now()
 	// Keep the message ours while a slow handler works (rate limits, big batches).
 	keep := keepAlive(msg, r.cfg.AckWait/2)
 	defer func() {
 		keep()
-		r.m.InFlight.WithLabelValues(stage).Dec()
-		r.m.HandlerSeconds.WithLabelValues(stage).Observe(time.Since(start).Seconds())
+		r.inFlight.Dec()
+		r.handlerSeconds.Observe(time.Since(start).Seconds())
 	}()
 	v := r.safeHandle(ctx, msg)
 	r.settle(ctx, msg, v)

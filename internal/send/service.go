@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,9 +152,9 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 		if fb.Outcome != events.Failed {
 			observe.Observe(latency)
 		}
-		s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(fb.Outcome)).Inc()
 		fbs = append(fbs, fb)
 	}
+	s.count(job, fbs)
 	if credReason != "" {
 		d := s.paused.trip(job.App, now)
 		s.m.AppsPaused.WithLabelValues(string(job.Platform), job.App).Set(1)
@@ -244,8 +245,8 @@ func (s *Service) report(ctx context.Context, job *events.Job, tokens []string, 
 	for i, t := range tokens {
 		fbs[i] = events.Feedback{App: job.App, Platform: job.Platform, Token: t, Outcome: o,
 			Reason: reason, IntentID: job.IntentID, JobID: job.ID, At: now}
-		s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(o)).Inc()
 	}
+	s.count(job, fbs)
 	return s.fb.Publish(ctx, fbs)
 }
 
@@ -259,6 +260,22 @@ func unavailable(results []provider.Result) bool {
 		}
 	}
 	return len(results) > 0
+}
+
+// count adds a job's outcomes to the notifications counter: one label
+// lookup per outcome present, not one per token.
+func (s *Service) count(job *events.Job, fbs []events.Feedback) {
+	n := make([]int, len(events.Outcomes))
+	for i := range fbs {
+		if k := slices.Index(events.Outcomes, fbs[i].Outcome); k >= 0 {
+			n[k]++
+		}
+	}
+	for k, c := range n {
+		if c > 0 {
+			s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(events.Outcomes[k])).Add(float64(c))
+		}
+	}
 }
 
 // detailedReason is a dead letter's reason: the provider's reason plus the
