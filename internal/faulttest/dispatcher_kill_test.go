@@ -3,11 +3,9 @@ package faulttest
 import (
 	"context"
 	"fmt"
-	"sync"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -18,10 +16,12 @@ const (
 	dispatcherKillIntents     = 5
 	dispatcherKillIntentsRace = 3
 	dispatcherKillTokens      = 2000
+	// dispatcherKillJobs jobs are stored when the dispatcher dies.
+	dispatcherKillJobs = 4
 )
 
-// The dispatcher process is killed with SIGKILL the moment it has stored
-// the first job of a batch of large intents, and restarted. The intents it
+// The dispatcher process is killed with SIGKILL once it has stored the
+// first few jobs of a batch of large intents, and restarted. The intents it
 // held come back after the AckWait and are split again; the jobs stored
 // before the kill are deduplicated by their ids, so every token is delivered
 // once. The three senders run as processes too.
@@ -47,39 +47,40 @@ func TestDispatcherSIGKILL(t *testing.T) {
 		targets = append(targets, h.publish(intent(fmt.Sprintf("dk-%d", i), tgs))...)
 	}
 
-	// Kill it from the first job's publish: it then holds every intent.
-	dispatcher := &proc{h: h, name: "dispatcher", args: []string{"--log-level", "info"}}
+	// The dispatcher reaches NATS through a gate that lets its first
+	// dispatcherKillJobs job publishes through and drops everything after
+	// them: fewer than one intent's jobs, so no intent can be acknowledged
+	// and the kill falls mid-batch however loaded the machine is.
+	gate := newPubGate(t, strings.TrimPrefix(h.js.url(), "nats://"), events.SendRoot+".", dispatcherKillJobs)
+	dispatcher := &proc{h: h, name: "dispatcher", args: []string{"--nats-url", gate.URL(), "--log-level", "info"}}
 	t.Cleanup(dispatcher.stop)
-	started, killed := make(chan struct{}), make(chan struct{})
-	dispatcher.onStart = func() { close(started) }
-	var once sync.Once
-	sub, err := h.nc.Subscribe(events.SendRoot+".>", func(*nats.Msg) {
-		once.Do(func() {
-			<-started
-			dispatcher.kill()
-			close(killed)
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.nc.Flush(); err != nil {
-		t.Fatal(err)
+	killed := make(chan struct{})
+	dispatcher.onStart = func() {
+		go func() {
+			defer close(killed)
+			select {
+			case <-gate.Held():
+				dispatcher.kill()
+			case <-time.After(30 * time.Second):
+			}
+		}()
 	}
 	dispatcher.launch()
 	dispatcher.onStart = nil
+	<-killed
 	select {
-	case <-killed:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the dispatcher published no job in 30s")
+	case <-gate.Held():
+	default:
+		t.Fatalf("the dispatcher published no more than %d jobs in 30s", gate.passed.Load())
 	}
-	_ = sub.Unsubscribe()
+	h.waitFor(10*time.Second, "the jobs let through stored", func() bool { return h.jobsStored() == dispatcherKillJobs })
 
 	msgs, tokens := h.inFlight(events.StreamIntents, events.DurableDispatcher)
 	jobs := h.jobsStored()
 	if msgs == 0 {
 		t.Fatalf("no intent in flight at the kill (%d jobs stored): the kill was not mid-batch", jobs)
 	}
+	dispatcher.args = []string{"--log-level", "info"} // straight to the server
 	dispatcher.restart()
 
 	h.settle()
@@ -91,6 +92,9 @@ func TestDispatcherSIGKILL(t *testing.T) {
 	h.report(tl)
 	if tl.DeadLetters != 0 {
 		t.Errorf("%d dead letters, want none", tl.DeadLetters)
+	}
+	if tl.Duplicates != 0 {
+		t.Errorf("%d duplicate deliveries, want none: the jobs stored before the kill were sent again", tl.Duplicates)
 	}
 	if final != uint64(n*10) {
 		t.Errorf("%d jobs stored in all, want %d: a redelivered intent must not store its jobs twice", final, n*10)
