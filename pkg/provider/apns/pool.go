@@ -17,19 +17,27 @@ var errPoolRetired = errors.New("apns: credentials changed or sender closed")
 
 // pool is the long-lived connections of one (credentials, environment): a
 // fixed set of apns2 clients, each with its own HTTP/2 transport and dialer,
-// and a bound on requests in flight per connection.
+// and the workers that make their requests.
+//
+// Requests are made by at most conns × streams long-lived workers, started
+// as the load needs them, rather than by a goroutine per token: a job of
+// many tokens waits in submit instead of parking goroutines whose stacks
+// grow on every request (the HTTP/2 client path is deep).
 type pool struct {
 	key   string
 	label string
 	conns []*conn
-	// slots holds one element per request in flight, across the pool; its
-	// capacity is conns × streams, so an acquired slot always finds a
-	// connection below its own bound.
-	slots chan struct{}
+	// work hands a request to an idle worker; maxWorkers is conns × streams,
+	// so a worker always finds a connection below its own bound.
+	work       chan func()
+	quit       chan struct{}
+	maxWorkers int
 
 	mu       sync.Mutex
+	workers  int
 	inflight int
 	retired  bool
+	quitOnce sync.Once
 	stopOnce sync.Once
 }
 
@@ -50,7 +58,8 @@ func newPool(cfg *Config, c *credential, sg *signer, env Environment, log *slog.
 	p := &pool{
 		key:   poolKey(c, env, url),
 		label: c.label() + "@" + string(env),
-		slots: make(chan struct{}, cfg.ConnsPerPool*cfg.MaxStreamsPerConn),
+		work:  make(chan func()), quit: make(chan struct{}),
+		maxWorkers: cfg.ConnsPerPool * cfg.MaxStreamsPerConn,
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs, NextProtos: []string{"h2"}}
 	if c.cert != nil {
@@ -86,17 +95,53 @@ func newPool(cfg *Config, c *credential, sg *signer, env Environment, log *slog.
 	return p
 }
 
-// acquire waits for a free slot and returns the least busy connection.
-func (p *pool) acquire(ctx context.Context) (*conn, error) {
+// submit has f run by a worker: an idle one, a new one while the pool is
+// below its bound, or else the first to become free. It fails when ctx
+// ends or the pool is retired before a worker takes f.
+func (p *pool) submit(ctx context.Context, f func()) error {
 	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case p.work <- f:
+		return nil
+	default:
 	}
 	p.mu.Lock()
+	spawn := !p.retired && p.workers < p.maxWorkers
+	if spawn {
+		p.workers++
+	}
+	p.mu.Unlock()
+	if spawn {
+		go p.worker(f)
+		return nil
+	}
+	select {
+	case p.work <- f:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.quit:
+		return errPoolRetired
+	}
+}
+
+// worker runs submitted requests until the pool is retired. Workers never
+// leave a live pool, so a blocked submit is always served.
+func (p *pool) worker(f func()) {
+	for {
+		f()
+		select {
+		case f = <-p.work:
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// acquire returns the least busy connection for one request.
+func (p *pool) acquire() (*conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.retired {
-		p.mu.Unlock()
-		<-p.slots
 		return nil, errPoolRetired
 	}
 	best := p.conns[0]
@@ -107,18 +152,16 @@ func (p *pool) acquire(ctx context.Context) (*conn, error) {
 	}
 	best.inflight++
 	p.inflight++
-	p.mu.Unlock()
 	return best, nil
 }
 
-// release returns c's slot; the last request of a retired pool closes it.
+// release ends c's request; the last request of a retired pool closes it.
 func (p *pool) release(c *conn) {
 	p.mu.Lock()
 	c.inflight--
 	p.inflight--
 	drained := p.retired && p.inflight == 0
 	p.mu.Unlock()
-	<-p.slots
 	if drained {
 		p.stop()
 	}
@@ -127,6 +170,7 @@ func (p *pool) release(c *conn) {
 // retire stops new requests; the connections close once the requests in
 // flight are answered (at once when there are none).
 func (p *pool) retire() {
+	p.quitOnce.Do(func() { close(p.quit) })
 	p.mu.Lock()
 	p.retired = true
 	drained := p.inflight == 0

@@ -3,6 +3,7 @@ package apns_test
 import (
 	"context"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,6 +128,38 @@ func TestStreamsBoundedPerConnection(t *testing.T) {
 	}
 	if n := f.fake.Connections(); n != 2 {
 		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// TestLargeJobHoldsNoGoroutinePerToken: a job of many tokens is pushed by
+// the pool's workers (at most ConnsPerPool × MaxStreamsPerConn of them),
+// not by a goroutine per token waiting for a stream.
+func TestLargeJobHoldsNoGoroutinePerToken(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, func(c *apns.Config) { c.ConnsPerPool, c.MaxStreamsPerConn = 2, 3 })
+	f.fake.SetLatency(5 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if n := int64(runtime.NumGoroutine() - before); n > peak.Load() {
+				peak.Store(n)
+			}
+		}
+	}()
+	for _, r := range send(t, f.sender, newJob(testApp, tokens(0, 500)...)) {
+		wantKind(t, r, provider.Delivered)
+	}
+	close(done)
+	// Workers, connection readers and writers, the fake's handlers and the
+	// sampler: a few dozen at most. A goroutine per token would be 500.
+	if p := peak.Load(); p > 100 {
+		t.Fatalf("%d more goroutines at the peak of a 500-token job, want ≤ 100", p)
 	}
 }
 

@@ -13,9 +13,10 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
-// Send pushes job to every token concurrently, one HTTP/2 request per token,
-// and returns one Result per token in the job's order. Tokens still waiting
-// for a connection slot or an answer when ctx ends get Retry.
+// Send pushes job to every token concurrently, one HTTP/2 request per token
+// made by the pool's workers, and returns one Result per token in the job's
+// order. Tokens still waiting for a worker or an answer when ctx ends get
+// Retry.
 func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	a, ok := s.state.Load().apps[job.App]
 	if !ok {
@@ -33,7 +34,20 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	results := make([]provider.Result, len(job.Tokens))
 	var wg sync.WaitGroup
 	for i, tok := range job.Tokens {
-		wg.Go(func() { results[i] = s.push(ctx, a, msg, tok) })
+		if !isHexToken(tok) {
+			results[i] = provider.Result{Token: tok, Kind: provider.InvalidToken, Reason: reasonBadDeviceToken,
+				Err: fmt.Errorf("%w: not a hexadecimal APNs device token (not sent)", provider.ErrInvalidToken)}
+			continue
+		}
+		wg.Add(1)
+		err := a.pool.submit(ctx, func() {
+			defer wg.Done()
+			results[i] = s.push(ctx, a, msg, tok)
+		})
+		if err != nil {
+			results[i] = notSent(tok, err)
+			wg.Done()
+		}
 	}
 	wg.Wait()
 	s.logCredentialErrors(a, results)
@@ -42,14 +56,10 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 
 // push sends m to one token over a's pool.
 func (s *Sender) push(ctx context.Context, a *app, m *message, token string) provider.Result {
-	if !isHexToken(token) {
-		return provider.Result{Token: token, Kind: provider.InvalidToken, Reason: reasonBadDeviceToken,
-			Err: fmt.Errorf("%w: not a hexadecimal APNs device token (not sent)", provider.ErrInvalidToken)}
-	}
 	if err := ctx.Err(); err != nil {
 		return notSent(token, err)
 	}
-	c, err := a.pool.acquire(ctx)
+	c, err := a.pool.acquire()
 	if err != nil {
 		return notSent(token, err)
 	}
