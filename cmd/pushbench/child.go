@@ -54,7 +54,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) []string {
 	before := map[string]bool{}
 	fs.VisitAll(func(fl *flag.Flag) { before[fl.Name] = true })
 	f.Dispatcher.Register(fs) // --dispatcher-in-flight, --batch-apns/-fcm/-mi, --max-tokens, --max-intent-bytes
-	fs.IntVar(&f.Sender.MaxInFlight, "sender-in-flight", 64, "fleet: jobs handled at once per sender")
+	f.Sender.RegisterInFlight(fs, "fleet: ")
 	fs.DurationVar(&f.Sender.Send.RequestTimeout, "request-timeout", 30*time.Second, "fleet: bound on one job's provider call")
 	fs.IntVar(&f.Sender.Send.MaxAttempts, "max-attempts", 10, "fleet: tries per token before it is dead-lettered")
 	f.Sink.Register(fs) // --sink-in-flight, --success-flush

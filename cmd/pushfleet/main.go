@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "client address of the embedded server, for pushctl (empty: in-process only)")
 	fs.StringVar(&o.AppsFile, "apps-file", "", "apps configuration with real provider credentials (empty: local sandbox providers)")
 	o.Dispatcher.Register(fs)
-	fs.IntVar(&o.Sender.MaxInFlight, "sender-in-flight", 64, "jobs handled at once per sender")
+	o.Sender.RegisterInFlight(fs, "")
 	fs.DurationVar(&o.Sender.Send.RequestTimeout, "request-timeout", 30*time.Second, "bound on one job's provider call")
 	fs.IntVar(&o.Sender.Send.MaxAttempts, "max-attempts", 10, "tries per token before it is dead-lettered")
 	fs.DurationVar(&o.Sender.AppsReload, "apps-reload", 10*time.Second, "how often the apps file is checked for changes")

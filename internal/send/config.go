@@ -34,8 +34,17 @@ type Config struct {
 	// and 1m).
 	BreakerThreshold       int
 	BreakerMin, BreakerMax time.Duration
-	Logger                 *slog.Logger
+	// MaxTokensInFlight bounds the tokens this process has at its provider
+	// at once, across jobs (default DefaultMaxTokensInFlight): the jobs in
+	// flight bound the number of provider calls, this bounds their size, so
+	// many one-token jobs and a few large ones are both kept busy. A job
+	// larger than the bound runs alone.
+	MaxTokensInFlight int
+	Logger            *slog.Logger
 }
+
+// DefaultMaxTokensInFlight is the default of Config.MaxTokensInFlight.
+const DefaultMaxTokensInFlight = 5000
 
 func (c *Config) setDefaults() {
 	if c.RequestTimeout == 0 {
@@ -68,6 +77,9 @@ func (c *Config) setDefaults() {
 	if c.BreakerMax == 0 {
 		c.BreakerMax = time.Minute
 	}
+	if c.MaxTokensInFlight == 0 {
+		c.MaxTokensInFlight = DefaultMaxTokensInFlight
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -81,6 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("send: unknown platform %q", c.Platform)
 	case c.MaxAttempts < 1:
 		return fmt.Errorf("send: max attempts must be positive")
+	case c.MaxTokensInFlight < 1:
+		return fmt.Errorf("send: max tokens in flight must be positive")
 	case c.PauseMax < c.PauseMin || c.RetryMax < c.RetryBase || c.BreakerMax < c.BreakerMin:
 		return fmt.Errorf("send: a maximum is below its minimum")
 	}

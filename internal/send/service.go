@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/feedback"
@@ -28,6 +29,7 @@ type Service struct {
 	m      *metrics.Fleet
 	paused *pauses
 	cb     *breaker
+	tokens *semaphore.Weighted // MaxTokensInFlight
 	now    func() time.Time
 }
 
@@ -38,7 +40,8 @@ func New(cfg Config, sender provider.Sender, js jetstream.Publisher, m *metrics.
 	}
 	cfg.setDefaults()
 	s := &Service{cfg: cfg, sender: sender, js: js, fb: feedback.NewPublisher(js), m: m,
-		paused: newPauses(cfg.PauseMin, cfg.PauseMax), now: time.Now}
+		paused: newPauses(cfg.PauseMin, cfg.PauseMax), tokens: semaphore.NewWeighted(int64(cfg.MaxTokensInFlight)),
+		now: time.Now}
 	gauge := m.CircuitOpen.WithLabelValues(string(cfg.Platform))
 	s.cb = newBreaker(cfg.BreakerThreshold, cfg.BreakerMin, cfg.BreakerMax, func(open bool) {
 		if open {
@@ -80,7 +83,12 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 	if err := s.cb.wait(ctx); err != nil {
 		return consumer.RetryAfter(0, "shutdown", "stopped while the provider was unavailable")
 	}
+	weight := min(int64(len(job.Tokens)), int64(s.cfg.MaxTokensInFlight))
+	if err := s.tokens.Acquire(ctx, weight); err != nil {
+		return consumer.RetryAfter(0, "shutdown", "stopped while waiting for room at the provider")
+	}
 	if job.Expired(s.now()) {
+		s.tokens.Release(weight)
 		if err := s.report(ctx, job, job.Tokens, events.Expired, "expired before sending"); err != nil {
 			return consumer.RetryAfter(0, "publish", err.Error())
 		}
@@ -89,6 +97,7 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	results := s.sender.Send(sctx, job)
 	cancel()
+	s.tokens.Release(weight)
 	if unavailable(results) {
 		s.cb.failure()
 	} else {

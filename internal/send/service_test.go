@@ -3,10 +3,11 @@ package send
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/metrics"
@@ -57,5 +58,60 @@ func TestExpiredJobIsNotSent(t *testing.T) {
 	m, _ := s.GetMsg(ctx, 1)
 	if f, err := events.DecodeFeedback(m.Data); err != nil || f.Outcome != events.Expired {
 		t.Fatalf("feedback %+v (%v), want outcome expired", f, err)
+	}
+}
+
+// gaugeSender records the most tokens it held at once.
+type gaugeSender struct {
+	now, peak atomic.Int64
+	calls     atomic.Int32
+}
+
+func (g *gaugeSender) Send(_ context.Context, job *events.Job) []provider.Result {
+	n := g.now.Add(int64(len(job.Tokens)))
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+	time.Sleep(5 * time.Millisecond)
+	g.now.Add(-int64(len(job.Tokens)))
+	g.calls.Add(1)
+	return provider.All(job.Tokens, provider.Delivered, "", nil)
+}
+
+// Many jobs handled at once never put more than MaxTokensInFlight tokens at
+// the provider; a job larger than the bound still goes, alone.
+func TestTokensInFlightBounded(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv)
+	ctx := context.Background()
+	if err := streams.Provision(ctx, js, streams.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	g := &gaugeSender{}
+	svc, err := New(Config{Platform: events.APNs, MaxTokensInFlight: 10}, g, js, metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{3, 3, 3, 3, 3, 3, 3, 3, 25, 1, 1, 1, 1, 1, 7, 7}
+	var wg sync.WaitGroup
+	for i, n := range sizes {
+		toks := make([]string, n)
+		for j := range toks {
+			toks[j] = fmt.Sprintf("tok-%d-%d", i, j)
+		}
+		body, _ := json.Marshal(events.Job{ID: fmt.Sprintf("j%d", i), IntentID: "i", App: "shop", Platform: events.APNs,
+			Tokens: toks, Notification: events.Notification{Title: "t"}})
+		wg.Go(func() {
+			if v := svc.Handle(ctx, jobMsg{data: body}); v.Action != consumer.Ack {
+				t.Errorf("job %d: verdict %+v, want ack", i, v)
+			}
+		})
+	}
+	wg.Wait()
+	if c := g.calls.Load(); int(c) != len(sizes) {
+		t.Fatalf("%d provider calls, want %d", c, len(sizes))
+	}
+	// The 25-token job ran alone; every other moment stayed within 10.
+	if p := g.peak.Load(); p != 25 {
+		t.Fatalf("peak %d tokens at the provider, want 25 (the oversized job alone)", p)
 	}
 }
