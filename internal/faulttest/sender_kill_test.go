@@ -42,9 +42,16 @@ func TestSenderSIGKILL(t *testing.T) {
 	}
 	total := int64(len(targets))
 	h.waitFor(30*time.Second, "every job stored", func() bool { return h.jobsStored() == uint64(n) })
+	// Once a third is delivered, APNs stalls: the requests made after that
+	// stay unanswered, so the kill finds jobs in flight however loaded the
+	// machine is.
+	h.apns.HoldAfter(total / 3)
 	sender := h.startProc("apns-sender", h.senderArgs(events.APNs, h.appsFile())...)
-	h.waitFor(30*time.Second, "a third of the tokens delivered", func() bool { return h.apns.TotalDelivered() >= total/3 })
+	h.waitFor(30*time.Second, "a third of the tokens delivered and APNs holding the next requests", func() bool {
+		return h.apns.TotalDelivered() >= total/3 && h.apns.InFlight() > 0
+	})
 	sender.kill()
+	h.apns.Release()
 	atKill := h.apns.TotalDelivered()
 	msgs, tokens := h.inFlight(events.SendStream(events.APNs), events.SenderDurable(events.APNs))
 	if msgs == 0 {

@@ -163,6 +163,39 @@ func TestLargeJobHoldsNoGoroutinePerToken(t *testing.T) {
 	}
 }
 
+// TestFakeHoldAfter: the fake's stall holds requests unanswered once n
+// were delivered, and Release lets them through; the sender keeps the
+// held tokens in flight, none lost.
+func TestFakeHoldAfter(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	f.fake.HoldAfter(5)
+	done := make(chan []provider.Result, 1)
+	go func() { done <- f.sender.Send(context.Background(), newJob(testApp, tokens(0, 20)...)) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.fake.TotalDelivered() < 5 || f.fake.InFlight() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request held: %d delivered, %d in flight", f.fake.TotalDelivered(), f.fake.InFlight())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := f.fake.TotalDelivered(); n >= 20 {
+		t.Fatalf("%d delivered while held, want fewer than 20", n)
+	}
+	select {
+	case <-done:
+		t.Fatal("the job ended while the fake held requests")
+	default:
+	}
+	f.fake.Release()
+	for _, r := range <-done {
+		wantKind(t, r, provider.Delivered)
+	}
+	if n := f.fake.TotalDelivered(); n != 20 {
+		t.Fatalf("%d delivered after release, want 20", n)
+	}
+}
+
 // TestServerStreamLimitOpensConnections: when APNs advertises fewer streams
 // than the sender's bound, requests spill onto extra connections instead of
 // stalling (StrictMaxConcurrentRequests stays off).

@@ -1,6 +1,7 @@
 package apnsfake
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"time"
@@ -59,6 +60,45 @@ func (s *Server) ResetStreams(n int) { s.queue(n, fault{reset: true}) }
 
 // SetLatency delays every answer by d (the request's end cuts it short).
 func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
+
+// HoldAfter makes APNs stall once n notifications were delivered: every
+// later request waits, unanswered, until its client gives up or Release is
+// called. A test can so stop a sender at a known point of its work, with
+// requests in flight, however loaded the machine is.
+func (s *Server) HoldAfter(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holdAfter.Load() == 0 {
+		s.held = make(chan struct{})
+	}
+	s.holdAfter.Store(n)
+}
+
+// Release ends HoldAfter: held requests are answered.
+func (s *Server) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holdAfter.Swap(0) != 0 {
+		close(s.held)
+	}
+}
+
+// hold applies HoldAfter; false means the request ended first.
+func (s *Server) hold(ctx context.Context) bool {
+	n := s.holdAfter.Load()
+	if n <= 0 || s.total.Load() < n {
+		return true
+	}
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	select {
+	case <-held:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 func (s *Server) queue(n int, f fault) {
 	s.mu.Lock()

@@ -33,7 +33,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.notePeak(s.inFlight.Add(1))
 	defer s.inFlight.Add(-1)
-	if !s.wait(r.Context()) {
+	if !s.wait(r.Context()) || !s.hold(r.Context()) {
 		return // the client gave up; nobody reads an answer
 	}
 	if f, ok := s.nextFault(); ok {

@@ -26,6 +26,10 @@ type Server struct {
 	done     chan struct{}
 
 	latency  atomic.Int64 // time.Duration
+	// holdAfter > 0 holds every answer once that many were delivered,
+	// until held is closed by Release.
+	holdAfter atomic.Int64
+	held      chan struct{} // guarded by mu
 	resets   atomic.Int64
 	requests atomic.Int64
 	total    atomic.Int64 // deliveries
