@@ -25,17 +25,17 @@ type Server struct {
 	started  time.Time
 	done     chan struct{}
 
-	latency  atomic.Int64 // time.Duration
+	latency atomic.Int64 // time.Duration
 	// holdAfter > 0 holds every answer once that many were delivered,
 	// until held is closed by Release.
 	holdAfter atomic.Int64
 	held      chan struct{} // guarded by mu
-	resets   atomic.Int64
-	requests atomic.Int64
-	total    atomic.Int64 // deliveries
-	inFlight atomic.Int64
-	peak     atomic.Int64 // high-water mark of inFlight
-	accepted atomic.Int64
+	resets    atomic.Int64
+	requests  atomic.Int64
+	total     atomic.Int64 // deliveries
+	inFlight  atomic.Int64
+	peak      atomic.Int64 // high-water mark of inFlight
+	accepted  atomic.Int64
 
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
