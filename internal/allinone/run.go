@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer hs.Shutdown(context.WithoutCancel(ctx))
 	context.AfterFunc(ctx, hs.Stopping)
-	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: o.Common.DrainTimeout}
+	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: o.Common.DrainTimeout, AckWait: o.Common.AckWait}
 
 	g, closeProviders, mode, err := services(ctx, env, &o)
 	if err != nil {

@@ -32,6 +32,9 @@ type Common struct {
 	Streams   streams.Config
 	// DrainTimeout bounds the graceful shutdown of in-flight work.
 	DrainTimeout time.Duration
+	// AckWait is how long JetStream waits for a message's ack before it
+	// gives the message to another replica (after a crash, say).
+	AckWait time.Duration
 }
 
 // Register adds the common flags to fs.
@@ -52,6 +55,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.DurationVar(&c.Streams.FeedbackMaxAge, "feedback-retention", 7*24*time.Hour, "how long PUSH_FEEDBACK keeps feedback events")
 	fs.DurationVar(&c.Streams.DeadMaxAge, "dead-retention", 30*24*time.Hour, "how long PUSH_DEAD keeps dead letters")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight work")
+	fs.DurationVar(&c.AckWait, "ack-wait", 30*time.Second, "how long a message held by a crashed or cut-off service waits before redelivery (live handlers extend it)")
 }
 
 // Validate reports unusable settings.
@@ -64,6 +68,9 @@ func (c *Common) Validate() error {
 	}
 	if c.NATSUser != "" && c.NATSPassword == "" {
 		return errors.New("--nats-user needs --nats-password")
+	}
+	if c.AckWait != 0 && c.AckWait < time.Second { // zero: the consumer's default
+		return errors.New("--ack-wait must be at least 1s")
 	}
 	return c.Streams.Validate()
 }

@@ -51,6 +51,8 @@ func TestValidate(t *testing.T) {
 		{"cert without key", func(c *Common) { c.NATSCert = "c.pem" }, false},
 		{"user without password", func(c *Common) { c.NATSUser = "u" }, false},
 		{"replicas", func(c *Common) { c.Streams.Replicas = 9 }, false},
+		{"ack wait below a second", func(c *Common) { c.AckWait = 500 * time.Millisecond }, false},
+		{"ack wait zero is the default", func(c *Common) { c.AckWait = 0 }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

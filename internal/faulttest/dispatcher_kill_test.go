@@ -84,6 +84,9 @@ func TestDispatcherSIGKILL(t *testing.T) {
 	dispatcher.restart()
 
 	h.settle()
+	if got := h.ackWait(events.StreamIntents, events.DurableDispatcher); got != ackWait {
+		t.Errorf("dispatcher consumer AckWait %v, want the --ack-wait given, %v", got, ackWait)
+	}
 	tl := h.count(targets)
 	tl.InFlight, tl.InFlightMsgs = tokens, msgs
 	tl.Extra = append(tl.Extra, fmt.Sprintf("jobs_stored_at_kill=%d/%d", jobs, n*10))

@@ -37,10 +37,10 @@
 //     once.
 //
 // A SIGKILLed process's unacknowledged messages come back only after the
-// consumers' AckWait (30s, not configurable from the binaries), so the two
-// kill scenarios (and usually the JetStream restart) each take a little over
-// 30s; the scenarios run in parallel (TestMain raises -parallel to 8 unless
-// it is given), so the package takes about 40s, with or without -race.
+// consumers' AckWait: every service here runs with --ack-wait 10s (the
+// default is 30s), so the two kill scenarios take a little over 10s more
+// than their work; the scenarios run in parallel (TestMain raises -parallel
+// to 8 unless it is given).
 //
 // Counts are smaller under the race detector. The service binaries are built
 // once per test run (without -race) into a temporary directory.

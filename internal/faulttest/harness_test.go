@@ -49,8 +49,13 @@ import (
 const app = "demo"
 
 // settleTimeout bounds how long a scenario waits for the fleet to settle
-// after its fault (a SIGKILLed process's messages alone take the 30s AckWait).
+// after its fault (a SIGKILLed process's messages alone take the AckWait).
 const settleTimeout = 75 * time.Second
+
+// ackWait is every service's --ack-wait: how long a killed process's
+// messages wait before redelivery (the default 30s would only slow the
+// scenarios down).
+const ackWait = 10 * time.Second
 
 // workStreams are the streams that are empty once the fleet has nothing
 // left to do: intents, jobs and scheduled retries are all stored there
@@ -109,7 +114,7 @@ var (
 
 // scenarioParallelism is how many scenarios run at once unless -parallel
 // says otherwise. They mostly wait (a SIGKILLed process's messages come back
-// after the 30s AckWait), so they all run together even on two cores.
+// after the AckWait), so they all run together even on two cores.
 const scenarioParallelism = 8
 
 func TestMain(m *testing.M) {
@@ -500,7 +505,8 @@ func (h *harness) runInProcess(s services) *running {
 		h.t.Fatal(err)
 	}
 	m := metrics.New()
-	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Logger: log, DrainTimeout: 5 * time.Second, MaxAttempts: s.maxAttempts}
+	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Logger: log, DrainTimeout: 5 * time.Second, AckWait: ackWait,
+		MaxAttempts: s.maxAttempts}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), nc: nc, t: h.t}
 	h.t.Cleanup(func() { r.stop(); logf.Close() })
@@ -619,7 +625,8 @@ func (p *proc) launch() {
 	bin := binary(t, p.name)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	logf, logPath := p.h.newLog(p.name)
-	args := append([]string{"--nats-url", p.h.js.url(), "--http-addr", addr, "--drain-timeout", "5s"}, p.args...)
+	args := append([]string{"--nats-url", p.h.js.url(), "--http-addr", addr, "--drain-timeout", "5s",
+		"--ack-wait", ackWait.String()}, p.args...)
 	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() { // the flags alone configure it
 		if !strings.HasPrefix(kv, config.EnvPrefix) {
@@ -1054,6 +1061,18 @@ func (h *harness) inFlight(stream, durable string) (msgs, tokens int) {
 		tokens += n
 	}
 	return msgs, tokens
+}
+
+// ackWait is the AckWait of a durable consumer on the server.
+func (h *harness) ackWait(stream, durable string) time.Duration {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := h.jsc.Consumer(ctx, stream, durable)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c.CachedInfo().Config.AckWait
 }
 
 // tokensIn is the number of tokens an intent or job carries; ok is false

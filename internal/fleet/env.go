@@ -25,6 +25,8 @@ type Env struct {
 	Logger  *slog.Logger
 	// DrainTimeout bounds the graceful stop of in-flight work.
 	DrainTimeout time.Duration
+	// AckWait is every consumer's ack wait (default 30s).
+	AckWait time.Duration
 	// MaxAttempts is the retry budget of every stage (default 10).
 	MaxAttempts int
 }

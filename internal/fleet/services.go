@@ -27,6 +27,7 @@ var errNotReady = errors.New("consumer not bound")
 func (e *Env) runner(name string, cfg consumer.Config, h consumer.Handler) (*consumer.Runner, error) {
 	cfg.Logger = e.Logger.With("component", name)
 	cfg.DrainTimeout = e.DrainTimeout
+	cfg.AckWait = e.AckWait
 	if e.MaxAttempts > 0 {
 		cfg.MaxAttempts = e.MaxAttempts
 	}
