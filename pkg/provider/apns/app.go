@@ -18,10 +18,11 @@ const (
 // AppConfig is one app's APNs settings.
 //
 // Token auth (recommended) sets Key or KeyFile (the .p8 PKCS#8 PEM), KeyID
-// and TeamID. Certificate auth sets Cert or CertFile (PEM certificate chain)
-// and Key or KeyFile (its PEM private key; may be omitted when the
-// certificate PEM also holds the key). A .p12 must first be converted to PEM,
-// e.g. `openssl pkcs12 -in cert.p12 -out cert.pem -nodes`.
+// and TeamID. Certificate auth sets either P12File (the .p12 exported from
+// Keychain Access or made by OpenSSL, legacy or AES-encrypted) with its
+// password, or Cert or CertFile (PEM certificate chain) and Key or KeyFile
+// (its PEM private key; may be omitted when the certificate PEM also holds
+// the key).
 type AppConfig struct {
 	// Topic is the app's bundle id; push-type suffixes (.voip, ...) are
 	// added by the sender.
@@ -40,10 +41,16 @@ type AppConfig struct {
 	// Cert is an inline PEM client certificate; CertFile a path to it.
 	Cert     string `json:"cert,omitempty"`
 	CertFile string `json:"cert_file,omitempty"`
+
+	// P12File is a PKCS#12 (.p12) file holding the client certificate and
+	// its key; P12Password or P12PasswordFile (set at most one) unlock it.
+	P12File         string `json:"p12_file,omitempty"`
+	P12Password     string `json:"p12_password,omitempty"`
+	P12PasswordFile string `json:"p12_password_file,omitempty"`
 }
 
 // usesCert reports whether the app authenticates with a client certificate.
-func (a AppConfig) usesCert() bool { return a.Cert != "" || a.CertFile != "" }
+func (a AppConfig) usesCert() bool { return a.Cert != "" || a.CertFile != "" || a.P12File != "" }
 
 // Validate checks the fields without reading files; the first problem is
 // returned, naming the field.
@@ -66,6 +73,15 @@ func (a AppConfig) Validate() error {
 	}
 	if a.Cert != "" && a.CertFile != "" {
 		return errors.New("cert, cert_file: set only one")
+	}
+	if a.P12Password != "" && a.P12PasswordFile != "" {
+		return errors.New("p12_password, p12_password_file: set only one")
+	}
+	if a.P12File == "" && (a.P12Password != "" || a.P12PasswordFile != "") {
+		return errors.New("p12_password: only with p12_file")
+	}
+	if a.P12File != "" && (a.Cert != "" || a.CertFile != "" || a.Key != "" || a.KeyFile != "") {
+		return errors.New("p12_file: holds the certificate and its key; set no cert, cert_file, key or key_file with it")
 	}
 	if a.usesCert() {
 		if a.KeyID != "" || a.TeamID != "" {

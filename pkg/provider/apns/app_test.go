@@ -41,6 +41,14 @@ func TestAppConfigValidate(t *testing.T) {
 		{"bad key id", func(a *AppConfig) { a.KeyID = "AB-1" }, "key_id"},
 		{"cert with key id", func(a *AppConfig) { a.Cert = "pem" }, "key_id, team_id"},
 		{"cert and cert file", func(a *AppConfig) { a.KeyID, a.TeamID, a.Cert, a.CertFile = "", "", "x", "y" }, "cert, cert_file"},
+		{"p12", func(a *AppConfig) { a.Key, a.KeyID, a.TeamID, a.P12File, a.P12Password = "", "", "", "/c.p12", "pw" }, ""},
+		{"p12 without password", func(a *AppConfig) { a.Key, a.KeyID, a.TeamID, a.P12File = "", "", "", "/c.p12" }, ""},
+		{"p12 with key", func(a *AppConfig) { a.KeyID, a.TeamID, a.P12File = "", "", "/c.p12" }, "p12_file"},
+		{"p12 with key id", func(a *AppConfig) { a.Key, a.P12File = "", "/c.p12" }, "key_id, team_id"},
+		{"p12 passwords", func(a *AppConfig) {
+			a.Key, a.KeyID, a.TeamID, a.P12File, a.P12Password, a.P12PasswordFile = "", "", "", "/c.p12", "pw", "/pw"
+		}, "p12_password, p12_password_file"},
+		{"password without p12", func(a *AppConfig) { a.P12Password = "pw" }, "p12_password"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

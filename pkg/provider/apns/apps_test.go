@@ -1,6 +1,7 @@
 package apns_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // TestTwoAppsInOneSender: apps with different keys, teams and topics share a
@@ -154,7 +156,24 @@ func TestCertificateAuth(t *testing.T) {
 	files := apns.AppConfig{Topic: testTopic, Environment: apns.Sandbox, CertFile: certFile, KeyFile: keyFile}
 	both := apns.AppConfig{Topic: testTopic, Environment: apns.Sandbox, CertFile: combined}
 	foreign, _ := other.SandboxCertApp(testTopic)
-	s, err := apns.New(fk.Config(), map[string]apns.AppConfig{"inline": inline, "files": files, "both": both, "foreign": foreign})
+	// The same certificate as a .p12: AES-256 and PBKDF2 as OpenSSL 3 and
+	// current macOS write it (password in a file, with echo's newline), and
+	// the legacy RC2/3DES form older Keychain Access exports (inline password).
+	p12 := apns.AppConfig{Topic: testTopic, Environment: apns.Sandbox,
+		P12File: writeP12(t, dir, "modern.p12", inline, pkcs12.Modern2023, "s3cret"), P12PasswordFile: filepath.Join(dir, "pw")}
+	if err := os.WriteFile(p12.P12PasswordFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	legacy := apns.AppConfig{Topic: testTopic, Environment: apns.Sandbox,
+		P12File: writeP12(t, dir, "legacy.p12", inline, pkcs12.LegacyRC2, "old"), P12Password: "old"}
+	wrong := legacy
+	wrong.P12Password = "guess"
+	if _, err := apns.New(fk.Config(), map[string]apns.AppConfig{"wrong": wrong}); err == nil ||
+		!strings.Contains(err.Error(), "p12_file: wrong password") || strings.Contains(err.Error(), "guess") {
+		t.Fatalf("wrong .p12 password: %v, want an error naming p12_file and not the password", err)
+	}
+	s, err := apns.New(fk.Config(), map[string]apns.AppConfig{"inline": inline, "files": files, "both": both, "foreign": foreign,
+		"p12": p12, "p12-legacy": legacy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +181,9 @@ func TestCertificateAuth(t *testing.T) {
 	wantKind(t, send(t, s, newJob("inline", token(1)))[0], provider.Delivered)
 	wantKind(t, send(t, s, newJob("files", token(2)))[0], provider.Delivered)
 	wantKind(t, send(t, s, newJob("both", token(2)))[0], provider.Delivered)
+	for _, app := range []string{"p12", "p12-legacy"} {
+		wantKind(t, send(t, s, newJob(app, token(4)))[0], provider.Delivered)
+	}
 	if req, _ := fk.LastRequest(token(1)); req.Header.Get("authorization") != "" {
 		t.Fatal("certificate auth sent an authorization header")
 	}
@@ -170,6 +192,24 @@ func TestCertificateAuth(t *testing.T) {
 	if r.Reason != "BadCertificate" {
 		t.Fatalf("reason %q, want BadCertificate", r.Reason)
 	}
+}
+
+// writeP12 writes app's PEM certificate and key as a .p12 file made by enc.
+func writeP12(t *testing.T, dir, name string, app apns.AppConfig, enc *pkcs12.Encoder, password string) string {
+	t.Helper()
+	pair, err := tls.X509KeyPair([]byte(app.Cert), []byte(app.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := enc.Encode(pair.PrivateKey, pair.Leaf, nil, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // waitFor polls cond for up to 5 s.

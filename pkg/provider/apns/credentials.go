@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // credential is an app's loaded authentication material. Apps with equal
@@ -62,6 +65,9 @@ func loadCredential(a AppConfig) (*credential, error) {
 }
 
 func loadCert(a AppConfig, keyPEM []byte) (*credential, error) {
+	if a.P12File != "" {
+		return loadP12(a)
+	}
 	certPEM, err := material(a.Cert, a.CertFile, "cert_file")
 	if err != nil {
 		return nil, err
@@ -78,6 +84,43 @@ func loadCert(a AppConfig, keyPEM []byte) (*credential, error) {
 		h.Write(der)
 	}
 	h.Write(keyPEM)
+	return &credential{id: "cert/" + hex.EncodeToString(h.Sum(nil)[:8]), cert: &pair}, nil
+}
+
+// loadP12 reads a's PKCS#12 file: the certificate, its key and the chain.
+func loadP12(a AppConfig) (*credential, error) {
+	data, err := os.ReadFile(a.P12File)
+	if err != nil {
+		return nil, fmt.Errorf("p12_file: %w", err)
+	}
+	password := a.P12Password
+	if a.P12PasswordFile != "" {
+		b, err := os.ReadFile(a.P12PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("p12_password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n") // as written by echo
+	}
+	key, leaf, chain, err := pkcs12.DecodeChain(data, password)
+	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+		return nil, errors.New("p12_file: wrong password (p12_password or p12_password_file)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("p12_file: not a readable PKCS#12 certificate and key: %v", err)
+	}
+	pair := tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+	for _, c := range chain {
+		pair.Certificate = append(pair.Certificate, c.Raw)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("p12_file: unusable private key: %v", err)
+	}
+	h := sha256.New()
+	for _, c := range pair.Certificate {
+		h.Write(c)
+	}
+	h.Write(der)
 	return &credential{id: "cert/" + hex.EncodeToString(h.Sum(nil)[:8]), cert: &pair}, nil
 }
 
