@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,7 +61,6 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 		}
 		return v
 	}
-	log := d.cfg.Logger.With("intent_id", in.ID, "app", in.App)
 	created := d.now()
 	if meta, err := msg.Metadata(); err == nil {
 		created = meta.Timestamp
@@ -72,7 +72,7 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 		if err := d.reportEach(pctx, in, in.Targets.Tokens, events.Expired, "expired before dispatch"); err != nil {
 			return consumer.RetryAfter(0, "publish", err.Error())
 		}
-		log.Info("intent expired before dispatch")
+		d.cfg.Logger.Info("intent expired before dispatch", "intent_id", in.ID, "app", in.App)
 		return consumer.Done()
 	}
 	out := &batcher{d: d, in: in, created: created, batches: map[events.Platform][]string{}}
@@ -97,7 +97,7 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 	}
 	if err != nil {
 		// Jobs already stored are deduplicated by id when this comes back.
-		log.Warn("dispatch failed, will retry", "err", err)
+		d.cfg.Logger.Warn("dispatch failed, will retry", "intent_id", in.ID, "app", in.App, "err", err)
 		return consumer.RetryAfter(0, "publish", err.Error())
 	}
 	result := "dispatched"
@@ -105,7 +105,11 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 		result = "empty"
 	}
 	d.m.Intents.WithLabelValues(in.App, result).Inc()
-	log.Debug("intent dispatched", "jobs", out.jobs, "tokens", out.tokens, "suppressed", out.suppressed)
+	// Checked first: building the line costs more than the rest of a small intent.
+	if d.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		d.cfg.Logger.Debug("intent dispatched", "intent_id", in.ID, "app", in.App, "jobs", out.jobs, "tokens", out.tokens,
+			"suppressed", out.dropped)
+	}
 	return consumer.Done()
 }
 
@@ -118,9 +122,10 @@ type batcher struct {
 	index      map[events.Platform]int
 	seen       map[events.Target]struct{}
 	futures    []jetstream.PubAckFuture
-	suppressed []events.Feedback
+	suppressed []events.Feedback // not yet published
 	jobs       int
 	tokens     int
+	dropped    int // tokens suppressed
 }
 
 // add batches targets; dedupe drops repeats of explicit tokens.
@@ -142,6 +147,7 @@ func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) erro
 			b.d.m.Suppressed.WithLabelValues(string(t.Platform), b.in.App).Inc()
 			b.d.m.Notifications.WithLabelValues(string(t.Platform), b.in.App, string(events.Suppressed)).Inc()
 			b.suppressed = append(b.suppressed, b.d.event(b.in, t, events.Suppressed, "registry marks the token invalid"))
+			b.dropped++
 			continue
 		}
 		b.batches[t.Platform] = append(b.batches[t.Platform], t.Token)
