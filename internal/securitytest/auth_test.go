@@ -12,6 +12,7 @@ import (
 
 	"github.com/pushfleet/pushfleet/internal/clustertest"
 	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -30,7 +31,7 @@ func TestLeastPrivilegeFleetDeliversEndToEnd(t *testing.T) {
 	})
 	waitBound(t, fr, admin.js)
 	producer := as.connect(t, "producer")
-	deliverEverywhere(t, producer.js, admin.js, as.connect(t, "registry-client").nc, fakes, fr)
+	used := deliverEverywhere(t, producer.js, admin.js, as.connect(t, "registry-client").nc, fakes, fr)
 
 	time.Sleep(300 * time.Millisecond) // let late violations reach the log
 	if v := as.log.violations(); len(v) > 0 {
@@ -45,6 +46,13 @@ func TestLeastPrivilegeFleetDeliversEndToEnd(t *testing.T) {
 	for i, s := range fakes.Secrets() {
 		if strings.Contains(logs, s) {
 			t.Errorf("provider secret %d appears in the logs", i)
+		}
+	}
+	// Logs name a device token by its short hash only, whatever the path
+	// it took (delivered, invalid, suppressed, re-queued, dead-lettered).
+	for _, tg := range used {
+		if strings.Contains(logs, tg.Token) {
+			t.Errorf("a full %s device token (%s) appears in the logs", tg.Platform, tokens.Short(tg.Token))
 		}
 	}
 }

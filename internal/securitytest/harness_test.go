@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -469,7 +470,9 @@ func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
 // a live and an unregistered token per platform (jobs, feedback, token
 // state), an APNs job whose first request fails (the sender re-queues the
 // token as a schedule), and a send_at intent (a schedule of the producer).
-func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, registry *nats.Conn, fakes *clustertest.Fakes, fr *fleetRun) {
+//
+// It returns every device token it pushed to, for checks on the logs.
+func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, registry *nats.Conn, fakes *clustertest.Fakes, fr *fleetRun) []events.Target {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -556,7 +559,8 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// Dead letters: a job APNs rejects as malformed (apns-sender) and an
 	// intent that is not JSON (dispatcher).
 	fakes.APNs.FailNext(1, providertest.BadRequest, 0)
-	publish(intent("sec-7", events.Target{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 700, false)}))
+	rejected := events.Target{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 700, false)}
+	publish(intent("sec-7", rejected))
 	if _, err := producer.Publish(ctx, events.IntentSubject(clustertest.App), []byte(`{"id": "sec-8",`)); err != nil {
 		t.Fatalf("producer publishes a malformed intent: %v", err)
 	}
@@ -600,6 +604,9 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		var f events.Feedback
 		return json.Unmarshal(m.Data, &f) == nil && f.IntentID == "sec-9" && f.Outcome == events.Suppressed
 	}, "the dispatcher's suppressed feedback stored")
+
+	used := slices.Concat(live, dead, retried, later.Targets.Tokens, []events.Target{aliased, tagged}, fcmRetried)
+	return append(used, rejected)
 }
 
 func waitUntil(t *testing.T, fr *fleetRun, timeout time.Duration, cond func() bool, what string) {
