@@ -118,11 +118,14 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 	var retry, dead, limited []string
 	var retryAfter, limitedAfter time.Duration
 	var retryReason, deadReason, credReason string
-	latency := now.Sub(job.CreatedAt).Seconds()
 	observe := s.m.IntentToProvider.WithLabelValues(string(job.Platform))
 	for _, r := range results {
+		at := now // the token's own answer, when the provider says when
+		if !r.AnsweredAt.IsZero() {
+			at = r.AnsweredAt.UTC()
+		}
 		fb := events.Feedback{App: job.App, Platform: job.Platform, Token: r.Token, Reason: r.Reason,
-			IntentID: job.IntentID, JobID: job.ID, At: now}
+			IntentID: job.IntentID, JobID: job.ID, At: at}
 		if !r.ProviderAt.IsZero() {
 			at := r.ProviderAt.UTC()
 			fb.ProviderAt = &at
@@ -159,7 +162,7 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 			retryReason = resultReason(r)
 		}
 		if fb.Outcome != events.Failed {
-			observe.Observe(latency)
+			observe.Observe(at.Sub(job.CreatedAt).Seconds())
 		}
 		fbs = append(fbs, fb)
 	}

@@ -42,7 +42,9 @@ type Feedback struct {
 	Reason   string `json:"reason,omitempty"`
 	IntentID string `json:"intent_id,omitempty"`
 	JobID    string `json:"job_id,omitempty"`
-	// At is when the event was produced.
+	// At is when the provider's answer for this token arrived, or, for an
+	// outcome pushfleet decided without asking (expired, suppressed, dead
+	// after retries), when it decided.
 	At time.Time `json:"at"`
 	// ProviderAt is the provider's own time for the outcome, when it gives one
 	// (APNs 410: the last time the token was valid).

@@ -50,6 +50,10 @@ type Result struct {
 	RetryAfter time.Duration
 	// ProviderAt is the provider's timestamp for the outcome, if any (APNs 410).
 	ProviderAt time.Time
+	// AnsweredAt is when the provider's answer for this token arrived (zero
+	// when no request was made). The tokens of one job answer at different
+	// moments; a feedback event carries its token's own.
+	AnsweredAt time.Time
 	// NewToken is set with TokenReplaced.
 	NewToken string
 	// Err carries detail for failures; match it with errors.Is against the

@@ -75,6 +75,7 @@ func (s *Sender) push(ctx context.Context, a *app, m *message, token string) pro
 	s.cfg.Metrics.AddInFlight(platform, -1)
 
 	r := classify(token, resp, err, capt)
+	r.AnsweredAt = start.Add(elapsed)
 	if r.Kind == provider.CredentialError && r.Reason == reasonExpiredProviderToken && a.signer != nil {
 		s.renewOnExpired(a, &r, capt)
 	}

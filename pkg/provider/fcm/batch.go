@@ -112,10 +112,11 @@ func (s *Sender) collect(ctx context.Context, a *app, br *messaging.BatchRespons
 	debug := s.log.Enabled(ctx, slog.LevelDebug)
 	for i, r := range br.Responses {
 		if r.Success {
-			res[i] = provider.Result{Kind: provider.Delivered}
+			res[i] = provider.Result{Kind: provider.Delivered, AnsweredAt: now}
 			continue
 		}
 		c := classify(ctx, r.Error, now)
+		c.AnsweredAt = now
 		if errors.Is(c.Err, provider.ErrRateLimited) {
 			if c.RetryAfter <= 0 {
 				c.RetryAfter = s.cfg.QuotaRetryAfter

@@ -148,6 +148,7 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 // sendBatch sends one request and writes one result per token into out.
 func (s *Sender) sendBatch(ctx context.Context, a *app, m Message, tokens []string, out []provider.Result) {
 	resp, err := s.do(ctx, a, http.MethodPost, a.host+PathRegID, targetBody(m, "registration_id", tokens, false))
+	answered := time.Now()
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) { // do returns *Error only; be safe anyway
@@ -155,6 +156,7 @@ func (s *Sender) sendBatch(ctx context.Context, a *app, m Message, tokens []stri
 		}
 		for i, t := range tokens {
 			out[i] = e.result(t)
+			out[i].AnsweredAt = answered
 		}
 		return
 	}
@@ -170,9 +172,9 @@ func (s *Sender) sendBatch(ctx context.Context, a *app, m Message, tokens []stri
 	}
 	for i, t := range tokens {
 		if bad[t] {
-			out[i] = provider.Result{Token: t, Kind: provider.InvalidToken, Reason: "bad_regids", Err: badErr}
+			out[i] = provider.Result{Token: t, Kind: provider.InvalidToken, Reason: "bad_regids", Err: badErr, AnsweredAt: answered}
 			continue
 		}
-		out[i] = provider.Result{Token: t, Kind: provider.Delivered}
+		out[i] = provider.Result{Token: t, Kind: provider.Delivered, AnsweredAt: answered}
 	}
 }

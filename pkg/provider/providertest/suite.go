@@ -76,8 +76,12 @@ func wantKind(t *testing.T, r provider.Result, k provider.Kind) {
 
 func testDelivered(t *testing.T, h *Harness) {
 	tok := h.Token(1)
+	before := time.Now()
 	rs := send(t, h, job(h, tok), 10*time.Second)
 	wantKind(t, rs[0], provider.Delivered)
+	if at := rs[0].AnsweredAt; at.Before(before) || at.After(time.Now()) {
+		t.Fatalf("AnsweredAt %v, want the moment of the answer, during Send", at)
+	}
 	if n := h.Fake.Delivered(tok); n != 1 {
 		t.Fatalf("fake saw %d deliveries to the token, want 1", n)
 	}
