@@ -10,9 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
-	"github.com/pushfleet/pushfleet/internal/metrics"
-	"github.com/pushfleet/pushfleet/internal/natstest"
-	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
@@ -21,22 +18,8 @@ import (
 // fleet's streams, and a sender service for APNs around s.
 func benchEnv(b *testing.B, s provider.Sender) (*Service, jetstream.Stream) {
 	b.Helper()
-	ctx := context.Background()
-	srv := natstest.RunServer(b)
-	nc, _ := natstest.Connect(b, srv)
-	// As the fleet's services publish (fleet.NewJetStream).
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := streams.Provision(ctx, js, streams.Config{}); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := New(Config{Platform: events.APNs}, s, js, metrics.New())
-	if err != nil {
-		b.Fatal(err)
-	}
-	fb, err := js.Stream(ctx, events.StreamFeedback)
+	svc, js := newTestService(b, Config{Platform: events.APNs}, s)
+	fb, err := js.Stream(context.Background(), events.StreamFeedback)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
@@ -16,6 +18,26 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
+
+// newTestService is a sender service around s on an in-process JetStream
+// server (file storage) with the fleet's streams, publishing as the fleet's
+// services do (fleet.NewJetStream).
+func newTestService(tb testing.TB, cfg Config, s provider.Sender) (*Service, jetstream.JetStream) {
+	tb.Helper()
+	nc, _ := natstest.Connect(tb, natstest.RunServer(tb))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := streams.Provision(context.Background(), js, streams.Config{}); err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := New(cfg, s, js, metrics.New())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, js
+}
 
 // countingSender records calls; the provider must never see an expired job.
 type countingSender struct{ calls atomic.Int32 }
@@ -29,17 +51,9 @@ func (c *countingSender) Send(_ context.Context, job *events.Job) []provider.Res
 // before its expiry must still not be sent: the check before the provider
 // call, with "expired" feedback for every token.
 func TestExpiredJobIsNotSent(t *testing.T) {
-	srv := natstest.RunServer(t)
-	_, js := natstest.Connect(t, srv)
 	ctx := context.Background()
-	if err := streams.Provision(ctx, js, streams.Config{}); err != nil {
-		t.Fatal(err)
-	}
 	p := &countingSender{}
-	svc, err := New(Config{Platform: events.FCM}, p, js, metrics.New())
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, js := newTestService(t, Config{Platform: events.FCM}, p)
 	past := time.Now().Add(-time.Second)
 	job := events.Job{ID: "j", IntentID: "i", App: "shop", Platform: events.FCM, Tokens: []string{"a", "b"},
 		Notification: events.Notification{Title: "t", Expiry: &past}}
@@ -80,17 +94,9 @@ func (g *gaugeSender) Send(_ context.Context, job *events.Job) []provider.Result
 // Many jobs handled at once never put more than MaxTokensInFlight tokens at
 // the provider; a job larger than the bound still goes, alone.
 func TestTokensInFlightBounded(t *testing.T) {
-	srv := natstest.RunServer(t)
-	_, js := natstest.Connect(t, srv)
 	ctx := context.Background()
-	if err := streams.Provision(ctx, js, streams.Config{}); err != nil {
-		t.Fatal(err)
-	}
 	g := &gaugeSender{}
-	svc, err := New(Config{Platform: events.APNs, MaxTokensInFlight: 10}, g, js, metrics.New())
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _ := newTestService(t, Config{Platform: events.APNs, MaxTokensInFlight: 10}, g)
 	sizes := []int{3, 3, 3, 3, 3, 3, 3, 3, 25, 1, 1, 1, 1, 1, 7, 7}
 	var wg sync.WaitGroup
 	for i, n := range sizes {

@@ -79,12 +79,18 @@ func loadCert(a AppConfig, keyPEM []byte) (*credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cert: cannot load the certificate and key pair: %v", err)
 	}
+	return certCredential(pair, keyPEM), nil
+}
+
+// certCredential names a certificate credential by a hash of its chain and
+// of its key's encoding, so that equal material shares connections.
+func certCredential(pair tls.Certificate, key []byte) *credential {
 	h := sha256.New()
 	for _, der := range pair.Certificate {
 		h.Write(der)
 	}
-	h.Write(keyPEM)
-	return &credential{id: "cert/" + hex.EncodeToString(h.Sum(nil)[:8]), cert: &pair}, nil
+	h.Write(key)
+	return &credential{id: "cert/" + hex.EncodeToString(h.Sum(nil)[:8]), cert: &pair}
 }
 
 // loadP12 reads a's PKCS#12 file: the certificate, its key and the chain.
@@ -116,12 +122,7 @@ func loadP12(a AppConfig) (*credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p12_file: unusable private key: %v", err)
 	}
-	h := sha256.New()
-	for _, c := range pair.Certificate {
-		h.Write(c)
-	}
-	h.Write(der)
-	return &credential{id: "cert/" + hex.EncodeToString(h.Sum(nil)[:8]), cert: &pair}, nil
+	return certCredential(pair, der), nil
 }
 
 // material returns inline PEM, or the file's contents.
