@@ -2,7 +2,6 @@ package cmdtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,10 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/natstest"
+	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/pkg/events"
-	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
-	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
-	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
 )
 
 var binaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink"}
@@ -38,40 +35,11 @@ func build(t *testing.T) string {
 	return dir
 }
 
-// appsFile writes an apps file whose app "demo" has valid credentials for
-// the three providers' fakes.
+// appsFile writes an apps file whose app has valid credentials for the
+// three providers' fakes.
 func appsFile(t *testing.T) string {
 	t.Helper()
-	a, err := apnsfake.Start(apnsfake.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	f, err := fcmfake.Start(fcmfake.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	m, err := mifake.Start(mifake.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	ac, err := a.SandboxApp("com.pushfleet.demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := f.SandboxApp("demo", "pushfleet-demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := map[string]any{"apps": map[string]any{"demo": map[string]any{"apns": ac, "fcm": fc, "mi": m.SandboxApp("com.pushfleet.demo")}}}
-	b, _ := json.Marshal(doc)
-	path := filepath.Join(t.TempDir(), "apps.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return sandboxtest.AppsFile(t, sandboxtest.Start(t), t.TempDir())
 }
 
 func freeAddr(t *testing.T) string {

@@ -13,7 +13,7 @@ import (
 	apnstoken "github.com/sideshow/apns2/token"
 	"golang.org/x/net/http2"
 
-	"github.com/pushfleet/pushfleet/internal/allinone"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -54,7 +54,7 @@ func runAPNs2Ceiling(ctx context.Context, info *fakesInfo, goroutines, count int
 	topic := info.APNs.App.Topic
 	toks := make([]string, min(pool, 10000))
 	for i := range toks {
-		toks[i] = allinone.SandboxToken(events.APNs, i, false)
+		toks[i] = sandbox.Token(events.APNs, i, false)
 	}
 	// Connect and mint the JWT before the clock starts.
 	if r, err := c.PushWithContext(ctx, &apns2.Notification{DeviceToken: toks[0], Topic: topic, Payload: payload}); err != nil || !r.Sent() {

@@ -356,7 +356,7 @@ type builtSender struct {
 }
 
 // providerSenders builds the APNs, FCM and MiPush senders for the app
-// "bench" at the fakes.
+// benchApp at the fakes.
 func providerSenders(env *fleet.Env, ff *fleetFlags, info *fakesInfo) (map[events.Platform]builtSender, error) {
 	out := map[events.Platform]builtSender{}
 	pm := env.Metrics.Provider

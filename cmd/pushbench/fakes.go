@@ -3,23 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
@@ -29,7 +27,7 @@ import (
 )
 
 // benchApp is the app every benchmark intent is for; the fakes know it.
-const benchApp = "bench"
+const benchApp = sandbox.App
 
 // fakesInfo is everything a fleet needs to reach the three fakes, and the
 // driver to steer them. `pushbench fakes` writes it as JSON.
@@ -74,7 +72,8 @@ func (s fakesStats) delivered() int64 { return s.APNsDelivered + s.FCMDelivered 
 
 // fakeSet is the three fakes running in this process, with their control endpoint.
 type fakeSet struct {
-	apns    *apnsfake.Server
+	sb      *sandbox.Providers
+	apns    *apnsfake.Server // sb's
 	fcm     *fcmfake.Server
 	mi      *mifake.Server
 	ctl     *http.Server
@@ -92,33 +91,22 @@ func startFakes(inProcess bool) (_ *fakeSet, err error) {
 		}
 	}()
 	fs.info.PID, fs.info.InProcess = os.Getpid(), inProcess
-	if fs.apns, err = apnsfake.Start(apnsfake.Options{}); err != nil {
-		return nil, fmt.Errorf("apns fake: %w", err)
+	if fs.sb, err = sandbox.Start(); err != nil {
+		return nil, err
 	}
-	app, err := fs.apns.SandboxApp("com.pushfleet.bench")
-	if err != nil {
-		return nil, fmt.Errorf("apns fake: %w", err)
-	}
-	fs.info.APNs.URL, fs.info.APNs.CA, fs.info.APNs.App = fs.apns.URL(), string(fs.apns.CertPEM()), app
-
-	if fs.fcm, err = fcmfake.Start(fcmfake.Options{}); err != nil {
-		return nil, fmt.Errorf("fcm fake: %w", err)
-	}
-	fapp, err := fs.fcm.SandboxApp(benchApp, "pushfleet-bench")
-	if err != nil {
-		return nil, fmt.Errorf("fcm fake: %w", err)
-	}
-	fs.info.FCM.Endpoint, fs.info.FCM.App = fs.fcm.Endpoint(), fapp
-	if fs.info.FCM.CA, err = peerCAPEM(fs.fcm.URL()); err != nil {
-		return nil, fmt.Errorf("fcm fake: %w", err)
-	}
-
-	if fs.mi, err = mifake.Start(mifake.Options{}); err != nil {
-		return nil, fmt.Errorf("mi fake: %w", err)
-	}
-	fs.info.Mi.URL, fs.info.Mi.App = fs.mi.URL(), fs.mi.SandboxApp("com.pushfleet.bench")
-	if fs.info.Mi.CA, err = peerCAPEM(fs.mi.URL()); err != nil {
-		return nil, fmt.Errorf("mi fake: %w", err)
+	fs.apns, fs.fcm, fs.mi = fs.sb.APNs, fs.sb.FCM, fs.sb.Mi
+	fs.info.APNs.URL, fs.info.APNs.CA, fs.info.APNs.App = fs.apns.URL(), string(fs.apns.CertPEM()), fs.sb.APNsApp
+	fs.info.FCM.Endpoint, fs.info.FCM.App = fs.fcm.Endpoint(), fs.sb.FCMApp
+	fs.info.Mi.URL, fs.info.Mi.App = fs.mi.URL(), fs.sb.MiApp
+	for _, c := range []struct {
+		pem *string
+		url string
+	}{{&fs.info.FCM.CA, fs.fcm.URL()}, {&fs.info.Mi.CA, fs.mi.URL()}} {
+		b, err := sandbox.PeerCertPEM(c.url)
+		if err != nil {
+			return nil, fmt.Errorf("fakes: %w", err)
+		}
+		*c.pem = string(b)
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -143,27 +131,6 @@ func startFakes(inProcess bool) (_ *fakeSet, err error) {
 	return fs, nil
 }
 
-// peerCAPEM fetches the self-signed certificate a loopback fake serves (the
-// fakes keep it in a CertPool only), so that a fleet in another process can
-// trust it. It is only ever used on the fakes this process just started.
-func peerCAPEM(rawURL string) (string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "", err
-	}
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", u.Host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // own loopback fake, pinned below
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	certs := conn.ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		return "", errors.New("no certificate")
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[len(certs)-1].Raw})), nil
-}
-
 func (fs *fakeSet) setLatency(d time.Duration) {
 	fs.latency = d
 	fs.apns.SetLatency(d)
@@ -186,14 +153,8 @@ func (fs *fakeSet) close() {
 	if fs.ctl != nil {
 		_ = fs.ctl.Close()
 	}
-	if fs.apns != nil {
-		fs.apns.Close()
-	}
-	if fs.fcm != nil {
-		fs.fcm.Close()
-	}
-	if fs.mi != nil {
-		fs.mi.Close()
+	if fs.sb != nil {
+		fs.sb.Close()
 	}
 }
 
@@ -213,7 +174,7 @@ that the fleet's CPU is measured without theirs.
   go run ./cmd/pushbench --fakes-file /tmp/fakes.json
 
 The first line of standard output (and the --out file) is JSON: each fake's
-URL, CA certificate and sandbox credentials for the app "bench", and a
+URL, CA certificate and sandbox credentials for the app "demo" (sandbox.App), and a
 control endpoint on 127.0.0.1 (GET /stats: CPU of this process and delivery
 counters; POST /latency?d=20ms: provider latency of all three fakes).`)
 	if err := config.Parse(fset, args, getenv); err != nil {

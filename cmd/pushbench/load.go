@@ -14,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pushfleet/pushfleet/internal/allinone"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -141,7 +141,7 @@ func (g *loadGen) intent(i int, prefix string) *events.Intent {
 		if k == 1 {
 			p = g.sc.platformAt(i)
 		}
-		in.Targets.Tokens[j] = events.Target{Platform: p, Token: allinone.SandboxToken(p, n, isDead(n, g.o.DeadPercent))}
+		in.Targets.Tokens[j] = events.Target{Platform: p, Token: sandbox.Token(p, n, isDead(n, g.o.DeadPercent))}
 	}
 	return in
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pushfleet/pushfleet/internal/allinone"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -52,7 +52,7 @@ func registerDevices(ctx context.Context, js jetstream.JetStream, sc scenario, o
 					return
 				}
 				p := sc.platformAt(i)
-				d := tokens.Device{App: benchApp, Platform: p, Token: allinone.SandboxToken(p, i, isDead(i, o.DeadPercent)), Tags: []string{benchTag}}
+				d := tokens.Device{App: benchApp, Platform: p, Token: sandbox.Token(p, i, isDead(i, o.DeadPercent)), Tags: []string{benchTag}}
 				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				_, err := reg.Register(rctx, d)
 				cancel()

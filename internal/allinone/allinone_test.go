@@ -14,6 +14,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/internal/sink"
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/internal/tokens"
@@ -52,7 +53,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 	}
 	g = append(g, d, sk)
 	for _, p := range events.Platforms {
-		s, err := env.Sender(p, sb.senders[string(p)], config.Sender{})
+		s, err := env.Sender(p, sb.senders[p], config.Sender{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 		// One intent per i with a token on each platform; every 5th is dead.
 		var targets []events.Target
 		for _, p := range events.Platforms {
-			tg := events.Target{Platform: p, Token: SandboxToken(p, i, i%5 == 4)}
+			tg := events.Target{Platform: p, Token: sandbox.Token(p, i, i%5 == 4)}
 			targets = append(targets, tg)
 			if i%5 == 4 {
 				dead = append(dead, tg)
@@ -76,24 +77,15 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 				live = append(live, tg)
 			}
 		}
-		in := &events.Intent{ID: fmt.Sprintf("it-%d", i), App: SandboxApp, Targets: events.Targets{Tokens: targets},
+		in := &events.Intent{ID: fmt.Sprintf("it-%d", i), App: sandbox.App, Targets: events.Targets{Tokens: targets},
 			Notification: events.Notification{Title: "t", Body: "b", Data: map[string]any{"i": i}}}
 		if _, err := pub.Publish(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	delivered := func(tg events.Target) int {
-		switch tg.Platform {
-		case events.APNs:
-			return sb.apnsFake.Delivered(tg.Token)
-		case events.FCM:
-			return sb.fcmFake.Delivered(tg.Token)
-		}
-		return sb.miFake.Delivered(tg.Token)
-	}
 	natstest.Eventually(t, 20*time.Second, func() bool {
 		for _, tg := range live {
-			if delivered(tg) == 0 {
+			if sb.Delivered(tg) == 0 {
 				return false
 			}
 		}
@@ -106,7 +98,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 	store := tokens.NewStore(kv)
 	natstest.Eventually(t, 20*time.Second, func() bool {
 		for _, tg := range dead {
-			r, _, err := store.Get(ctx, SandboxApp, tg.Platform, tg.Token)
+			r, _, err := store.Get(ctx, sandbox.App, tg.Platform, tg.Token)
 			if err != nil || r.State != tokens.Invalid {
 				return false
 			}
@@ -114,7 +106,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 		return true
 	}, "every dead token recorded invalid")
 	for _, tg := range live {
-		if n := delivered(tg); n != 1 {
+		if n := sb.Delivered(tg); n != 1 {
 			t.Errorf("%s token %s delivered %d times, want 1", tg.Platform, tokens.Short(tg.Token), n)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -78,12 +79,12 @@ func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Wr
 	for i := range n {
 		p := events.Platforms[i%len(events.Platforms)]
 		isDead := i%cfg.DeadEvery == cfg.DeadEvery-1
-		tg := events.Target{Platform: p, Token: SandboxToken(p, i, isDead)}
+		tg := events.Target{Platform: p, Token: sandbox.Token(p, i, isDead)}
 		if isDead {
 			dead = append(dead, tg)
 		}
 		in := &events.Intent{
-			ID: fmt.Sprintf("%s-%d", run, i), App: SandboxApp, Targets: events.Targets{Tokens: []events.Target{tg}},
+			ID: fmt.Sprintf("%s-%d", run, i), App: sandbox.App, Targets: events.Targets{Tokens: []events.Target{tg}},
 			Notification: events.Notification{Title: "pushfleet demo", Body: fmt.Sprintf("notification %d", i),
 				Data: map[string]any{"n": i}},
 		}
@@ -121,7 +122,7 @@ func secondRound(ctx context.Context, env *fleet.Env, run string, dead []events.
 	defer stop()
 	pub := events.NewPublisher(env.JS)
 	for i, tg := range dead {
-		in := &events.Intent{ID: fmt.Sprintf("%s-%d", run, i), App: SandboxApp, Targets: events.Targets{Tokens: []events.Target{tg}},
+		in := &events.Intent{ID: fmt.Sprintf("%s-%d", run, i), App: sandbox.App, Targets: events.Targets{Tokens: []events.Target{tg}},
 			Notification: events.Notification{Title: "pushfleet demo", Body: "second round"}}
 		if _, err := pub.Publish(ctx, in); err != nil {
 			return fmt.Errorf("demo publish: %w", err)
@@ -142,24 +143,6 @@ func secondRound(ctx context.Context, env *fleet.Env, run string, dead []events.
 		return fmt.Errorf("%w: %d of %d dead tokens suppressed in round 2", ErrUnaccounted, suppressed, len(dead))
 	}
 	return nil
-}
-
-// SandboxToken is the i-th made-up device token of platform p, in the
-// platform's shape (64 hex digits for APNs, an FCM registration token, a
-// MiPush regid). Dead ones start with "dead", which every sandbox provider
-// reports as unregistered. Demos, tests and benchmarks share it.
-func SandboxToken(p events.Platform, i int, dead bool) string {
-	prefix := ""
-	if dead {
-		prefix = "dead"
-	}
-	switch p {
-	case events.APNs:
-		return prefix + fmt.Sprintf("%064x", i)[len(prefix):]
-	case events.FCM:
-		return fmt.Sprintf("%sfcm%08d:APA91b-sandbox-token", prefix, i)
-	}
-	return fmt.Sprintf("%smi%08d+sandbox/regid=", prefix, i)
 }
 
 // follow counts this run's feedback events from now on.
@@ -209,7 +192,7 @@ func countInvalid(ctx context.Context, js jetstream.JetStream, dead []events.Tar
 	deadline := time.Now().Add(10 * time.Second)
 	for _, tg := range dead {
 		for {
-			r, _, err := store.Get(ctx, SandboxApp, tg.Platform, tg.Token)
+			r, _, err := store.Get(ctx, sandbox.App, tg.Platform, tg.Token)
 			if err == nil && r.State == tokens.Invalid {
 				recorded++
 				break

@@ -143,7 +143,7 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, fun
 			return nil, nil, "", err
 		}
 		for _, p := range events.Platforms {
-			svc, err := env.Sender(p, sb.senders[string(p)], o.Sender)
+			svc, err := env.Sender(p, sb.senders[p], o.Sender)
 			if err != nil {
 				sb.close()
 				return nil, nil, "", err

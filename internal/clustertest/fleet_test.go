@@ -16,10 +16,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pushfleet/pushfleet/internal/allinone"
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
+	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/internal/sink"
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/internal/tokens"
@@ -54,7 +55,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	victim := c.MetaLeader()
 	preferLeader(t, adminNC, c, victim, events.StreamIntents, "")
 
-	fakes := StartFakes(t)
+	fakes := sandboxtest.Start(t)
 	_, logger := newLogs(t)
 	var procs []*process
 	run := func(first int, name string, build func(env *fleet.Env) (fleet.Service, error)) {
@@ -64,7 +65,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	for i, p := range events.Platforms {
 		for r := range 2 {
 			run((i+r)%3, fmt.Sprintf("%s-%d", events.SenderDurable(p), r), func(env *fleet.Env) (fleet.Service, error) {
-				return env.Sender(p, fakes.Sender(t, p, env.Metrics.Provider), config.Sender{})
+				return env.Sender(p, sandboxtest.Sender(t, fakes, p, sandbox.SenderConfig{Metrics: env.Metrics.Provider}), config.Sender{})
 			})
 		}
 	}
@@ -159,7 +160,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	}
 	store := tokens.NewStore(kv)
 	invalid := func(tg events.Target) bool {
-		r, _, err := store.Get(ctx, App, tg.Platform, tg.Token)
+		r, _, err := store.Get(ctx, sandbox.App, tg.Platform, tg.Token)
 		return err == nil && r.State == tokens.Invalid
 	}
 	var dls map[events.Target]bool
@@ -246,9 +247,9 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 func intentFor(i int, dead bool) *events.Intent {
 	var tgs []events.Target
 	for _, p := range events.Platforms {
-		tgs = append(tgs, events.Target{Platform: p, Token: allinone.SandboxToken(p, i, dead)})
+		tgs = append(tgs, events.Target{Platform: p, Token: sandbox.Token(p, i, dead)})
 	}
-	return &events.Intent{ID: fmt.Sprintf("cluster-%d", i), App: App, Targets: events.Targets{Tokens: tgs},
+	return &events.Intent{ID: fmt.Sprintf("cluster-%d", i), App: sandbox.App, Targets: events.Targets{Tokens: tgs},
 		Notification: events.Notification{Title: "cluster", Body: fmt.Sprint(i)}}
 }
 
@@ -468,7 +469,7 @@ type progress struct {
 	done    chan struct{}
 }
 
-func watchProgress(f *Fakes) *progress {
+func watchProgress(f *sandbox.Providers) *progress {
 	p := &progress{quit: make(chan struct{}), done: make(chan struct{})}
 	total := func() int64 { return f.APNs.TotalDelivered() + f.FCM.TotalDelivered() + f.Mi.DeliveredTotal() }
 	go func() {

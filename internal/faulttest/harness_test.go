@@ -3,9 +3,7 @@ package faulttest
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,20 +31,20 @@ import (
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
+	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/internal/sink"
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
-	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
-	"github.com/pushfleet/pushfleet/pkg/provider/mi"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
 )
 
 // app is the one app every scenario pushes for; the fakes know it.
-const app = "demo"
+const app = sandbox.App
 
 // settleTimeout bounds how long a scenario waits for the fleet to settle
 // after its fault (a SIGKILLed process's messages alone take the AckWait).
@@ -292,12 +290,10 @@ type harness struct {
 	nc    *nats.Conn
 	jsc   jetstream.JetStream
 
-	apns    *apnsfake.Server
-	fcm     *fcmfake.Server
-	mi      *mifake.Server
-	apnsApp apns.AppConfig
-	fcmApp  fcm.AppConfig
-	miApp   mi.AppConfig
+	sb   *sandbox.Providers
+	apns *apnsfake.Server // the sandbox's fakes
+	fcm  *fcmfake.Server
+	mi   *mifake.Server
 
 	// unsettled is set when settle gave up: the tally is then provisional.
 	unsettled bool
@@ -326,26 +322,8 @@ func newHarness(t *testing.T, name string) *harness {
 	if err := streams.Provision(ctx, h.jsc, streams.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	if h.apns, err = apnsfake.Start(apnsfake.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.apns.Close)
-	if h.apnsApp, err = h.apns.SandboxApp("com.pushfleet.demo"); err != nil {
-		t.Fatal(err)
-	}
-	if h.fcm, err = fcmfake.Start(fcmfake.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.fcm.Close)
-	if h.fcmApp, err = h.fcm.SandboxApp(app, "pushfleet-demo"); err != nil {
-		t.Fatal(err)
-	}
-	if h.mi, err = mifake.Start(mifake.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.mi.Close)
-	h.miApp = h.mi.SandboxApp("com.pushfleet.demo")
+	h.sb = sandboxtest.Start(t)
+	h.apns, h.fcm, h.mi = h.sb.APNs, h.sb.FCM, h.sb.Mi
 	return h
 }
 
@@ -409,15 +387,7 @@ func (h *harness) dumpLogs() {
 }
 
 // delivered is how many times the fake provider accepted a notification for tg.
-func (h *harness) delivered(tg events.Target) int {
-	switch tg.Platform {
-	case events.APNs:
-		return h.apns.Delivered(tg.Token)
-	case events.FCM:
-		return h.fcm.Delivered(tg.Token)
-	}
-	return h.mi.Delivered(tg.Token)
-}
+func (h *harness) delivered(tg events.Target) int { return h.sb.Delivered(tg) }
 
 // totalDelivered is the deliveries of every fake.
 func (h *harness) totalDelivered() int64 {
@@ -425,15 +395,7 @@ func (h *harness) totalDelivered() int64 {
 }
 
 // token is the i-th well-formed token of platform p.
-func token(p events.Platform, i int) string {
-	switch p {
-	case events.APNs:
-		return fmt.Sprintf("%064x", 0x1000000+i)
-	case events.FCM:
-		return fmt.Sprintf("fcm%08d:APA91b-faulttest", i)
-	}
-	return fmt.Sprintf("mi%08d+faulttest/regid=", i)
-}
+func token(p events.Platform, i int) string { return sandbox.Token(p, i, false) }
 
 func intent(id string, targets []events.Target) *events.Intent {
 	return &events.Intent{ID: id, App: app, Targets: events.Targets{Tokens: targets},
@@ -560,30 +522,7 @@ func (r *running) stop() {
 // provider builds platform p's sender against its fake.
 func (h *harness) provider(p events.Platform, m *provider.Metrics, log *slog.Logger, apnsCfg *apns.Config) (provider.Sender, func() error) {
 	h.t.Helper()
-	switch p {
-	case events.APNs:
-		cfg := h.apns.Config()
-		if apnsCfg != nil {
-			cfg = *apnsCfg
-		}
-		cfg.Metrics, cfg.Logger = m, log.With("component", "apns")
-		s, err := apns.New(cfg, map[string]apns.AppConfig{app: h.apnsApp})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		return s, s.Close
-	case events.FCM:
-		cfg := h.fcm.SenderConfig(fcm.Config{})
-		cfg.Metrics, cfg.Logger = m, log.With("component", "fcm")
-		s, err := fcm.New(cfg, map[string]fcm.AppConfig{app: h.fcmApp})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		return s, s.Close
-	}
-	cfg := h.mi.SenderConfig()
-	cfg.Metrics, cfg.Logger = m, log.With("component", "mi")
-	s, err := mi.New(cfg, map[string]mi.AppConfig{app: h.miApp})
+	s, err := h.sb.Sender(p, sandbox.SenderConfig{Metrics: m, Logger: log, APNs: apnsCfg})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -725,53 +664,14 @@ func (h *harness) writeFile(name string, b []byte) string {
 
 // appsFile writes the apps file the sender binaries read: app "demo" with
 // the fakes' sandbox credentials.
-func (h *harness) appsFile() string {
-	h.t.Helper()
-	doc := map[string]any{"apps": map[string]any{app: map[string]any{"apns": h.apnsApp, "fcm": h.fcmApp, "mi": h.miApp}}}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return h.writeFile("apps.json", b)
-}
-
-// peerCertPEM fetches the certificate a TLS server presents, as PEM: for
-// fakes that hand out a CertPool but not the PEM a process needs.
-func peerCertPEM(t *testing.T, rawURL string) []byte {
-	t.Helper()
-	host := strings.TrimPrefix(rawURL, "https://")
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", host,
-		&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // fetching the fake's own self-signed certificate
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	certs := conn.ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		t.Fatalf("%s presented no certificate", rawURL)
-	}
-	var out []byte
-	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return out
-}
+func (h *harness) appsFile() string { return sandboxtest.AppsFile(h.t, h.sb, h.t.TempDir()) }
 
 // senderArgs are the provider flags of platform p's sender binary,
 // pointing it at its fake.
 func (h *harness) senderArgs(p events.Platform, appsFile string) []string {
 	h.t.Helper()
-	args := []string{"--apps-file", appsFile, "--log-level", "info"}
-	switch p {
-	case events.APNs:
-		ca := h.writeFile("apns-ca.pem", h.apns.CertPEM())
-		return append(args, "--apns-production-url", h.apns.URL(), "--apns-sandbox-url", h.apns.URL(), "--apns-ca-file", ca)
-	case events.FCM:
-		ca := h.writeFile("fcm-ca.pem", peerCertPEM(h.t, h.fcm.URL()))
-		return append(args, "--fcm-endpoint", h.fcm.Endpoint(), "--fcm-ca-file", ca)
-	}
-	ca := h.writeFile("mi-ca.pem", peerCertPEM(h.t, h.mi.URL()))
-	return append(args, "--mi-url", h.mi.URL(), "--mi-ca-file", ca)
+	args := sandboxtest.SenderArgs(h.t, h.sb, p, h.t.TempDir(), appsFile)
+	return append(args, "--log-level", "info")
 }
 
 // senderBinary is platform p's sender command.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pushfleet/pushfleet/internal/clustertest"
+	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -25,7 +25,7 @@ func TestLeastPrivilegeFleetDeliversEndToEnd(t *testing.T) {
 	as := startAuthServer(t, nil)
 	admin := as.connect(t, "admin")
 	provisionAsAdmin(t, admin.js)
-	fakes := clustertest.StartFakes(t)
+	fakes := sandboxtest.Start(t)
 	fr := startFleet(t, as.url(), fakes, func(service string) map[string]string {
 		return map[string]string{"PUSHFLEET_NATS_USER": service, "PUSHFLEET_NATS_PASSWORD": as.passwords[service]}
 	})

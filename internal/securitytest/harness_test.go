@@ -22,11 +22,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/pushfleet/pushfleet/internal/allinone"
-	"github.com/pushfleet/pushfleet/internal/clustertest"
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/providers"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
+	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -334,10 +334,10 @@ type fleetRun struct {
 // startFleet runs every service against url with --provision=false; auth
 // returns a service's NATS settings as environment twins (user and password,
 // nkey seed file, TLS files).
-func startFleet(t *testing.T, url string, fakes *clustertest.Fakes, auth func(service string) map[string]string) *fleetRun {
+func startFleet(t *testing.T, url string, fakes *sandbox.Providers, auth func(service string) map[string]string) *fleetRun {
 	t.Helper()
 	dir := t.TempDir()
-	apps := fakes.AppsFile(t, dir)
+	apps := sandboxtest.AppsFile(t, fakes, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	fr := &fleetRun{logs: map[string]*lockedBuffer{}, done: map[string]chan error{}, cancel: cancel}
 	for _, name := range services {
@@ -371,7 +371,7 @@ func startFleet(t *testing.T, url string, fakes *clustertest.Fakes, auth func(se
 			}
 		default:
 			p := platformOf(name)
-			args := fakes.SenderArgs(t, p, dir, apps)
+			args := sandboxtest.SenderArgs(t, fakes, p, dir, apps)
 			var pf providers.Flags = &providers.APNsFlags{}
 			switch p {
 			case events.FCM:
@@ -472,15 +472,15 @@ func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
 // token as a schedule), and a send_at intent (a schedule of the producer).
 //
 // It returns every device token it pushed to, for checks on the logs.
-func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, registry *nats.Conn, fakes *clustertest.Fakes, fr *fleetRun) []events.Target {
+func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, registry *nats.Conn, fakes *sandbox.Providers, fr *fleetRun) []events.Target {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pub := events.NewPublisher(producer)
 	var live, dead []events.Target
 	for i, p := range events.Platforms {
-		live = append(live, events.Target{Platform: p, Token: allinone.SandboxToken(p, 100+i, false)})
-		dead = append(dead, events.Target{Platform: p, Token: allinone.SandboxToken(p, 200+i, true)})
+		live = append(live, events.Target{Platform: p, Token: sandbox.Token(p, 100+i, false)})
+		dead = append(dead, events.Target{Platform: p, Token: sandbox.Token(p, 200+i, true)})
 	}
 	publish := func(in *events.Intent) {
 		t.Helper()
@@ -489,7 +489,7 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		}
 	}
 	intent := func(id string, tgs ...events.Target) *events.Intent {
-		return &events.Intent{ID: id, App: clustertest.App, Targets: events.Targets{Tokens: tgs},
+		return &events.Intent{ID: id, App: sandbox.App, Targets: events.Targets{Tokens: tgs},
 			Notification: events.Notification{Title: "secure", Body: id}}
 	}
 	publish(intent("sec-1", append(append([]events.Target{}, live...), dead...)...))
@@ -505,13 +505,13 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// One APNs request fails: the job's other token is delivered and the
 	// failed one re-queued on push.send.apns.<app>.retry.<job>.
 	retried := []events.Target{
-		{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 300, false)},
-		{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 301, false)},
+		{Platform: events.APNs, Token: sandbox.Token(events.APNs, 300, false)},
+		{Platform: events.APNs, Token: sandbox.Token(events.APNs, 301, false)},
 	}
 	fakes.APNs.FailNext(1, providertest.Unavailable, 0)
 	publish(intent("sec-2", retried...))
 	// send_at one second ahead: stored as a schedule on push.schedules.
-	later := intent("sec-3", events.Target{Platform: events.FCM, Token: allinone.SandboxToken(events.FCM, 400, false)})
+	later := intent("sec-3", events.Target{Platform: events.FCM, Token: sandbox.Token(events.FCM, 400, false)})
 	at := time.Now().Add(time.Second)
 	later.SendAt = &at
 	publish(later)
@@ -522,11 +522,11 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// Devices registered through the registry (served by the feedback-sink),
 	// then targeted by alias and by tag: the dispatcher resolves them by
 	// scanning the registry's index.
-	aliased := events.Target{Platform: events.Mi, Token: allinone.SandboxToken(events.Mi, 500, false)}
-	tagged := events.Target{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 501, false)}
+	aliased := events.Target{Platform: events.Mi, Token: sandbox.Token(events.Mi, 500, false)}
+	tagged := events.Target{Platform: events.APNs, Token: sandbox.Token(events.APNs, 501, false)}
 	for _, r := range []string{
-		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"alias":"sec-user"}`, clustertest.App, aliased.Platform, aliased.Token),
-		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"tags":["sec-tag"]}`, clustertest.App, tagged.Platform, tagged.Token),
+		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"alias":"sec-user"}`, sandbox.App, aliased.Platform, aliased.Token),
+		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"tags":["sec-tag"]}`, sandbox.App, tagged.Platform, tagged.Token),
 	} {
 		resp, err := registry.Request("push.registry.register", []byte(r), 10*time.Second)
 		if err != nil {
@@ -548,8 +548,8 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// An FCM job of two tokens whose first request fails: the gcm-sender
 	// re-queues one token.
 	fcmRetried := []events.Target{
-		{Platform: events.FCM, Token: allinone.SandboxToken(events.FCM, 600, false)},
-		{Platform: events.FCM, Token: allinone.SandboxToken(events.FCM, 601, false)},
+		{Platform: events.FCM, Token: sandbox.Token(events.FCM, 600, false)},
+		{Platform: events.FCM, Token: sandbox.Token(events.FCM, 601, false)},
 	}
 	fakes.FCM.FailNext(1, providertest.RateLimited, time.Second)
 	publish(intent("sec-6", fcmRetried...))
@@ -559,9 +559,9 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	// Dead letters: a job APNs rejects as malformed (apns-sender) and an
 	// intent that is not JSON (dispatcher).
 	fakes.APNs.FailNext(1, providertest.BadRequest, 0)
-	rejected := events.Target{Platform: events.APNs, Token: allinone.SandboxToken(events.APNs, 700, false)}
+	rejected := events.Target{Platform: events.APNs, Token: sandbox.Token(events.APNs, 700, false)}
 	publish(intent("sec-7", rejected))
-	if _, err := producer.Publish(ctx, events.IntentSubject(clustertest.App), []byte(`{"id": "sec-8",`)); err != nil {
+	if _, err := producer.Publish(ctx, events.IntentSubject(sandbox.App), []byte(`{"id": "sec-8",`)); err != nil {
 		t.Fatalf("producer publishes a malformed intent: %v", err)
 	}
 	deadStream, err := admin.Stream(ctx, events.StreamDead)
@@ -570,7 +570,7 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	}
 	waitUntil(t, fr, 30*time.Second, func() bool {
 		info, err := deadStream.Info(ctx, jetstream.WithSubjectFilter(events.DeadRoot+".>"))
-		return err == nil && info.State.Subjects[events.DeadSubject("apns", clustertest.App)] > 0 &&
+		return err == nil && info.State.Subjects[events.DeadSubject("apns", sandbox.App)] > 0 &&
 			info.State.Subjects[events.DeadSubject(events.StageIntents, "")] > 0
 	}, "dead letters of the apns-sender and the dispatcher stored")
 
@@ -581,7 +581,7 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	store := tokens.NewStore(kv)
 	waitUntil(t, fr, 30*time.Second, func() bool {
 		for _, tg := range dead {
-			r, _, err := store.Get(ctx, clustertest.App, tg.Platform, tg.Token)
+			r, _, err := store.Get(ctx, sandbox.App, tg.Platform, tg.Token)
 			if err != nil || r.State != tokens.Invalid {
 				return false
 			}
@@ -597,7 +597,7 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		t.Fatal(err)
 	}
 	waitUntil(t, fr, 30*time.Second, func() bool {
-		m, err := feedback.GetLastMsgForSubject(ctx, events.FeedbackSubject(dead[0].Platform, clustertest.App))
+		m, err := feedback.GetLastMsgForSubject(ctx, events.FeedbackSubject(dead[0].Platform, sandbox.App))
 		if err != nil {
 			return false
 		}

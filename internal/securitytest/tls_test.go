@@ -21,8 +21,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
-	"github.com/pushfleet/pushfleet/internal/clustertest"
 	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 )
 
 // Services reach NATS over mutual TLS with --nats-ca, --nats-cert and
@@ -124,7 +124,7 @@ func TestMutualTLSAndNKey(t *testing.T) {
 	}
 	admin := as.connect(t, "admin", withTLS)
 	provisionAsAdmin(t, admin.js)
-	fakes := clustertest.StartFakes(t)
+	fakes := sandboxtest.Start(t)
 	fr := startFleet(t, url, fakes, func(service string) map[string]string {
 		env := map[string]string{}
 		for k, v := range tlsEnv {
