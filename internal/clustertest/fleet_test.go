@@ -216,6 +216,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 			lost++
 			if lost <= 5 {
 				t.Errorf("lost: %s token %s never delivered nor dead-lettered", tg.Platform, tokens.Short(tg.Token))
+				trail(ctx, t, adminJS, store, tg)
 			}
 		}
 	}
@@ -229,6 +230,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 			lost++
 			if lost <= 5 {
 				t.Errorf("lost: unregistered %s token %s neither recorded invalid nor dead-lettered", tg.Platform, tokens.Short(tg.Token))
+				trail(ctx, t, adminJS, store, tg)
 			}
 		}
 	}
@@ -384,6 +386,39 @@ func leaderships(c *Cluster, node *Node) []string {
 
 // deadLettered reads PUSH_DEAD: the tokens of every dead letter (all tokens
 // of a dead-lettered intent).
+// trail logs what the cluster holds about a lost token, for whoever
+// investigates: its feedback events and its registry record.
+func trail(ctx context.Context, t *testing.T, js jetstream.JetStream, store *tokens.Store, tg events.Target) {
+	t.Helper()
+	if r, _, err := store.Get(ctx, sandbox.App, tg.Platform, tg.Token); err != nil {
+		t.Logf("  trail %s: no registry record (%v)", tokens.Short(tg.Token), err)
+	} else {
+		t.Logf("  trail %s: registry record state=%s reason=%q invalid_at=%v updated_at=%v", tokens.Short(tg.Token), r.State, r.Reason, r.InvalidAt, r.UpdatedAt)
+	}
+	cons, err := js.OrderedConsumer(ctx, events.StreamFeedback, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.FeedbackSubject(tg.Platform, sandbox.App)},
+	})
+	if err != nil {
+		t.Logf("  trail: %v", err)
+		return
+	}
+	batch, err := cons.Fetch(100000, jetstream.FetchMaxWait(3*time.Second))
+	if err != nil {
+		t.Logf("  trail: %v", err)
+		return
+	}
+	n := 0
+	for msg := range batch.Messages() {
+		var f events.Feedback
+		if json.Unmarshal(msg.Data(), &f) == nil && f.Token == tg.Token {
+			n++
+			meta, _ := msg.Metadata()
+			t.Logf("  trail: feedback seq=%d outcome=%s reason=%q job=%s at=%s", meta.Sequence.Stream, f.Outcome, f.Reason, f.JobID, f.At.Format(time.RFC3339Nano))
+		}
+	}
+	t.Logf("  trail: %d feedback events for the token", n)
+}
+
 func deadLettered(ctx context.Context, t *testing.T, js jetstream.JetStream) map[events.Target]bool {
 	t.Helper()
 	out := map[events.Target]bool{}
