@@ -35,9 +35,15 @@ type Env struct {
 // in flight before publishing blocks.
 const maxAsyncPending = 16384
 
+// asyncPublishTimeout fails an asynchronous publish whose acknowledgement
+// never comes (the server failed after reading it), so that no caller waits
+// on it forever; callers bound their own waits more tightly where they can.
+const asyncPublishTimeout = 30 * time.Second
+
 // NewJetStream returns the JetStream handle every service uses.
 func NewJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
-	return jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxAsyncPending))
+	return jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxAsyncPending),
+		jetstream.WithPublishAsyncTimeout(asyncPublishTimeout))
 }
 
 // Connect dials NATS with opts and returns the connection and JetStream handle.

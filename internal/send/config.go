@@ -40,7 +40,11 @@ type Config struct {
 	// many one-token jobs and a few large ones are both kept busy. A job
 	// larger than the bound runs alone.
 	MaxTokensInFlight int
-	Logger            *slog.Logger
+	// PublishTimeout bounds waiting for the acknowledgements of a job's
+	// feedback events and re-queued tokens (default 30s): one lost with a
+	// failed server must not hold the job forever; the job is retried.
+	PublishTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // DefaultMaxTokensInFlight is the default of Config.MaxTokensInFlight.
@@ -76,6 +80,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BreakerMax == 0 {
 		c.BreakerMax = time.Minute
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 30 * time.Second
 	}
 	if c.MaxTokensInFlight == 0 {
 		c.MaxTokensInFlight = DefaultMaxTokensInFlight

@@ -113,6 +113,8 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 
 // settle turns the per-token results into feedback and one verdict.
 func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, results []provider.Result) consumer.Verdict {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
 	now := s.now().UTC()
 	fbs := make([]events.Feedback, 0, len(results))
 	var retry, dead, limited []string
@@ -252,6 +254,8 @@ func (s *Service) dead(job *events.Job, tokens []string, category, reason string
 }
 
 func (s *Service) report(ctx context.Context, job *events.Job, tokens []string, o events.Outcome, reason string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
 	now := s.now().UTC()
 	fbs := make([]events.Feedback, len(tokens))
 	for i, t := range tokens {

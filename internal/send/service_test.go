@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
@@ -119,5 +120,43 @@ func TestTokensInFlightBounded(t *testing.T) {
 	// The 25-token job ran alone; every other moment stayed within 10.
 	if p := g.peak.Load(); p != 25 {
 		t.Fatalf("peak %d tokens at the provider, want 25 (the oversized job alone)", p)
+	}
+}
+
+// silentPublisher stores nothing and never acknowledges an asynchronous
+// publish: a server that failed after reading the message.
+type silentPublisher struct{ jetstream.Publisher }
+
+func (silentPublisher) PublishMsgAsync(msg *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	return silentFuture{msg}, nil
+}
+
+type silentFuture struct{ msg *nats.Msg }
+
+func (silentFuture) Ok() <-chan *jetstream.PubAck { return nil }
+func (silentFuture) Err() <-chan error            { return nil }
+func (f silentFuture) Msg() *nats.Msg             { return f.msg }
+
+// A feedback acknowledgement lost with a failed server must not hold the
+// job forever: after PublishTimeout the job is retried (the provider will
+// be asked again; a duplicate at worst, never a loss). Without the bound,
+// Handle waits for ever and the job's keep-alive keeps it from every
+// other replica.
+func TestLostFeedbackAckRetriesTheJob(t *testing.T) {
+	svc, err := New(Config{Platform: events.APNs, PublishTimeout: 100 * time.Millisecond}, &countingSender{}, silentPublisher{}, metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(events.Job{ID: "j", IntentID: "i", App: "shop", Platform: events.APNs, Tokens: []string{"aa"},
+		Notification: events.Notification{Title: "t"}})
+	done := make(chan consumer.Verdict, 1)
+	go func() { done <- svc.Handle(context.Background(), jobMsg{data: body}) }()
+	select {
+	case v := <-done:
+		if v.Action != consumer.Retry {
+			t.Fatalf("verdict %+v, want a retry", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Handle still waiting for a feedback acknowledgement after 10s")
 	}
 }
