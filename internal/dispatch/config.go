@@ -17,7 +17,9 @@ type Config struct {
 	// work (default 100); FCM's SendEach takes 500 (default and maximum);
 	// MiPush takes a comma-separated list of 1000 (default).
 	BatchAPNs, BatchFCM, BatchMi int
-	// PublishTimeout bounds waiting for the job acks of one intent (default 30s).
+	// PublishTimeout bounds each wait for the acknowledgements of published
+	// jobs or feedback events (default 30s); the dispatch as a whole is not
+	// bounded, so that a huge tag can be resolved.
 	PublishTimeout time.Duration
 	Logger         *slog.Logger
 }

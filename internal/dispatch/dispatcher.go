@@ -65,11 +65,12 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 	if meta, err := msg.Metadata(); err == nil {
 		created = meta.Timestamp
 	}
-	pctx, cancel := context.WithTimeout(ctx, d.cfg.PublishTimeout)
-	defer cancel()
+	// No deadline on the whole dispatch: resolving a million-device tag takes
+	// as long as it takes (the runner keeps the intent ours meanwhile); each
+	// wait for acknowledgements is bounded instead.
 	if in.Expired(d.now()) {
 		d.m.Intents.WithLabelValues(in.App, "expired").Inc()
-		if err := d.reportEach(pctx, in, in.Targets.Tokens, events.Expired, "expired before dispatch"); err != nil {
+		if err := d.reportEach(ctx, in, in.Targets.Tokens, events.Expired, "expired before dispatch"); err != nil {
 			return consumer.RetryAfter(0, "publish", err.Error())
 		}
 		d.cfg.Logger.Info("intent expired before dispatch", "intent_id", in.ID, "app", in.App)
@@ -77,23 +78,23 @@ func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Ver
 	}
 	out := &batcher{d: d, in: in, created: created, batches: map[events.Platform][]string{}}
 	if len(in.Targets.Tokens) > 0 {
-		err = out.add(pctx, in.Targets.Tokens, true)
+		err = out.add(ctx, in.Targets.Tokens, true)
 	} else if d.audience == nil {
 		v := consumer.DeadLetter(in.App, "invalid", ErrNoRegistry.Error())
 		v.IntentID = in.ID
 		return v
 	} else {
-		err = d.audience.Resolve(pctx, in.App, in.Targets, d.cfg.BatchFCM, func(ts []events.Target) error {
+		err = d.audience.Resolve(ctx, in.App, in.Targets, d.cfg.BatchFCM, func(ts []events.Target) error {
 			// The registry yields each device once: no dedupe set, so a
 			// million-device tag never sits in memory.
-			return out.add(pctx, ts, false)
+			return out.add(ctx, ts, false)
 		})
 	}
 	if err == nil {
-		err = out.flushAll(pctx)
+		err = out.flushAll(ctx)
 	}
 	if err == nil {
-		err = feedback.WaitAll(pctx, out.futures)
+		err = out.waitAcks(ctx)
 	}
 	if err != nil {
 		// Jobs already stored are deduplicated by id when this comes back.
@@ -152,7 +153,7 @@ func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) erro
 		}
 		b.batches[t.Platform] = append(b.batches[t.Platform], t.Token)
 		if len(b.batches[t.Platform]) >= b.d.cfg.batch(t.Platform) {
-			if err := b.flush(t.Platform); err != nil {
+			if err := b.flush(ctx, t.Platform); err != nil {
 				return err
 			}
 		}
@@ -166,7 +167,7 @@ func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) erro
 func (b *batcher) flushAll(ctx context.Context) error {
 	for _, p := range events.Platforms {
 		if len(b.batches[p]) > 0 {
-			if err := b.flush(p); err != nil {
+			if err := b.flush(ctx, p); err != nil {
 				return err
 			}
 		}
@@ -175,12 +176,29 @@ func (b *batcher) flushAll(ctx context.Context) error {
 }
 
 func (b *batcher) flushSuppressed(ctx context.Context) error {
-	err := b.d.fb.Publish(ctx, b.suppressed)
+	err := b.d.publishFeedback(ctx, b.suppressed)
 	b.suppressed = b.suppressed[:0]
 	return err
 }
 
-func (b *batcher) flush(p events.Platform) error {
+// maxUnacked is how many published jobs of one intent may wait for their
+// acknowledgements: past it the dispatcher waits, so that a huge tag holds
+// a bounded number of jobs in memory and paces itself to the server.
+const maxUnacked = 256
+
+// waitAcks waits, at most PublishTimeout, for the jobs published so far.
+func (b *batcher) waitAcks(ctx context.Context) error {
+	if len(b.futures) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.PublishTimeout)
+	defer cancel()
+	err := feedback.WaitAll(ctx, b.futures)
+	b.futures = b.futures[:0]
+	return err
+}
+
+func (b *batcher) flush(ctx context.Context, p events.Platform) error {
 	tokens := b.batches[p]
 	b.batches[p] = nil
 	i := b.index[p]
@@ -208,6 +226,9 @@ func (b *batcher) flush(p events.Platform) error {
 	b.jobs++
 	b.tokens += len(tokens)
 	b.d.m.Jobs.WithLabelValues(string(p)).Inc()
+	if len(b.futures) >= maxUnacked {
+		return b.waitAcks(ctx)
+	}
 	return nil
 }
 
@@ -242,6 +263,16 @@ func (d *Dispatcher) reportEach(ctx context.Context, in *events.Intent, ts []eve
 		fbs = append(fbs, d.event(in, t, o, reason))
 		d.m.Notifications.WithLabelValues(string(t.Platform), in.App, string(o)).Inc()
 	}
+	return d.publishFeedback(ctx, fbs)
+}
+
+// publishFeedback stores feedback events, waiting at most PublishTimeout.
+func (d *Dispatcher) publishFeedback(ctx context.Context, fbs []events.Feedback) error {
+	if len(fbs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.PublishTimeout)
+	defer cancel()
 	return d.fb.Publish(ctx, fbs)
 }
 

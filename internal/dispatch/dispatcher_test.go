@@ -128,3 +128,50 @@ func TestAliasWithoutRegistryIsDeadLettered(t *testing.T) {
 		t.Fatalf("verdict %+v", v)
 	}
 }
+
+// slowAudience yields n batches of size APNs tokens, pausing before each:
+// a big tag read from a busy registry.
+type slowAudience struct {
+	n, size int
+	pause   time.Duration
+}
+
+func (a slowAudience) Resolve(ctx context.Context, _ string, _ events.Targets, _ int, fn func([]events.Target) error) error {
+	for i := range a.n {
+		time.Sleep(a.pause)
+		ts := make([]events.Target, a.size)
+		for j := range ts {
+			ts[j] = events.Target{Platform: events.APNs, Token: fmt.Sprintf("%064x", i*a.size+j)}
+		}
+		if err := fn(ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PublishTimeout bounds each wait for acknowledgements, not the dispatch:
+// a tag whose resolution takes longer than it is still dispatched whole.
+func TestSlowTagOutlastsPublishTimeout(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv)
+	if err := streams.Provision(context.Background(), js, streams.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	aud := slowAudience{n: 6, size: 100, pause: 100 * time.Millisecond}
+	d, err := dispatch.New(dispatch.Config{PublishTimeout: 250 * time.Millisecond}, js, metrics.New(), aud, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"big","app":"shop","targets":{"tag":"everyone"},"notification":{"title":"t"}}`)
+	if v := d.Handle(context.Background(), msg{data: body}); v.Action != consumer.Ack {
+		t.Fatalf("verdict %+v after %v of resolving, want the intent dispatched", v, time.Duration(aud.n)*aud.pause)
+	}
+	total := 0
+	for _, j := range jobsOn(t, js, events.APNs) {
+		total += len(j.Tokens)
+	}
+	if total != aud.n*aud.size {
+		t.Fatalf("%d tokens in jobs, want %d", total, aud.n*aud.size)
+	}
+}
