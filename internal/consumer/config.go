@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,30 +46,14 @@ type Config struct {
 var ErrConfig = errors.New("consumer config")
 
 func (c *Config) setDefaults() {
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 64
-	}
-	if c.MaxAckPending == 0 {
-		c.MaxAckPending = max(4*c.MaxInFlight, 1000)
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 10
-	}
-	if c.BackoffBase == 0 {
-		c.BackoffBase = time.Second
-	}
-	if c.BackoffMax == 0 {
-		c.BackoffMax = 5 * time.Minute
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 20 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 64)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, max(4*c.MaxInFlight, 1000))
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 10)
+	c.BackoffBase = cmp.Or(c.BackoffBase, time.Second)
+	c.BackoffMax = cmp.Or(c.BackoffMax, 5*time.Minute)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 20*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports missing or inconsistent fields.

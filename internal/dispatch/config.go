@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -25,21 +26,11 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.BatchAPNs == 0 {
-		c.BatchAPNs = 100
-	}
-	if c.BatchFCM == 0 {
-		c.BatchFCM = 500
-	}
-	if c.BatchMi == 0 {
-		c.BatchMi = 1000
-	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = 30 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.BatchAPNs = cmp.Or(c.BatchAPNs, 100)
+	c.BatchFCM = cmp.Or(c.BatchFCM, 500)
+	c.BatchMi = cmp.Or(c.BatchMi, 1000)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, 30*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports batch sizes the providers would reject.

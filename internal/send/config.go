@@ -1,6 +1,7 @@
 package send
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -51,45 +52,19 @@ type Config struct {
 const DefaultMaxTokensInFlight = 5000
 
 func (c *Config) setDefaults() {
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 10
-	}
-	if c.PauseMin == 0 {
-		c.PauseMin = 30 * time.Second
-	}
-	if c.PauseMax == 0 {
-		c.PauseMax = 10 * time.Minute
-	}
-	if c.RetryBase == 0 {
-		c.RetryBase = time.Second
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = 5 * time.Minute
-	}
-	if c.RateLimitBudget == 0 {
-		c.RateLimitBudget = time.Hour
-	}
-	if c.BreakerThreshold == 0 {
-		c.BreakerThreshold = 10
-	}
-	if c.BreakerMin == 0 {
-		c.BreakerMin = 2 * time.Second
-	}
-	if c.BreakerMax == 0 {
-		c.BreakerMax = time.Minute
-	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = 30 * time.Second
-	}
-	if c.MaxTokensInFlight == 0 {
-		c.MaxTokensInFlight = DefaultMaxTokensInFlight
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, 30*time.Second)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 10)
+	c.PauseMin = cmp.Or(c.PauseMin, 30*time.Second)
+	c.PauseMax = cmp.Or(c.PauseMax, 10*time.Minute)
+	c.RetryBase = cmp.Or(c.RetryBase, time.Second)
+	c.RetryMax = cmp.Or(c.RetryMax, 5*time.Minute)
+	c.RateLimitBudget = cmp.Or(c.RateLimitBudget, time.Hour)
+	c.BreakerThreshold = cmp.Or(c.BreakerThreshold, 10)
+	c.BreakerMin = cmp.Or(c.BreakerMin, 2*time.Second)
+	c.BreakerMax = cmp.Or(c.BreakerMax, time.Minute)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, 30*time.Second)
+	c.MaxTokensInFlight = cmp.Or(c.MaxTokensInFlight, DefaultMaxTokensInFlight)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports an unusable configuration.

@@ -4,6 +4,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -44,12 +45,8 @@ type successKey struct {
 
 // New returns a Sink writing to store.
 func New(cfg Config, store *tokens.Store, m *metrics.Fleet) *Sink {
-	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = 5 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.FlushInterval = cmp.Or(cfg.FlushInterval, 5*time.Second)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	return &Sink{cfg: cfg, store: store, m: m, success: map[successKey]time.Time{}}
 }
 

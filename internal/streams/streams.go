@@ -4,6 +4,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,21 +34,11 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.DedupWindow == 0 {
-		c.DedupWindow = 2 * time.Minute
-	}
-	if c.WorkMaxAge == 0 {
-		c.WorkMaxAge = 24 * time.Hour
-	}
-	if c.FeedbackMaxAge == 0 {
-		c.FeedbackMaxAge = 7 * 24 * time.Hour
-	}
-	if c.DeadMaxAge == 0 {
-		c.DeadMaxAge = 30 * 24 * time.Hour
-	}
+	c.Replicas = cmp.Or(c.Replicas, 1)
+	c.DedupWindow = cmp.Or(c.DedupWindow, 2*time.Minute)
+	c.WorkMaxAge = cmp.Or(c.WorkMaxAge, 24*time.Hour)
+	c.FeedbackMaxAge = cmp.Or(c.FeedbackMaxAge, 7*24*time.Hour)
+	c.DeadMaxAge = cmp.Or(c.DeadMaxAge, 30*24*time.Hour)
 }
 
 // Validate reports configuration that JetStream would reject.

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"hash/maphash"
@@ -26,9 +27,7 @@ func (c *CacheConfig) setDefaults() {
 	if c.RetryWait <= 0 {
 		c.RetryWait = time.Second
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Cache is an in-memory view of token state, kept current by a watch on

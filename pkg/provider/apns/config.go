@@ -1,6 +1,7 @@
 package apns
 
 import (
+	"cmp"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -75,28 +76,19 @@ type Config struct {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	setDefault(&c.ProductionURL, DefaultProductionURL)
-	setDefault(&c.SandboxURL, DefaultSandboxURL)
-	setDefault(&c.ConnsPerPool, DefaultConnsPerPool)
-	setDefault(&c.MaxStreamsPerConn, DefaultMaxStreamsPerConn)
-	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
-	setDefault(&c.DialTimeout, DefaultDialTimeout)
-	setDefault(&c.PingInterval, DefaultPingInterval)
-	setDefault(&c.PingTimeout, DefaultPingTimeout)
-	setDefault(&c.ReconnectBackoffMin, DefaultReconnectBackoffMin)
-	setDefault(&c.ReconnectBackoffMax, DefaultReconnectBackoffMax)
-	setDefault(&c.JWTRenewInterval, DefaultJWTRenewInterval)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.ProductionURL = cmp.Or(c.ProductionURL, DefaultProductionURL)
+	c.SandboxURL = cmp.Or(c.SandboxURL, DefaultSandboxURL)
+	c.ConnsPerPool = cmp.Or(c.ConnsPerPool, DefaultConnsPerPool)
+	c.MaxStreamsPerConn = cmp.Or(c.MaxStreamsPerConn, DefaultMaxStreamsPerConn)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.PingInterval = cmp.Or(c.PingInterval, DefaultPingInterval)
+	c.PingTimeout = cmp.Or(c.PingTimeout, DefaultPingTimeout)
+	c.ReconnectBackoffMin = cmp.Or(c.ReconnectBackoffMin, DefaultReconnectBackoffMin)
+	c.ReconnectBackoffMax = cmp.Or(c.ReconnectBackoffMax, DefaultReconnectBackoffMax)
+	c.JWTRenewInterval = cmp.Or(c.JWTRenewInterval, DefaultJWTRenewInterval)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // Validate reports the first invalid field. Zero values are valid (they

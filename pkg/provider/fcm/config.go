@@ -1,6 +1,7 @@
 package fcm
 
 import (
+	"cmp"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -92,32 +93,14 @@ func (c *Config) Validate() error {
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.Endpoint == "" {
-		c.Endpoint = DefaultEndpoint
-	}
-	if c.BatchTimeout == 0 {
-		c.BatchTimeout = DefaultBatchTimeout
-	}
-	if c.TokenTimeout == 0 {
-		c.TokenTimeout = DefaultTokenTimeout
-	}
-	if c.MaxConcurrentBatches == 0 {
-		c.MaxConcurrentBatches = DefaultMaxConcurrentBatches
-	}
-	if c.MaxConnsPerHost == 0 {
-		c.MaxConnsPerHost = DefaultMaxConnsPerHost
-	}
-	if c.RatePerMinute == 0 {
-		c.RatePerMinute = DefaultRatePerMinute
-	}
-	if c.QuotaRetryAfter == 0 {
-		c.QuotaRetryAfter = DefaultQuotaRetryAfter
-	}
-	if c.MaxPayloadBytes == 0 {
-		c.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Endpoint = cmp.Or(c.Endpoint, DefaultEndpoint)
+	c.BatchTimeout = cmp.Or(c.BatchTimeout, DefaultBatchTimeout)
+	c.TokenTimeout = cmp.Or(c.TokenTimeout, DefaultTokenTimeout)
+	c.MaxConcurrentBatches = cmp.Or(c.MaxConcurrentBatches, DefaultMaxConcurrentBatches)
+	c.MaxConnsPerHost = cmp.Or(c.MaxConnsPerHost, DefaultMaxConnsPerHost)
+	c.RatePerMinute = cmp.Or(c.RatePerMinute, DefaultRatePerMinute)
+	c.QuotaRetryAfter = cmp.Or(c.QuotaRetryAfter, DefaultQuotaRetryAfter)
+	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }

@@ -1,6 +1,7 @@
 package mi
 
 import (
+	"cmp"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -204,8 +205,6 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	c.Hosts, c.FeedbackHosts = hosts, feedback
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }

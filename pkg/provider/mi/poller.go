@@ -1,6 +1,7 @@
 package mi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -41,12 +42,8 @@ func NewPoller(s *Sender, cfg PollerConfig) (*Poller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultPollInterval
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultPollInterval)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	return &Poller{s: s, cfg: cfg}, nil
 }
 

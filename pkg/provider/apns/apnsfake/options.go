@@ -1,6 +1,7 @@
 package apnsfake
 
 import (
+	"cmp"
 	"crypto/x509"
 	"time"
 )
@@ -21,11 +22,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxConcurrentStreams == 0 {
-		o.MaxConcurrentStreams = 1000
-	}
-	if o.JWTWindow == 0 {
-		o.JWTWindow = 20 * time.Minute
-	}
+	o.MaxConcurrentStreams = cmp.Or(o.MaxConcurrentStreams, 1000)
+	o.JWTWindow = cmp.Or(o.JWTWindow, 20*time.Minute)
 	return o
 }

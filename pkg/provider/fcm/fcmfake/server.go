@@ -1,6 +1,7 @@
 package fcmfake
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -104,9 +105,7 @@ func Start(opts Options) (*Server, error) {
 		opts.AccessTokenTTL = time.Hour
 	}
 	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = cmp.Or(log, slog.New(slog.DiscardHandler))
 	s := &Server{
 		opts:      opts,
 		log:       log.With("component", "fcmfake"),

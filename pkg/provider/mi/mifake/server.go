@@ -1,6 +1,7 @@
 package mifake
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -89,18 +90,10 @@ type lastRequest struct {
 
 // Start starts a fake on 127.0.0.1 with a fresh self-signed certificate.
 func Start(opts Options) (*Server, error) {
-	if opts.MaxRegIDs == 0 {
-		opts.MaxRegIDs = DefaultMaxRegIDs
-	}
-	if opts.MaxPayloadBytes == 0 {
-		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if opts.DayQuota == 0 {
-		opts.DayQuota = DefaultDayQuota
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.MaxRegIDs = cmp.Or(opts.MaxRegIDs, DefaultMaxRegIDs)
+	opts.MaxPayloadBytes = cmp.Or(opts.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	opts.DayQuota = cmp.Or(opts.DayQuota, DefaultDayQuota)
+	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	cert, pool, err := selfSigned()
 	if err != nil {
 		return nil, fmt.Errorf("mifake: certificate: %w", err)
