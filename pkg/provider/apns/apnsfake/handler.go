@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 const devicePath = "/3/device/"
@@ -96,18 +98,7 @@ func (s *Server) handle(r *http.Request) *apiError {
 
 // wait applies SetLatency; false means the request ended first.
 func (s *Server) wait(ctx context.Context) bool {
-	d := time.Duration(s.latency.Load())
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return providertest.Delay(ctx, time.Duration(s.latency.Load()), nil)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {

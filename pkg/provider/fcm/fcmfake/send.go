@@ -67,18 +67,7 @@ func (s *Server) wait(r *http.Request) bool {
 	s.mu.Lock()
 	d := s.latency
 	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-	case <-s.closing:
-	}
-	return false
+	return providertest.Delay(r.Context(), d, s.closing)
 }
 
 // checkToken answers for dead, malformed and foreign tokens.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 type target int
@@ -179,18 +181,7 @@ func (s *Server) wait(r *http.Request) bool {
 		d += rand.N(s.jitter)
 	}
 	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-	case <-s.done:
-	}
-	return false
+	return providertest.Delay(r.Context(), d, s.done)
 }
 
 // splitValues accepts repeated params and a comma-joined list alike; a
