@@ -13,6 +13,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -73,8 +74,8 @@ func TestUpdateAppsRotatesKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	wantKind(t, send(t, s, newJob("keep", token(1)))[0], provider.Delivered)
-	wantKind(t, send(t, s, newJob("rotate", token(2)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("keep", token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("rotate", token(2)))[0], provider.Delivered)
 	if n := fk.Connections(); n != 2 {
 		t.Fatalf("%d connections, want 2 (one per pool)", n)
 	}
@@ -84,11 +85,11 @@ func TestUpdateAppsRotatesKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the old pool's connection to close", func() bool { return fk.OpenConnections() == 1 })
-	wantKind(t, send(t, s, newJob("keep", token(3)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("keep", token(3)))[0], provider.Delivered)
 	if n := fk.Connections(); n != 2 {
 		t.Fatalf("%d connections after update, want 2: the unchanged app must keep its connection", n)
 	}
-	wantKind(t, send(t, s, newJob("rotate", token(4)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("rotate", token(4)))[0], provider.Delivered)
 	if fk.JWTs(rotated.KeyID) != 1 || fk.JWTs(old.KeyID) != 1 {
 		t.Fatalf("JWTs: new key %d, old key %d; want 1, 1", fk.JWTs(rotated.KeyID), fk.JWTs(old.KeyID))
 	}
@@ -107,7 +108,7 @@ func TestUpdateAppsAddRemoveAndReject(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"broken"`) || !strings.Contains(err.Error(), "key_id") {
 		t.Fatalf("err %v, want one naming app \"broken\" and key_id", err)
 	}
-	wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
 
 	other, _ := f.fake.SandboxApp("com.example.other")
 	if err := f.sender.UpdateApps(map[string]apns.AppConfig{"other": other}); err != nil {
@@ -117,7 +118,7 @@ func TestUpdateAppsAddRemoveAndReject(t *testing.T) {
 	if r.Kind != provider.Permanent || !errors.Is(r.Err, provider.ErrUnknownApp) {
 		t.Fatalf("removed app: %v %v", r.Kind, r.Err)
 	}
-	wantKind(t, send(t, f.sender, newJob("other", token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, f.sender, newJob("other", token(1)))[0], provider.Delivered)
 
 	f.sender.Close()
 	if err := f.sender.UpdateApps(nil); !errors.Is(err, apns.ErrClosed) {
@@ -178,17 +179,17 @@ func TestCertificateAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	wantKind(t, send(t, s, newJob("inline", token(1)))[0], provider.Delivered)
-	wantKind(t, send(t, s, newJob("files", token(2)))[0], provider.Delivered)
-	wantKind(t, send(t, s, newJob("both", token(2)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("inline", token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("files", token(2)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("both", token(2)))[0], provider.Delivered)
 	for _, app := range []string{"p12", "p12-legacy"} {
-		wantKind(t, send(t, s, newJob(app, token(4)))[0], provider.Delivered)
+		providertest.WantKind(t, send(t, s, newJob(app, token(4)))[0], provider.Delivered)
 	}
 	if req, _ := fk.LastRequest(token(1)); req.Header.Get("authorization") != "" {
 		t.Fatal("certificate auth sent an authorization header")
 	}
 	r := send(t, s, newJob("foreign", token(3)))[0]
-	wantKind(t, r, provider.CredentialError)
+	providertest.WantKind(t, r, provider.CredentialError)
 	if r.Reason != "BadCertificate" {
 		t.Fatalf("reason %q, want BadCertificate", r.Reason)
 	}

@@ -74,7 +74,7 @@ func TestClassification(t *testing.T) {
 				tc.setup(f.fake, tok)
 			}
 			r := send(t, f.sender, newJob(testApp, tok))[0]
-			wantKind(t, r, tc.kind)
+			providertest.WantKind(t, r, tc.kind)
 			if tc.sentinel != nil && !errors.Is(r.Err, tc.sentinel) {
 				t.Errorf("err %v does not wrap %v", r.Err, tc.sentinel)
 			}
@@ -103,7 +103,7 @@ func TestClassificationWithoutRequest(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{}, nil)
 	t.Run("non-hex token is BadDeviceToken, not sent", func(t *testing.T) {
 		r := send(t, f.sender, newJob(testApp, "not-a-token"))[0]
-		wantKind(t, r, provider.InvalidToken)
+		providertest.WantKind(t, r, provider.InvalidToken)
 		if !errors.Is(r.Err, provider.ErrInvalidToken) || r.Reason != "BadDeviceToken" {
 			t.Fatalf("reason %q err %v", r.Reason, r.Err)
 		}
@@ -115,7 +115,7 @@ func TestClassificationWithoutRequest(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		r := f.sender.Send(ctx, newJob(testApp, token(1)))[0]
-		wantKind(t, r, provider.Retry)
+		providertest.WantKind(t, r, provider.Retry)
 		if !errors.Is(r.Err, context.Canceled) {
 			t.Fatalf("err %v does not wrap context.Canceled", r.Err)
 		}
@@ -123,7 +123,7 @@ func TestClassificationWithoutRequest(t *testing.T) {
 	t.Run("unknown app", func(t *testing.T) {
 		rs := send(t, f.sender, newJob("nope", token(1), token(2)))
 		for _, r := range rs {
-			wantKind(t, r, provider.Permanent)
+			providertest.WantKind(t, r, provider.Permanent)
 			if !errors.Is(r.Err, provider.ErrUnknownApp) {
 				t.Fatalf("err %v does not wrap ErrUnknownApp", r.Err)
 			}

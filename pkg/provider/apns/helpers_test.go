@@ -1,7 +1,6 @@
 package apns_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 const (
@@ -82,23 +82,5 @@ func newJob(app string, toks ...string) *events.Job {
 
 func send(t testing.TB, s *apns.Sender, job *events.Job) []provider.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rs := s.Send(ctx, job)
-	if len(rs) != len(job.Tokens) {
-		t.Fatalf("%d results for %d tokens", len(rs), len(job.Tokens))
-	}
-	for i, r := range rs {
-		if r.Token != job.Tokens[i] {
-			t.Fatalf("result %d is for %q, want %q", i, r.Token, job.Tokens[i])
-		}
-	}
-	return rs
-}
-
-func wantKind(t testing.TB, r provider.Result, k provider.Kind) {
-	t.Helper()
-	if r.Kind != k {
-		t.Fatalf("token %s…: kind %v (reason %q, err %v), want %v", r.Token[:8], r.Kind, r.Reason, r.Err, k)
-	}
+	return providertest.Send(t, s, job, 20*time.Second)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 // newKey generates a .p8-style signing key: its PEM and public key.
@@ -91,7 +92,7 @@ func TestJWTSharedByEveryConnection(t *testing.T) {
 func TestJWTRenewedOnExpiredProviderToken(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{}, nil)
 	kid := f.app.KeyID
-	wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
 
 	f.fake.ExpireJWTs(kid)
 	// Concurrent requests bearing the expired JWT: those answered before the
@@ -110,7 +111,7 @@ func TestJWTRenewedOnExpiredProviderToken(t *testing.T) {
 		t.Fatal("no request was answered ExpiredProviderToken")
 	}
 	for _, r := range send(t, f.sender, newJob(testApp, retry...)) {
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 	}
 	if n := f.fake.JWTs(kid); n != 2 {
 		t.Fatalf("%d JWTs seen after renewal, want 2 (renewed exactly once)", n)
@@ -121,7 +122,7 @@ func TestJWTRenewedOnExpiredProviderToken(t *testing.T) {
 	f.fake.ExpireJWTs(kid)
 	for range 2 {
 		r := send(t, f.sender, newJob(testApp, token(2)))[0]
-		wantKind(t, r, provider.CredentialError)
+		providertest.WantKind(t, r, provider.CredentialError)
 		if !errors.Is(r.Err, provider.ErrCredentials) {
 			t.Fatalf("err %v does not wrap ErrCredentials", r.Err)
 		}
@@ -136,11 +137,11 @@ func TestJWTRenewedOnExpiredProviderToken(t *testing.T) {
 func TestJWTRenewIntervalElapsed(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{}, func(c *apns.Config) { c.JWTRenewInterval = time.Nanosecond })
 	kid := f.app.KeyID
-	wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
 	for range 3 {
 		f.fake.ExpireJWTs(kid)
-		wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Retry)
-		wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
+		providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Retry)
+		providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
 	}
 	if n := f.fake.JWTs(kid); n != 4 {
 		t.Fatalf("%d JWTs seen, want 4 (first plus three renewals)", n)
@@ -151,11 +152,11 @@ func TestJWTRenewIntervalElapsed(t *testing.T) {
 // TooManyProviderTokenUpdates, a credential error.
 func TestTooManyProviderTokenUpdates(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{MaxJWTsPerKey: 1}, func(c *apns.Config) { c.JWTRenewInterval = time.Nanosecond })
-	wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Delivered)
 	f.fake.ExpireJWTs(f.app.KeyID)
-	wantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Retry) // renewed
+	providertest.WantKind(t, send(t, f.sender, newJob(testApp, token(1)))[0], provider.Retry) // renewed
 	r := send(t, f.sender, newJob(testApp, token(1)))[0]
-	wantKind(t, r, provider.CredentialError)
+	providertest.WantKind(t, r, provider.CredentialError)
 	if r.Reason != "TooManyProviderTokenUpdates" {
 		t.Fatalf("reason %q", r.Reason)
 	}
@@ -190,15 +191,15 @@ func TestJWTValidation(t *testing.T) {
 		"team": "InvalidProviderToken", "kid": "InvalidProviderToken", "sig": "InvalidProviderToken",
 	} {
 		r := send(t, s, newJob(app, token(1)))[0]
-		wantKind(t, r, provider.CredentialError)
+		providertest.WantKind(t, r, provider.CredentialError)
 		if r.Reason != want {
 			t.Errorf("%s: reason %q, want %q", app, r.Reason, want)
 		}
 	}
 	r := send(t, s, newJob("topic", token(1)))[0]
-	wantKind(t, r, provider.Permanent)
+	providertest.WantKind(t, r, provider.Permanent)
 	if r.Reason != "TopicDisallowed" {
 		t.Errorf("topic: reason %q, want TopicDisallowed", r.Reason)
 	}
-	wantKind(t, send(t, s, newJob("good", token(1)))[0], provider.Delivered)
+	providertest.WantKind(t, send(t, s, newJob("good", token(1)))[0], provider.Delivered)
 }

@@ -23,7 +23,7 @@ func TestCloseFailsInFlightWithRetry(t *testing.T) {
 	start := time.Now()
 	f.sender.Close()
 	for _, r := range <-done {
-		wantKind(t, r, provider.Retry)
+		providertest.WantKind(t, r, provider.Retry)
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("Send returned %v after Close", el)
@@ -47,7 +47,7 @@ func TestUpdateAppsDrainsInFlight(t *testing.T) {
 		t.Fatalf("%d open connections while draining, want 1", n)
 	}
 	for _, r := range <-done {
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 	}
 	waitFor(t, "the drained pool to close", func() bool { return f.fake.OpenConnections() == 0 })
 }

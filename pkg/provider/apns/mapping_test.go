@@ -13,6 +13,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 // TestPushTypeMapping: each push type gets Apple's topic suffix and a valid
@@ -45,7 +46,7 @@ func TestPushTypeMapping(t *testing.T) {
 			tok := token(i)
 			j := newJob(testApp, tok)
 			j.Notification = tc.n
-			wantKind(t, send(t, f.sender, j)[0], provider.Delivered)
+			providertest.WantKind(t, send(t, f.sender, j)[0], provider.Delivered)
 			req, _ := f.fake.LastRequest(tok)
 			for h, want := range map[string]string{"apns-push-type": tc.pushType, "apns-topic": tc.topic, "apns-priority": tc.priority} {
 				if got := req.Header.Get(h); got != want {
@@ -72,7 +73,7 @@ func TestHeadersAndPayload(t *testing.T) {
 		Payload: map[string]json.RawMessage{"who": json.RawMessage(`"override"`), "extra": json.RawMessage(`[1,2]`)},
 		Aps:     map[string]json.RawMessage{"sound": json.RawMessage(`null`), "interruption-level": json.RawMessage(`"time-sensitive"`)},
 	}}
-	wantKind(t, send(t, f.sender, j)[0], provider.Delivered)
+	providertest.WantKind(t, send(t, f.sender, j)[0], provider.Delivered)
 	req, _ := f.fake.LastRequest(token(1))
 	for h, want := range map[string]string{
 		"apns-expiration": strconv.FormatInt(exp.Unix(), 10), "apns-collapse-id": "c1",
@@ -112,7 +113,7 @@ func TestAPNsIDDeterministic(t *testing.T) {
 		j := newJob(testApp, tok)
 		j.IntentID, j.ID = intent, intent+".apns.0"
 		r := send(t, f.sender, j)[0]
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 		req, _ := f.fake.LastRequest(tok)
 		return req.Header.Get("apns-id")
 	}
@@ -153,7 +154,7 @@ func TestPayloadSize(t *testing.T) {
 			j := newJob(testApp, token(i))
 			j.Notification = events.Notification{PushType: tc.pushType, Body: tc.body}
 			r := send(t, f.sender, j)[0]
-			wantKind(t, r, tc.want)
+			providertest.WantKind(t, r, tc.want)
 			if tc.want == provider.Permanent {
 				if !errors.Is(r.Err, provider.ErrPayloadTooLarge) {
 					t.Fatalf("err %v does not wrap ErrPayloadTooLarge", r.Err)
@@ -187,7 +188,7 @@ func TestBadMessages(t *testing.T) {
 			j := newJob(testApp, token(1), token(2))
 			mutate(j)
 			for _, r := range send(t, f.sender, j) {
-				wantKind(t, r, provider.Permanent)
+				providertest.WantKind(t, r, provider.Permanent)
 				if !errors.Is(r.Err, provider.ErrBadMessage) {
 					t.Fatalf("err %v does not wrap ErrBadMessage", r.Err)
 				}

@@ -121,7 +121,7 @@ func TestStreamsBoundedPerConnection(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{}, func(c *apns.Config) { c.ConnsPerPool, c.MaxStreamsPerConn = 2, 3 })
 	f.fake.SetLatency(20 * time.Millisecond)
 	for _, r := range send(t, f.sender, newJob(testApp, tokens(0, 30)...)) {
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 	}
 	if p := f.fake.PeakInFlight(); p > 6 {
 		t.Fatalf("%d requests in flight at once, want at most 6", p)
@@ -153,7 +153,7 @@ func TestLargeJobHoldsNoGoroutinePerToken(t *testing.T) {
 		}
 	}()
 	for _, r := range send(t, f.sender, newJob(testApp, tokens(0, 500)...)) {
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 	}
 	close(done)
 	// Workers, connection readers and writers, the fake's handlers and the
@@ -189,7 +189,7 @@ func TestFakeHoldAfter(t *testing.T) {
 	}
 	f.fake.Release()
 	for _, r := range <-done {
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 	}
 	if n := f.fake.TotalDelivered(); n != 20 {
 		t.Fatalf("%d delivered after release, want 20", n)
@@ -203,7 +203,7 @@ func TestServerStreamLimitOpensConnections(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{MaxConcurrentStreams: 1}, func(c *apns.Config) { c.ConnsPerPool, c.MaxStreamsPerConn = 1, 5 })
 	f.fake.SetLatency(50 * time.Millisecond)
 	for _, r := range send(t, f.sender, newJob(testApp, tokens(0, 5)...)) {
-		wantKind(t, r, provider.Delivered)
+		providertest.WantKind(t, r, provider.Delivered)
 	}
 	if c, p := f.fake.Connections(), f.fake.PeakInFlight(); c < 2 || p < 2 {
 		t.Fatalf("%d connections, %d requests at once: the requests queued behind the server's 1-stream limit", c, p)
@@ -219,7 +219,7 @@ func TestSlotWaitHonoursContext(t *testing.T) {
 	defer cancel()
 	rs := f.sender.Send(ctx, newJob(testApp, tokens(0, 4)...))
 	for _, r := range rs {
-		wantKind(t, r, provider.Retry)
+		providertest.WantKind(t, r, provider.Retry)
 	}
 	if n := f.fake.Requests(); n != 1 {
 		t.Fatalf("fake saw %d requests, want 1 (the others never got a slot)", n)
@@ -259,7 +259,7 @@ func TestReconnectBackoff(t *testing.T) {
 	}
 	defer s.Close()
 	for range 10 {
-		wantKind(t, send(t, s, newJob(testApp, token(1)))[0], provider.Retry)
+		providertest.WantKind(t, send(t, s, newJob(testApp, token(1)))[0], provider.Retry)
 	}
 	if n := accepted.Load(); n != 1 {
 		t.Fatalf("%d dials within the backoff, want 1", n)

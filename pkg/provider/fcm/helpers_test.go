@@ -1,7 +1,6 @@
 package fcm_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 // startFake starts a fake that is closed when the test ends.
@@ -73,18 +73,7 @@ func newJob(app string, toks ...string) *events.Job {
 // send sends j and checks the results line up with its tokens.
 func send(t testing.TB, s *fcm.Sender, j *events.Job, timeout time.Duration) []provider.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	rs := s.Send(ctx, j)
-	if len(rs) != len(j.Tokens) {
-		t.Fatalf("%d results for %d tokens", len(rs), len(j.Tokens))
-	}
-	for i, r := range rs {
-		if r.Token != j.Tokens[i] {
-			t.Fatalf("result %d is for %q, want %q", i, r.Token, j.Tokens[i])
-		}
-	}
-	return rs
+	return providertest.Send(t, s, j, timeout)
 }
 
 func countKinds(rs []provider.Result) map[provider.Kind]int {

@@ -12,22 +12,12 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
+	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 func send(t *testing.T, s *mi.Sender, j *events.Job) []provider.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rs := s.Send(ctx, j)
-	if len(rs) != len(j.Tokens) {
-		t.Fatalf("%d results for %d tokens", len(rs), len(j.Tokens))
-	}
-	for i, r := range rs {
-		if r.Token != j.Tokens[i] {
-			t.Fatalf("result %d for %q, want %q", i, r.Token, j.Tokens[i])
-		}
-	}
-	return rs
+	return providertest.Send(t, s, j, 10*time.Second)
 }
 
 // TestClassificationOverTheWire drives every class of answer through the

@@ -1,7 +1,6 @@
 package providertest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,32 +52,14 @@ func job(h *Harness, tokens ...string) *events.Job {
 
 func send(t *testing.T, h *Harness, j *events.Job, timeout time.Duration) []provider.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	rs := h.Sender.Send(ctx, j)
-	if len(rs) != len(j.Tokens) {
-		t.Fatalf("Send returned %d results for %d tokens", len(rs), len(j.Tokens))
-	}
-	for i, r := range rs {
-		if r.Token != j.Tokens[i] {
-			t.Fatalf("result %d is for token %q, want %q (results must follow the job's order)", i, r.Token, j.Tokens[i])
-		}
-	}
-	return rs
-}
-
-func wantKind(t *testing.T, r provider.Result, k provider.Kind) {
-	t.Helper()
-	if r.Kind != k {
-		t.Fatalf("token %s: kind %v (reason %q, err %v), want %v", r.Token, r.Kind, r.Reason, r.Err, k)
-	}
+	return Send(t, h.Sender, j, timeout)
 }
 
 func testDelivered(t *testing.T, h *Harness) {
 	tok := h.Token(1)
 	before := time.Now()
 	rs := send(t, h, job(h, tok), 10*time.Second)
-	wantKind(t, rs[0], provider.Delivered)
+	WantKind(t, rs[0], provider.Delivered)
 	if at := rs[0].AnsweredAt; at.Before(before) || at.After(time.Now()) {
 		t.Fatalf("AnsweredAt %v, want the moment of the answer, during Send", at)
 	}
@@ -91,7 +72,7 @@ func testDeadToken(t *testing.T, h *Harness) {
 	tok := h.Token(2)
 	h.Fake.SetDead(tok)
 	rs := send(t, h, job(h, tok), 10*time.Second)
-	wantKind(t, rs[0], provider.InvalidToken)
+	WantKind(t, rs[0], provider.InvalidToken)
 	if rs[0].Reason == "" {
 		t.Fatal("invalid token result has no provider reason")
 	}
@@ -118,7 +99,7 @@ func testBatchOrder(t *testing.T, h *Harness) {
 		if i%3 == 1 {
 			want = provider.InvalidToken
 		}
-		wantKind(t, r, want)
+		WantKind(t, r, want)
 	}
 }
 
@@ -132,7 +113,7 @@ func testFailure(f Failure, want provider.Kind) func(t *testing.T, h *Harness) {
 		h.Fake.FailNext(20, f, retryAfter)
 		tok := h.Token(3)
 		rs := send(t, h, job(h, tok), 20*time.Second)
-		wantKind(t, rs[0], want)
+		WantKind(t, rs[0], want)
 		if f == RateLimited && h.Features.RetryAfter && rs[0].RetryAfter < time.Second {
 			t.Fatalf("rate limited with Retry-After 7s, result RetryAfter = %v", rs[0].RetryAfter)
 		}
@@ -150,14 +131,14 @@ func testRecovers(t *testing.T, h *Harness) {
 		t.Fatalf("after one 503: kind %v, want retry (or delivered if the library retried)", first[0].Kind)
 	}
 	rs := send(t, h, job(h, tok), 10*time.Second)
-	wantKind(t, rs[0], provider.Delivered)
+	WantKind(t, rs[0], provider.Delivered)
 }
 
 func testUnknownApp(t *testing.T, h *Harness) {
 	j := job(h, h.Token(5))
 	j.App = "no-such-app"
 	rs := send(t, h, j, 10*time.Second)
-	wantKind(t, rs[0], provider.Permanent)
+	WantKind(t, rs[0], provider.Permanent)
 	if !errors.Is(rs[0].Err, provider.ErrUnknownApp) {
 		t.Fatalf("err %v does not match provider.ErrUnknownApp", rs[0].Err)
 	}
@@ -170,7 +151,7 @@ func testPayloadTooLarge(t *testing.T, h *Harness) {
 	j := job(h, h.Token(6))
 	j.Notification.Body = strings.Repeat("x", h.Features.MaxPayload+1)
 	rs := send(t, h, j, 10*time.Second)
-	wantKind(t, rs[0], provider.Permanent)
+	WantKind(t, rs[0], provider.Permanent)
 	if !errors.Is(rs[0].Err, provider.ErrPayloadTooLarge) && !errors.Is(rs[0].Err, provider.ErrBadMessage) {
 		t.Fatalf("err %v matches neither ErrPayloadTooLarge nor ErrBadMessage", rs[0].Err)
 	}
@@ -181,7 +162,7 @@ func testSlow(t *testing.T, h *Harness) {
 	tokens := []string{h.Token(7), h.Token(8)}
 	rs := send(t, h, job(h, tokens...), 10*time.Second)
 	for _, r := range rs {
-		wantKind(t, r, provider.Delivered)
+		WantKind(t, r, provider.Delivered)
 	}
 }
 
@@ -190,7 +171,7 @@ func testDeadline(t *testing.T, h *Harness) {
 	tok := h.Token(9)
 	start := time.Now()
 	rs := send(t, h, job(h, tok), 200*time.Millisecond)
-	wantKind(t, rs[0], provider.Retry)
+	WantKind(t, rs[0], provider.Retry)
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("Send took %v after a 200ms deadline: it must honour ctx", el)
 	}
