@@ -160,3 +160,41 @@ func TestLostFeedbackAckRetriesTheJob(t *testing.T) {
 		t.Fatal("Handle still waiting for a feedback acknowledgement after 10s")
 	}
 }
+
+// staggeredSender answers token i at base + i seconds.
+type staggeredSender struct{ base time.Time }
+
+func (s staggeredSender) Send(_ context.Context, job *events.Job) []provider.Result {
+	rs := provider.All(job.Tokens, provider.Delivered, "", nil)
+	for i := range rs {
+		rs[i].AnsweredAt = s.base.Add(time.Duration(i) * time.Second)
+	}
+	return rs
+}
+
+// Each feedback event carries its own token's answer time, not the end of
+// its job.
+func TestFeedbackAtIsTheTokensAnswer(t *testing.T) {
+	ctx := context.Background()
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	svc, js := newTestService(t, Config{Platform: events.APNs}, staggeredSender{base})
+	body, _ := json.Marshal(events.Job{ID: "j", IntentID: "i", App: "shop", Platform: events.APNs, Tokens: []string{"a", "b", "c"},
+		Notification: events.Notification{Title: "t"}})
+	if v := svc.Handle(ctx, jobMsg{data: body}); v.Action != consumer.Ack {
+		t.Fatalf("verdict %+v, want ack", v)
+	}
+	s, _ := js.Stream(ctx, events.StreamFeedback)
+	for seq, tok := range []string{"a", "b", "c"} {
+		m, err := s.GetMsg(ctx, uint64(seq+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := events.DecodeFeedback(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := base.Add(time.Duration(seq) * time.Second); f.Token != tok || !f.At.Equal(want) {
+			t.Fatalf("feedback %d: token %q at %v, want %q at %v", seq, f.Token, f.At, tok, want)
+		}
+	}
+}
