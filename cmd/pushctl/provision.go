@@ -27,8 +27,7 @@ func (c *cli) provision(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, sc := range streams.StreamConfigs(common.Streams) {
-		fmt.Fprintf(c.stdout, "stream %-15s subjects %v, %d replica(s)\n", sc.Name, sc.Subjects, sc.Replicas)
+		fmt.Fprintf(c.stdout, "stream %-22s subjects %v, %d replica(s)\n", sc.Name, sc.Subjects, sc.Replicas)
 	}
-	fmt.Fprintf(c.stdout, "kv     %s\n", streams.TokensConfig(common.Streams).Bucket)
 	return nil
 }

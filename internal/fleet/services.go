@@ -70,7 +70,15 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 	if err != nil {
 		return nil, err
 	}
-	return withCache(e, cache, r), nil
+	// send_at intents come back from the dispatcher's own schedules when due.
+	due, err := e.runner("dispatcher-schedules", consumer.Config{
+		Stream: events.StreamSchedules, Durable: events.DurableDispatcher, Stage: events.StageIntents,
+		FilterSubjects: []string{events.DueRoot + ".>"}, MaxInFlight: o.MaxInFlight,
+	}, d)
+	if err != nil {
+		return nil, err
+	}
+	return withCache(e, cache, Group{r, due}), nil
 }
 
 // Sender builds platform p's sender service around a provider.
@@ -85,13 +93,25 @@ func (e *Env) Sender(p events.Platform, s provider.Sender, o config.Sender) (Ser
 	if err != nil {
 		return nil, err
 	}
-	return e.runner(name, consumer.Config{
+	jobs, err := e.runner(name, consumer.Config{
 		Stream: events.SendStream(p), Durable: name, Stage: events.SenderStage(p),
-		// Jobs only: one token after the platform is the app; longer subjects
-		// are schedules of re-queued jobs, not jobs.
 		FilterSubjects: []string{events.SendRoot + "." + string(p) + ".*"},
 		MaxInFlight:    o.MaxInFlight,
 	}, svc)
+	if err != nil {
+		return nil, err
+	}
+	// Re-queued tokens come back from the sender's own schedules when due;
+	// both consumers share the service, so its provider bounds hold for both.
+	retries, err := e.runner(name+"-retries", consumer.Config{
+		Stream: events.RetryStream(p), Durable: name, Stage: events.SenderStage(p),
+		FilterSubjects: []string{events.RetryRoot + "." + string(p) + ".due.>"},
+		MaxInFlight:    o.MaxInFlight,
+	}, svc)
+	if err != nil {
+		return nil, err
+	}
+	return Group{jobs, retries}, nil
 }
 
 // FeedbackSink builds the feedback-sink service. It also serves the token

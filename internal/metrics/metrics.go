@@ -46,6 +46,16 @@ type Fleet struct {
 	// TokenUpdates counts token-state changes made by the feedback-sink.
 	TokenUpdates *prometheus.CounterVec
 
+	// DeadLetterFailures counts dead-letter publishes that failed (the
+	// message is kept and retried): an operator's alarm, PUSH_DEAD is broken.
+	DeadLetterFailures *prometheus.CounterVec
+	// AckErrors counts acks, naks and terms the server did not take, by
+	// stage and operation.
+	AckErrors *prometheus.CounterVec
+
+	// apps bounds the app label (see App).
+	apps appLabels
+
 	// Provider are the provider-side instruments (request latency, in flight,
 	// open connections, credential errors).
 	Provider *provider.Metrics
@@ -112,7 +122,17 @@ func New() *Fleet {
 			Name: "pushfleet_token_updates_total",
 			Help: "Token-state changes written by the feedback-sink, by platform and change.",
 		}, []string{"platform", "change"}),
+		DeadLetterFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushfleet_dead_letter_failures_total",
+			Help: "Dead-letter publishes that failed, by stage; the message is kept and retried.",
+		}, []string{"stage"}),
+		AckErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushfleet_ack_errors_total",
+			Help: "Acks, naks and terms that could not be sent, by stage and operation.",
+		}, []string{"stage", "op"}),
 	}
+	f.apps = appLabels{seen: map[string]bool{}, max: DefaultMaxApps}
+	reg.MustRegister(f.DeadLetterFailures, f.AckErrors)
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
 		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.CircuitOpen, f.TokenUpdates)
 	f.Provider = provider.NewMetrics(reg)

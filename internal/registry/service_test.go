@@ -37,7 +37,7 @@ func start(t *testing.T, withCache bool) *env {
 	nc, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	kv, err := js.CreateKeyValue(ctx, streams.TokensConfig(streams.Config{Storage: jetstream.MemoryStorage}))
+	kv, err := streams.CreateTokens(ctx, js, streams.Config{Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)
 	}

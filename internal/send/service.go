@@ -234,7 +234,7 @@ func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string,
 	}
 	delay := max(after, consumer.Backoff(max(attempt, 1), s.cfg.RetryBase, s.cfg.RetryMax))
 	delay = min(delay, provider.MaxRetryAfter)
-	target := events.SendSubject(job.Platform, job.App)
+	target := events.RetryDueSubject(job.Platform, job.App)
 	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data}
 	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(next.ID),
 		jetstream.WithScheduleAt(s.now().Add(delay)), jetstream.WithScheduleTarget(target))

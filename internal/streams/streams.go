@@ -1,6 +1,17 @@
-// Package streams provisions pushfleet's JetStream streams and KV bucket
-// idempotently: every service calls Provision at start, so the first one up
-// creates them and later ones (or later versions) update them in place.
+// Package streams provisions pushfleet's JetStream streams and KV buckets
+// idempotently: every service calls Provision at start (or an admin runs it
+// once, with least-privilege services), so the first one up creates them and
+// later ones (or later versions) update them in place.
+//
+// Two rules shape every configuration here, because pushfleet promises that
+// no accepted notification disappears without an outcome:
+//   - Nothing is removed by age, TTL or a limit before it was handled: work
+//     streams have no MaxAge and refuse new messages when full (DiscardNew),
+//     so a producer is told instead of older work being dropped.
+//   - No publisher's headers may delete other messages: roll-ups are off
+//     wherever a producer, the dispatcher or a sender publishes work. Message
+//     schedules need roll-ups, so they live in streams of their own
+//     (PUSH_SCHEDULES, PUSH_RETRY_<P>) that only their owner writes to.
 package streams
 
 import (
@@ -15,16 +26,29 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
+// Defaults, declared once.
+const (
+	DefaultReplicas       = 1
+	DefaultDedupWindow    = 2 * time.Minute
+	DefaultFeedbackMaxAge = 7 * 24 * time.Hour
+	DefaultDeadMaxAge     = 30 * 24 * time.Hour
+)
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("streams config")
+
+// ErrServerUnsupported is returned by Provision when the server accepted a
+// stream but did not apply a setting pushfleet relies on (nats-server 2.11
+// silently drops AllowMsgSchedules, for instance).
+var ErrServerUnsupported = errors.New("the NATS server does not support a stream setting pushfleet needs (nats-server >= 2.12 required)")
+
 // Config sizes the streams. Zero values take the documented defaults.
 type Config struct {
-	// Replicas of every stream and the KV bucket: 1 (default) on one server,
-	// 3 on a cluster.
+	// Replicas of every stream and bucket: 1 (default) on one server, 3 on a
+	// cluster.
 	Replicas int
 	// DedupWindow is how long an intent id or job id is remembered (default 2m).
 	DedupWindow time.Duration
-	// WorkMaxAge bounds how long intents and jobs wait (default 24h): a push
-	// older than that is worth less than no push.
-	WorkMaxAge time.Duration
 	// FeedbackMaxAge is PUSH_FEEDBACK's retention (default 7 days).
 	FeedbackMaxAge time.Duration
 	// DeadMaxAge is PUSH_DEAD's retention (default 30 days).
@@ -34,11 +58,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	c.Replicas = cmp.Or(c.Replicas, 1)
-	c.DedupWindow = cmp.Or(c.DedupWindow, 2*time.Minute)
-	c.WorkMaxAge = cmp.Or(c.WorkMaxAge, 24*time.Hour)
-	c.FeedbackMaxAge = cmp.Or(c.FeedbackMaxAge, 7*24*time.Hour)
-	c.DeadMaxAge = cmp.Or(c.DeadMaxAge, 30*24*time.Hour)
+	c.Replicas = cmp.Or(c.Replicas, DefaultReplicas)
+	c.DedupWindow = cmp.Or(c.DedupWindow, DefaultDedupWindow)
+	c.FeedbackMaxAge = cmp.Or(c.FeedbackMaxAge, DefaultFeedbackMaxAge)
+	c.DeadMaxAge = cmp.Or(c.DeadMaxAge, DefaultDeadMaxAge)
 }
 
 // Validate reports configuration that JetStream would reject.
@@ -46,9 +69,11 @@ func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
 	case c.Replicas < 1 || c.Replicas > 5:
-		return fmt.Errorf("streams: replicas must be 1..5, got %d", c.Replicas)
-	case c.DedupWindow > c.WorkMaxAge:
-		return fmt.Errorf("streams: dedup window %v exceeds the work max age %v", c.DedupWindow, c.WorkMaxAge)
+		return fmt.Errorf("%w: replicas must be 1..5, got %d", ErrConfig, c.Replicas)
+	case c.DedupWindow < time.Second:
+		return fmt.Errorf("%w: dedup window must be at least 1s, got %v", ErrConfig, c.DedupWindow)
+	case c.FeedbackMaxAge < c.DedupWindow || c.DeadMaxAge < c.DedupWindow:
+		return fmt.Errorf("%w: feedback and dead-letter retention must be at least the dedup window", ErrConfig)
 	}
 	return nil
 }
@@ -56,64 +81,173 @@ func (c Config) Validate() error {
 // Manager is the part of jetstream.JetStream that provisioning needs.
 type Manager interface {
 	jetstream.StreamManager
+}
+
+// Bucket is what CreateTokens needs: streams and key-value binding.
+type Bucket interface {
+	jetstream.StreamManager
 	jetstream.KeyValueManager
 }
 
-// StreamConfigs returns the configuration of every pushfleet stream.
+// StreamConfigs returns the configuration of every pushfleet stream and of
+// the streams behind its KV buckets.
 func StreamConfigs(c Config) []jetstream.StreamConfig {
 	c.setDefaults()
-	work := func(name string, subjects ...string) jetstream.StreamConfig {
+	// work is a queue that producers, the dispatcher or senders publish to:
+	// no roll-ups, no schedules, no TTLs, nothing dropped by age, and a full
+	// stream refuses the publish.
+	work := func(name, desc string, subjects ...string) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
-			Name: name, Subjects: subjects,
+			Name: name, Description: desc, Subjects: subjects,
 			Retention: jetstream.WorkQueuePolicy, Storage: c.Storage, Replicas: c.Replicas,
-			MaxAge: c.WorkMaxAge, Duplicates: c.DedupWindow,
-			// Per-message TTL drops expired pushes; schedules carry send_at
-			// and delayed retries of partially failed jobs.
-			AllowMsgTTL: true, AllowMsgSchedules: true,
+			Duplicates: c.DedupWindow, Discard: jetstream.DiscardNew,
+		}
+	}
+	// scheduled holds one owner's message schedules until they fire, and the
+	// messages they release. Schedules need roll-ups and DiscardOld (the
+	// server requires both), which is why only the owner may publish here.
+	scheduled := func(name, desc string, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name: name, Description: desc, Subjects: subjects,
+			Retention: jetstream.WorkQueuePolicy, Storage: c.Storage, Replicas: c.Replicas,
+			Duplicates: c.DedupWindow, Discard: jetstream.DiscardOld,
+			AllowMsgSchedules: true, AllowRollup: true,
 		}
 	}
 	cfgs := []jetstream.StreamConfig{
-		work(events.StreamIntents, events.IntentsRoot+".>", events.SchedulesRoot+".>"),
+		work(events.StreamIntents, "pushfleet intents from producers, consumed by the dispatcher",
+			events.IntentsRoot+".>"),
+		scheduled(events.StreamSchedules, "pushfleet send_at schedules (dispatcher-owned) and the intents they release",
+			events.SchedulesRoot+".>", events.DueRoot+".>"),
 	}
 	for _, p := range events.Platforms {
-		cfgs = append(cfgs, work(events.SendStream(p), events.SendRoot+"."+string(p)+".>"))
+		cfgs = append(cfgs,
+			work(events.SendStream(p), "pushfleet "+string(p)+" delivery jobs",
+				events.SendRoot+"."+string(p)+".*"),
+			scheduled(events.RetryStream(p), "pushfleet "+string(p)+" re-queued tokens (sender-owned schedules) and the jobs they release",
+				events.RetryRoot+"."+string(p)+".>"))
 	}
 	cfgs = append(cfgs,
 		jetstream.StreamConfig{
-			Name: events.StreamFeedback, Subjects: []string{events.FeedbackRoot + ".>"},
+			Name: events.StreamFeedback, Description: "pushfleet per-token outcomes",
+			Subjects:  []string{events.FeedbackRoot + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: c.Storage, Replicas: c.Replicas,
 			MaxAge: c.FeedbackMaxAge,
 		},
 		jetstream.StreamConfig{
-			Name: events.StreamDead, Subjects: []string{events.DeadRoot + ".>"},
+			Name: events.StreamDead, Description: "pushfleet dead letters: what could not be processed, with the reason",
+			Subjects:  []string{events.DeadRoot + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: c.Storage, Replicas: c.Replicas,
 			MaxAge: c.DeadMaxAge,
 		},
+		kvStream(c, events.TokensBucket, "pushfleet device tokens: registry and delivery state", 0),
+		kvStream(c, events.IntentIDsBucket, "pushfleet intent ids taken by the dispatcher, per app, for the dedup window", c.DedupWindow),
 	)
 	return cfgs
 }
 
-// TokensConfig is the KV bucket holding token state and the device registry.
-func TokensConfig(c Config) jetstream.KeyValueConfig {
-	c.setDefaults()
-	return jetstream.KeyValueConfig{
-		Bucket: events.TokensBucket, History: 1, Storage: c.Storage, Replicas: c.Replicas,
-		Description: "pushfleet device tokens: registry and delivery state",
+// kvStream is the stream behind a KV bucket, as nats.go's CreateKeyValue
+// would make it, but without roll-ups: a KV purge (the only use of a
+// roll-up) is never needed, and a roll-up published by a compromised writer
+// would wipe the bucket. jetstream.KeyValue binds to it as to any bucket.
+func kvStream(c Config, bucket, desc string, ttl time.Duration) jetstream.StreamConfig {
+	dup := c.DedupWindow
+	if ttl > 0 && ttl < dup {
+		dup = ttl
+	}
+	return jetstream.StreamConfig{
+		Name: "KV_" + bucket, Description: desc,
+		Subjects:          []string{"$KV." + bucket + ".>"},
+		MaxMsgsPerSubject: 1, MaxBytes: -1, MaxMsgs: -1, MaxMsgSize: -1, MaxConsumers: -1,
+		MaxAge: ttl, Storage: c.Storage, Replicas: c.Replicas,
+		DenyDelete: true, AllowDirect: true, Duplicates: dup,
+		// A full bucket refuses writes rather than dropping keys.
+		Discard: jetstream.DiscardNew,
 	}
 }
 
-// Provision creates or updates every stream and the KV bucket.
+// Provision creates or updates every stream and bucket, then checks that the
+// server applied the settings pushfleet relies on.
 func Provision(ctx context.Context, m Manager, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
 	for _, sc := range StreamConfigs(c) {
-		if _, err := m.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := migrate(ctx, m, sc); err != nil {
+			return err
+		}
+		s, err := m.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
 			return fmt.Errorf("provision stream %s: %w", sc.Name, err)
 		}
+		if err := CheckApplied(sc, s.CachedInfo().Config); err != nil {
+			return err
+		}
 	}
-	if _, err := m.CreateOrUpdateKeyValue(ctx, TokensConfig(c)); err != nil {
-		return fmt.Errorf("provision kv %s: %w", events.TokensBucket, err)
+	return nil
+}
+
+// migrate makes way for a configuration the server cannot reach by an
+// update: releases before this one allowed message schedules (and so
+// roll-ups) on PUSH_INTENTS and PUSH_SEND_*, and a server refuses to turn
+// schedules off. An empty stream is deleted and re-created; one still
+// holding messages is left alone with an error saying how to drain it.
+func migrate(ctx context.Context, m Manager, want jetstream.StreamConfig) error {
+	s, err := m.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("provision stream %s: %w", want.Name, err)
+	}
+	info := s.CachedInfo()
+	if !info.Config.AllowMsgSchedules || want.AllowMsgSchedules {
+		return nil
+	}
+	if info.State.Msgs > 0 {
+		return fmt.Errorf("provision stream %s: it still holds %d messages from a release that allowed schedules and roll-ups on it; "+
+			"stop the producers, let the services drain it (pushctl provision again when it is empty): %w",
+			want.Name, info.State.Msgs, ErrConfig)
+	}
+	if err := m.DeleteStream(ctx, want.Name); err != nil {
+		return fmt.Errorf("provision stream %s: re-create without schedules: %w", want.Name, err)
+	}
+	return nil
+}
+
+// CreateTokens provisions only the push_tokens bucket and binds it (tests
+// and tools that need the registry without the rest).
+func CreateTokens(ctx context.Context, b Bucket, c Config) (jetstream.KeyValue, error) {
+	c.setDefaults()
+	sc := kvStream(c, events.TokensBucket, "pushfleet device tokens: registry and delivery state", 0)
+	if _, err := b.CreateOrUpdateStream(ctx, sc); err != nil {
+		return nil, fmt.Errorf("provision kv %s: %w", events.TokensBucket, err)
+	}
+	return b.KeyValue(ctx, events.TokensBucket)
+}
+
+// CheckApplied compares the settings pushfleet relies on with what the
+// server reports it applied.
+func CheckApplied(want, got jetstream.StreamConfig) error {
+	var diffs []string
+	check := func(name string, w, g bool) {
+		if w != g {
+			diffs = append(diffs, fmt.Sprintf("%s=%v (server has %v)", name, w, g))
+		}
+	}
+	check("allow_msg_schedules", want.AllowMsgSchedules, got.AllowMsgSchedules)
+	check("allow_msg_ttl", want.AllowMsgTTL, got.AllowMsgTTL)
+	check("allow_rollup_hdrs", want.AllowRollup, got.AllowRollup)
+	check("deny_delete", want.DenyDelete, got.DenyDelete)
+	check("deny_purge", want.DenyPurge, got.DenyPurge)
+	if want.Discard != got.Discard {
+		diffs = append(diffs, fmt.Sprintf("discard=%v (server has %v)", want.Discard, got.Discard))
+	}
+	if want.MaxAge != got.MaxAge {
+		diffs = append(diffs, fmt.Sprintf("max_age=%v (server has %v)", want.MaxAge, got.MaxAge))
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w: stream %s: wanted %v", ErrServerUnsupported, want.Name, diffs)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func newEnv(t testing.TB, storage jetstream.StorageType) *env {
 	t.Helper()
 	srv := natstest.RunServer(t)
 	_, js := natstest.Connect(t, srv)
-	kv, err := js.CreateKeyValue(context.Background(), streams.TokensConfig(streams.Config{Storage: storage}))
+	kv, err := streams.CreateTokens(context.Background(), js, streams.Config{Storage: storage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,23 @@
 package events
 
-import "strings"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
 
 // Stream names, fixed by docs/ARCHITECTURE.md.
 const (
-	StreamIntents  = "PUSH_INTENTS"
-	StreamFeedback = "PUSH_FEEDBACK"
-	StreamDead     = "PUSH_DEAD"
-	TokensBucket   = "push_tokens"
+	StreamIntents = "PUSH_INTENTS"
+	// StreamSchedules holds the one-shot schedules of send_at intents, which
+	// only the dispatcher creates, and the intents they release when due.
+	StreamSchedules = "PUSH_SCHEDULES"
+	StreamFeedback  = "PUSH_FEEDBACK"
+	StreamDead      = "PUSH_DEAD"
+	TokensBucket    = "push_tokens"
+	// IntentIDsBucket remembers, per app, the intent ids the dispatcher has
+	// taken during the dedup window: dedup that survives restarts.
+	IntentIDsBucket = "push_intent_ids"
 )
 
 // Subject roots. Every subject is root.<...>.<app>, general to specific, so
@@ -15,10 +25,24 @@ const (
 const (
 	IntentsRoot   = "push.intents"
 	SchedulesRoot = "push.schedules"
+	DueRoot       = "push.due"
 	SendRoot      = "push.send"
+	RetryRoot     = "push.retry"
 	FeedbackRoot  = "push.feedback"
 	DeadRoot      = "push.dead"
 )
+
+// RetryStream is the stream holding platform p's re-queue schedules (tokens
+// of a partly failed job, waiting for their next try) and the jobs they
+// release when due. It is apart from SendStream because schedules need
+// roll-ups, which must never be allowed where producers or the dispatcher
+// publish.
+func RetryStream(p Platform) string {
+	if s := SendStream(p); s != "" {
+		return "PUSH_RETRY_" + strings.TrimPrefix(s, "PUSH_SEND_")
+	}
+	return ""
+}
 
 // SendStream is the work-queue stream holding platform p's delivery jobs.
 func SendStream(p Platform) string {
@@ -37,8 +61,15 @@ func SendStream(p Platform) string {
 func IntentSubject(app string) string { return IntentsRoot + "." + app }
 
 // ScheduleSubject holds the schedule of a send_at intent until it fires;
-// deleting that message cancels it.
-func ScheduleSubject(app, id string) string { return SchedulesRoot + "." + app + "." + id }
+// deleting that message cancels it. The id is hashed: ids may hold
+// characters that are not subject tokens.
+func ScheduleSubject(app, id string) string {
+	return SchedulesRoot + "." + app + "." + subjectHash(id)
+}
+
+// DueSubject is where the schedules of app's intents release them when due
+// (in PUSH_SCHEDULES, which the dispatcher also consumes).
+func DueSubject(app string) string { return DueRoot + "." + app }
 
 // SendSubject carries delivery jobs for platform p and app.
 func SendSubject(p Platform, app string) string { return SendRoot + "." + string(p) + "." + app }
@@ -85,13 +116,20 @@ const (
 )
 
 // RetrySubject holds the schedule of a re-queued partial job until it fires
-// onto SendSubject; senders consume SendSubject only (one token after the
-// platform), so schedules are never taken for jobs.
+// onto RetryDueSubject, in RetryStream(p).
 func RetrySubject(p Platform, app, jobID string) string {
-	return SendSubject(p, app) + ".retry." + sanitizeToken(jobID)
+	return RetryRoot + "." + string(p) + ".wait." + app + "." + subjectHash(jobID)
 }
 
-// sanitizeToken makes s usable as subject tokens (dots become dashes).
-func sanitizeToken(s string) string {
-	return strings.ReplaceAll(s, ".", "-")
+// RetryDueSubject is where platform p's re-queued jobs of app are released
+// when due; the sender consumes it beside SendSubject.
+func RetryDueSubject(p Platform, app string) string {
+	return RetryRoot + "." + string(p) + ".due." + app
+}
+
+// subjectHash turns an id into one subject token: the first 16 bytes of its
+// SHA-256, in hex.
+func subjectHash(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:16])
 }
