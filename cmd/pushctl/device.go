@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/registry"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -19,7 +23,11 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 const deviceUsage = "usage: pushctl device register|unregister|get|list|stats [flags]"
 
-// device talks to the token registry service (pushfleet-registry).
+// device talks to the token registry service (pushfleet-registry) on
+// push.registry.<verb>.<app>. It connects as a registry client of the app:
+// inbox prefix _INBOX_registry-<app>, so it runs as that app's registry
+// user (registry-<app>, allowed push.registry.*.<app> only) or as admin.
+// stats with --app "" counts every app (push.registry.stats-all): admin only.
 func (c *cli) device(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New(deviceUsage)
@@ -28,7 +36,7 @@ func (c *cli) device(ctx context.Context, args []string) error {
 	fs, common := c.flags("device " + verb)
 	var ref registry.DeviceRef
 	var platform string
-	fs.StringVar(&ref.App, "app", "demo", "app name")
+	fs.StringVar(&ref.App, "app", "demo", "app name (stats: \"\" counts every app)")
 	fs.StringVar(&platform, "platform", "", "apns, fcm or mi")
 	fs.StringVar(&ref.Token, "token", "", "device token")
 	alias := fs.String("alias", "", "register: the device's alias; list: list this alias")
@@ -40,7 +48,10 @@ func (c *cli) device(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
-	nc, _, err := c.connect(common)
+	if ref.App == "" && verb != "stats" || ref.App != "" && !events.ValidApp(ref.App) {
+		return fmt.Errorf("--app %q: must be 1-64 characters of A-Z a-z 0-9 _ -", ref.App)
+	}
+	nc, err := c.connectRegistry(common, ref.App)
 	if err != nil {
 		return err
 	}
@@ -95,6 +106,21 @@ func (c *cli) device(ctx context.Context, args []string) error {
 		return c.printJSON(st)
 	}
 	return fmt.Errorf("device: unknown verb %q; %s", verb, deviceUsage)
+}
+
+// connectRegistry dials NATS as a registry client of app: connection name
+// and inbox prefix registry-<app> (pushctl's own for every app).
+func (c *cli) connectRegistry(common *config.Common, app string) (*nats.Conn, error) {
+	name := "pushctl"
+	if app != "" {
+		name = registry.ClientName(app)
+	}
+	opts, err := common.NATSOptions(name, common.Logger(c.stderr, "pushctl"))
+	if err != nil {
+		return nil, err
+	}
+	nc, _, err := fleet.Connect(common.NATSURL, append(opts, nats.MaxReconnects(2))...)
+	return nc, err
 }
 
 func (c *cli) listDevices(ctx context.Context, cl *registry.Client, app, alias string, tags []string, limit int, all bool) error {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"strings"
 	"time"
 
 	"github.com/pushfleet/pushfleet/internal/tokens"
@@ -10,12 +11,15 @@ import (
 // Service identity.
 const (
 	ServiceName    = "pushfleet-registry"
-	ServiceVersion = "1.0.0"
-	// SubjectPrefix is the group of every endpoint: push.registry.<verb>.
+	ServiceVersion = "2.0.0"
+	// SubjectPrefix is the group of every endpoint: push.registry.<verb>.<app>.
 	SubjectPrefix = "push.registry"
 )
 
-// Endpoint names; each listens on SubjectPrefix + "." + name.
+// Endpoint names. Each listens on push.registry.<verb>.<app> (Subject):
+// the app token of the subject is the authority, and a request whose body
+// names another app is refused (ErrForbidden). NATS permissions can so
+// confine a registry client to its own apps: publish push.registry.*.<app>.
 const (
 	VerbRegister    = "register"
 	VerbUnregister  = "unregister"
@@ -24,10 +28,45 @@ const (
 	VerbListByAlias = "list-by-alias"
 	VerbListByTag   = "list-by-tag"
 	VerbStats       = "stats"
+	// VerbStatsAll counts the devices of every app, on push.registry.stats-all
+	// (no app token, so no per-app client can reach it: operators only).
+	VerbStatsAll = "stats-all"
 )
 
-// Subject returns the subject of an endpoint.
-func Subject(verb string) string { return SubjectPrefix + "." + verb }
+// Verbs lists the per-app endpoints in the order the service adds them.
+var Verbs = []string{VerbRegister, VerbUnregister, VerbGet, VerbUpdateTags, VerbListByAlias, VerbListByTag, VerbStats}
+
+// Subject returns the subject of an endpoint for app:
+// push.registry.<verb>.<app>. For VerbStatsAll app is ignored.
+func Subject(verb, app string) string {
+	if verb == VerbStatsAll {
+		return SubjectPrefix + "." + VerbStatsAll
+	}
+	return SubjectPrefix + "." + verb + "." + app
+}
+
+// SubjectApp returns the verb and app of a per-app endpoint subject; ok is
+// false for any other shape or an app that is not a valid app name.
+func SubjectApp(subject string) (verb, app string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, SubjectPrefix+".")
+	if !ok {
+		return "", "", false
+	}
+	verb, app, ok = strings.Cut(rest, ".")
+	if !ok || verb == "" || !events.ValidApp(app) {
+		return "", "", false
+	}
+	return verb, app, true
+}
+
+// ClientName is the NATS user (and connection name) of the registry client
+// of app, e.g. registry-demo: one identity per app, none shared.
+func ClientName(app string) string { return "registry-" + app }
+
+// InboxPrefix is the inbox prefix a registry client of app must set
+// (nats.CustomInboxPrefix): its user may subscribe only to
+// _INBOX_registry-<app>.>, so it never sees another client's answers.
+func InboxPrefix(app string) string { return "_INBOX_" + ClientName(app) }
 
 // DeviceRef names one device: a token on a platform of an app.
 type DeviceRef struct {
@@ -127,8 +166,9 @@ type ListResponse struct {
 	Next string `json:"next,omitempty"`
 }
 
-// StatsRequest asks for device counts of one app, or of every app when App
-// is empty. Answer: StatsResponse.
+// StatsRequest asks for device counts of one app (on push.registry.stats.<app>;
+// an empty App means the subject's), or of every app when App is empty and
+// the request goes to push.registry.stats-all. Answer: StatsResponse.
 type StatsRequest struct {
 	App string `json:"app,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 // Nats-Service-Error-Code header.
 const (
 	CodeBadRequest = "400"
+	CodeForbidden  = "403"
 	CodeNotFound   = "404"
 	CodeConflict   = "409"
 	CodeInternal   = "500"
@@ -20,6 +21,9 @@ var (
 	// ErrBadRequest: the request was malformed or broke a rule; the
 	// description names the field.
 	ErrBadRequest = errors.New("bad request")
+	// ErrForbidden: the request's body names another app than its subject
+	// (push.registry.<verb>.<app>), which is the authority.
+	ErrForbidden = errors.New("app not allowed on this subject")
 	// ErrNotFound: no such device.
 	ErrNotFound = errors.New("device not found")
 	// ErrConflict: too many concurrent writers on the device; retry.
@@ -43,6 +47,8 @@ func (e *Error) Is(target error) bool {
 	switch e.Code {
 	case CodeBadRequest:
 		return target == ErrBadRequest
+	case CodeForbidden:
+		return target == ErrForbidden
 	case CodeNotFound:
 		return target == ErrNotFound
 	case CodeConflict:

@@ -48,18 +48,22 @@ type service struct {
 	cfg Config
 	now func() time.Time
 
-	mu    sync.Mutex
-	stats map[string]StatsResponse // counted answers by app ("" = all)
+	mu      sync.Mutex
+	counted map[string]StatsResponse // counted answers by app ("" = all)
 }
 
 // NewService starts the registry service on nc: endpoints register,
-// unregister, get, update-tags, list-by-alias, list-by-tag and stats under
-// push.registry, in micro's default queue group so that a request reaches
-// one instance. Each endpoint handles its requests one at a time: run more
-// instances to scale. Stop the returned service to drain it.
+// unregister, get, update-tags, list-by-alias, list-by-tag and stats on
+// push.registry.<verb>.<app> (one subscription per verb, wildcard app), and
+// stats-all on push.registry.stats-all, in micro's default queue group so
+// that a request reaches one instance. The subject's app is the authority:
+// a request whose body names another app is refused with 403
+// (ErrForbidden), so NATS permissions on push.registry.*.<app> confine a
+// client to its app. Each endpoint handles its requests one at a time: run
+// more instances to scale. Stop the returned service to drain it.
 func NewService(nc *nats.Conn, reg *tokens.Registry, cfg Config) (micro.Service, error) {
 	cfg.setDefaults()
-	s := &service{reg: reg, cfg: cfg, now: time.Now, stats: map[string]StatsResponse{}}
+	s := &service{reg: reg, cfg: cfg, now: time.Now, counted: map[string]StatsResponse{}}
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        ServiceName,
 		Version:     ServiceVersion,
@@ -72,34 +76,50 @@ func NewService(nc *nats.Conn, reg *tokens.Registry, cfg Config) (micro.Service,
 		return nil, fmt.Errorf("registry service: %w", err)
 	}
 	g := svc.AddGroup(SubjectPrefix)
-	for _, e := range []struct {
-		verb string
-		h    func(context.Context, []byte) (any, error)
-	}{
-		{VerbRegister, s.register},
-		{VerbUnregister, s.unregister},
-		{VerbGet, s.get},
-		{VerbUpdateTags, s.updateTags},
-		{VerbListByAlias, s.listByAlias},
-		{VerbListByTag, s.listByTag},
-		{VerbStats, s.statsOf},
-	} {
-		if err := g.AddEndpoint(e.verb, s.handler(e.verb, e.h)); err != nil {
+	handlers := map[string]func(context.Context, string, []byte) (any, error){
+		VerbRegister:    s.register,
+		VerbUnregister:  s.unregister,
+		VerbGet:         s.get,
+		VerbUpdateTags:  s.updateTags,
+		VerbListByAlias: s.listByAlias,
+		VerbListByTag:   s.listByTag,
+		VerbStats:       s.statsOf,
+	}
+	for _, verb := range Verbs {
+		if err := g.AddEndpoint(verb, s.handler(verb, handlers[verb]), micro.WithEndpointSubject(verb+".*")); err != nil {
 			_ = svc.Stop()
-			return nil, fmt.Errorf("registry service endpoint %s: %w", e.verb, err)
+			return nil, fmt.Errorf("registry service endpoint %s: %w", verb, err)
 		}
+	}
+	if err := g.AddEndpoint(VerbStatsAll, s.handler(VerbStatsAll, s.statsAll)); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("registry service endpoint %s: %w", VerbStatsAll, err)
 	}
 	return svc, nil
 }
 
-// handler adapts a typed handler: decode, run with a timeout, answer JSON
-// or a service error.
-func (s *service) handler(verb string, h func(context.Context, []byte) (any, error)) micro.Handler {
+// handler adapts a typed handler: take the app from the subject, run with a
+// timeout, answer JSON or a service error. The handler gets the subject's
+// app ("" for stats-all) and must refuse a body naming another.
+func (s *service) handler(verb string, h func(context.Context, string, []byte) (any, error)) micro.Handler {
 	return micro.HandlerFunc(func(req micro.Request) {
+		app := ""
+		if verb != VerbStatsAll {
+			v, a, ok := SubjectApp(req.Subject())
+			if !ok || v != verb {
+				s.fail(req, verb, fmt.Errorf("%w: subject %s: want %s with a valid app name (1-64 characters of A-Z a-z 0-9 _ -)",
+					errBadRequest, req.Subject(), Subject(verb, "<app>")))
+				return
+			}
+			app = a
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
-		resp, err := h(ctx, req.Data())
+		resp, err := h(ctx, app, req.Data())
 		if err != nil {
+			if errors.Is(err, errForbidden) {
+				s.cfg.Logger.Warn("registry request refused", "endpoint", verb, "subject", req.Subject(), "err", err)
+			}
 			s.fail(req, verb, err)
 			return
 		}
@@ -107,6 +127,17 @@ func (s *service) handler(verb string, h func(context.Context, []byte) (any, err
 			s.cfg.Logger.Warn("registry: respond", "endpoint", verb, "err", err)
 		}
 	})
+}
+
+// errForbidden marks requests whose body names another app than the subject.
+var errForbidden = errors.New("forbidden")
+
+// sameApp refuses a body app that is not the subject's.
+func sameApp(subjectApp, bodyApp string) error {
+	if bodyApp != subjectApp {
+		return fmt.Errorf("%w: the request names app %q but its subject is for app %q", errForbidden, bodyApp, subjectApp)
+	}
+	return nil
 }
 
 // errBadRequest marks decoding errors.
@@ -118,6 +149,8 @@ func (s *service) fail(req micro.Request, verb string, err error) {
 	switch {
 	case errors.Is(err, errBadRequest), errors.Is(err, tokens.ErrInvalidDevice), errors.Is(err, tokens.ErrInvalidCursor):
 		code, desc = CodeBadRequest, err.Error()
+	case errors.Is(err, errForbidden):
+		code, desc = CodeForbidden, err.Error()
 	case errors.Is(err, tokens.ErrNotFound):
 		code, desc = CodeNotFound, "device not found"
 	case errors.Is(err, tokens.ErrConflict):
@@ -152,9 +185,12 @@ func decode(b []byte, v any) error {
 	return nil
 }
 
-func (s *service) register(ctx context.Context, b []byte) (any, error) {
+func (s *service) register(ctx context.Context, app string, b []byte) (any, error) {
 	var r RegisterRequest
 	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := sameApp(app, r.App); err != nil {
 		return nil, err
 	}
 	rec, err := s.reg.Register(ctx, tokens.Device{App: r.App, Platform: r.Platform, Token: r.Token,
@@ -165,9 +201,12 @@ func (s *service) register(ctx context.Context, b []byte) (any, error) {
 	return DeviceResponse{Device: deviceFrom(rec)}, nil
 }
 
-func (s *service) unregister(ctx context.Context, b []byte) (any, error) {
+func (s *service) unregister(ctx context.Context, app string, b []byte) (any, error) {
 	var r UnregisterRequest
 	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := sameApp(app, r.App); err != nil {
 		return nil, err
 	}
 	if err := s.reg.Unregister(ctx, r.App, r.Platform, r.Token); err != nil {
@@ -176,9 +215,12 @@ func (s *service) unregister(ctx context.Context, b []byte) (any, error) {
 	return UnregisterResponse{Removed: true}, nil
 }
 
-func (s *service) get(ctx context.Context, b []byte) (any, error) {
+func (s *service) get(ctx context.Context, app string, b []byte) (any, error) {
 	var r GetRequest
 	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := sameApp(app, r.App); err != nil {
 		return nil, err
 	}
 	rec, err := s.reg.Get(ctx, r.App, r.Platform, r.Token)
@@ -188,9 +230,12 @@ func (s *service) get(ctx context.Context, b []byte) (any, error) {
 	return DeviceResponse{Device: deviceFrom(rec)}, nil
 }
 
-func (s *service) updateTags(ctx context.Context, b []byte) (any, error) {
+func (s *service) updateTags(ctx context.Context, app string, b []byte) (any, error) {
 	var r UpdateTagsRequest
 	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := sameApp(app, r.App); err != nil {
 		return nil, err
 	}
 	rec, err := s.reg.UpdateTags(ctx, r.App, r.Platform, r.Token, r.Add, r.Remove)
@@ -200,17 +245,23 @@ func (s *service) updateTags(ctx context.Context, b []byte) (any, error) {
 	return DeviceResponse{Device: deviceFrom(rec)}, nil
 }
 
-func (s *service) listByAlias(ctx context.Context, b []byte) (any, error) {
+func (s *service) listByAlias(ctx context.Context, app string, b []byte) (any, error) {
 	var r ListByAliasRequest
 	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := sameApp(app, r.App); err != nil {
 		return nil, err
 	}
 	return s.list(ctx, r.App, tokens.AliasIndex, r.Alias, r.Paging)
 }
 
-func (s *service) listByTag(ctx context.Context, b []byte) (any, error) {
+func (s *service) listByTag(ctx context.Context, app string, b []byte) (any, error) {
 	var r ListByTagRequest
 	if err := decode(b, &r); err != nil {
+		return nil, err
+	}
+	if err := sameApp(app, r.App); err != nil {
 		return nil, err
 	}
 	return s.list(ctx, r.App, tokens.TagIndex, r.Tag, r.Paging)
@@ -227,38 +278,64 @@ func (s *service) list(ctx context.Context, app string, k tokens.Kind, name stri
 	return ListResponse{Devices: m.Devices, Next: m.Next}, nil
 }
 
-func (s *service) statsOf(ctx context.Context, b []byte) (any, error) {
+// statsOf counts the devices of the subject's app; the body may be empty
+// or name the same app.
+func (s *service) statsOf(ctx context.Context, app string, b []byte) (any, error) {
 	var r StatsRequest
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := decode(b, &r); err != nil {
 			return nil, err
 		}
 	}
-	if r.App != "" && !events.ValidApp(r.App) {
-		return nil, fmt.Errorf("%w: app: must be 1-64 characters of A-Z a-z 0-9 _ -", errBadRequest)
+	if r.App != "" {
+		if err := sameApp(app, r.App); err != nil {
+			return nil, err
+		}
 	}
+	return s.stats(ctx, app)
+}
+
+// statsAll counts the devices of every app; the body may be empty or name
+// no app.
+func (s *service) statsAll(ctx context.Context, _ string, b []byte) (any, error) {
+	var r StatsRequest
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := decode(b, &r); err != nil {
+			return nil, err
+		}
+	}
+	if r.App != "" {
+		return nil, fmt.Errorf("%w: app: %s counts every app; ask %s for one", errBadRequest,
+			Subject(VerbStatsAll, ""), Subject(VerbStats, r.App))
+	}
+	return s.stats(ctx, "")
+}
+
+// stats answers counts of app ("" for every app): from the cache when it
+// is ready, else counted and reused for StatsTTL.
+func (s *service) stats(ctx context.Context, app string) (any, error) {
 	now := s.now()
 	if c := s.cfg.Cache; c != nil && c.Ready() {
-		return statsResponse(c.Stats(r.App), "cache", now), nil
+		return statsResponse(c.Stats(app), "cache", now), nil
 	}
 	s.mu.Lock()
-	cached, ok := s.stats[r.App]
+	cached, ok := s.counted[app]
 	s.mu.Unlock()
 	if ok && now.Sub(cached.AsOf) < s.cfg.StatsTTL {
 		return cached, nil
 	}
-	st, err := s.reg.Stats(ctx, r.App)
+	st, err := s.reg.Stats(ctx, app)
 	if err != nil {
 		return nil, err
 	}
 	resp := statsResponse(st, "scan", now)
 	s.mu.Lock()
-	for app, old := range s.stats { // forget expired answers
+	for a, old := range s.counted { // forget expired answers
 		if now.Sub(old.AsOf) >= s.cfg.StatsTTL {
-			delete(s.stats, app)
+			delete(s.counted, a)
 		}
 	}
-	s.stats[r.App] = resp
+	s.counted[app] = resp
 	s.mu.Unlock()
 	return resp, nil
 }

@@ -200,12 +200,15 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"negative limit", registry.VerbListByTag, `{"app":"demo","tag":"t","limit":-1}`, registry.CodeBadRequest, "limit"},
 		{"bad cursor", registry.VerbListByAlias, `{"app":"demo","alias":"u","cursor":"x"}`, registry.CodeBadRequest, "cursor"},
 		{"missing tag", registry.VerbListByTag, `{"app":"demo"}`, registry.CodeBadRequest, "tag"},
-		{"bad app in stats", registry.VerbStats, `{"app":"a.b"}`, registry.CodeBadRequest, "app"},
+		{"bad app in stats", registry.VerbStats, `{"app":"a.b"}`, registry.CodeForbidden, "app"},
+		{"token with a comma", registry.VerbRegister, `{"app":"demo","platform":"mi","token":"a,b"}`, registry.CodeBadRequest, "token"},
+		{"token with a control character", registry.VerbGet, `{"app":"demo","platform":"apns","token":"a\u0000b"}`, registry.CodeBadRequest, "token"},
+		{"tag with a control character", registry.VerbListByTag, `{"app":"demo","tag":"t\u0007"}`, registry.CodeBadRequest, "tag"},
 		{"unknown device", registry.VerbGet, `{"app":"demo","platform":"apns","token":"none"}`, registry.CodeNotFound, "not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msg, err := e.nc.RequestWithContext(ctx, registry.Subject(tt.verb), []byte(tt.body))
+			msg, err := e.nc.RequestWithContext(ctx, registry.Subject(tt.verb, app), []byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,8 +243,8 @@ func TestServiceIdentity(t *testing.T) {
 	for _, ep := range info.Endpoints {
 		subjects = append(subjects, ep.Subject)
 	}
-	want := []string{"push.registry.register", "push.registry.unregister", "push.registry.get", "push.registry.update-tags",
-		"push.registry.list-by-alias", "push.registry.list-by-tag", "push.registry.stats"}
+	want := []string{"push.registry.register.*", "push.registry.unregister.*", "push.registry.get.*", "push.registry.update-tags.*",
+		"push.registry.list-by-alias.*", "push.registry.list-by-tag.*", "push.registry.stats.*", "push.registry.stats-all"}
 	if info.Name != "pushfleet-registry" || info.Version != registry.ServiceVersion || !slices.Equal(subjects, want) {
 		t.Fatalf("info %s %s %v", info.Name, info.Version, subjects)
 	}

@@ -1,12 +1,19 @@
 // Package sink is the feedback-sink: it consumes PUSH_FEEDBACK and turns
 // provider outcomes into token state, so that a dead token is never pushed
 // to again and a replaced token is followed.
+//
+// It trusts the subject, not the body: an event on
+// push.feedback.<platform>.<app> must name that platform and app, carry
+// valid names, and an outcome that platform's provider can produce
+// (events.Platform.Reports); anything else is dead-lettered on
+// push.dead.feedback.<subject's app> and changes no token state.
 package sink
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -50,11 +57,35 @@ func New(cfg Config, store *tokens.Store, m *metrics.Fleet) *Sink {
 	return &Sink{cfg: cfg, store: store, m: m, success: map[successKey]time.Time{}}
 }
 
-// Handle applies one feedback event.
+// Dead-letter categories of the sink (bounded metric label values).
+const (
+	categoryMalformed  = "malformed"
+	categorySubject    = "subject_mismatch"
+	categoryNotAllowed = "not_allowed"
+)
+
+// Handle applies one feedback event. The subject is the authority, not the
+// body: NATS permissions confine each sender to push.feedback.<its
+// platform>.*, so the event must name the subject's platform and app, and
+// carry an outcome that platform can produce (no token_replaced from a
+// provider that never replaces tokens). Anything else is dead-lettered,
+// with a reason naming what was refused, before any token state is read.
 func (s *Sink) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
+	subject := msg.Subject()
+	_, app, ok := events.ParseFeedbackSubject(subject)
+	if !ok {
+		return consumer.DeadLetter("", categorySubject, fmt.Sprintf("feedback on subject %s: want %s.<platform>.<app> "+
+			"with a supported platform and a valid app name", subject, events.FeedbackRoot))
+	}
 	f, err := events.DecodeFeedback(msg.Data())
 	if err != nil {
-		return consumer.DeadLetter("", "malformed", err.Error())
+		return consumer.DeadLetter(app, categoryMalformed, err.Error())
+	}
+	if err := f.CheckSubject(subject); err != nil {
+		return consumer.DeadLetter(app, categorySubject, err.Error())
+	}
+	if err := f.CheckOutcome(); err != nil {
+		return consumer.DeadLetter(app, categoryNotAllowed, err.Error())
 	}
 	switch f.Outcome {
 	case events.Delivered:
@@ -68,6 +99,9 @@ func (s *Sink) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
 		return consumer.Done()
 	case events.InvalidToken, events.TokenReplaced:
 		change, err := s.store.Apply(ctx, f)
+		if errors.Is(err, tokens.ErrInvalidDevice) { // checked above; never retried
+			return consumer.DeadLetter(app, categoryMalformed, err.Error())
+		}
 		if err != nil {
 			return consumer.RetryAfter(0, "kv", err.Error())
 		}

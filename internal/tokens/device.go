@@ -30,13 +30,12 @@ type Device struct {
 // contract (1-256 characters without white space), so anything that can be
 // registered can be targeted.
 const (
-	MaxTags            = 64
-	MaxLabelRunes      = 256
-	MaxLocaleBytes     = 35
-	MaxAttributes      = 32
-	MaxAttrKeyBytes    = 64
-	MaxAttrValueBytes  = 256
-	maxDeviceTokenSize = 4096 // events.DefaultLimits.MaxTokenBytes
+	MaxTags           = 64
+	MaxLabelRunes     = 256
+	MaxLocaleBytes    = 35
+	MaxAttributes     = 32
+	MaxAttrKeyBytes   = 64
+	MaxAttrValueBytes = 256
 )
 
 func invalidDevice(field, format string, args ...any) error {
@@ -44,29 +43,39 @@ func invalidDevice(field, format string, args ...any) error {
 }
 
 // checkRef validates the identity of a device: app, platform and token.
+// Every entry point that builds a record or index key calls it first: the
+// app is a key token as is (events.ValidApp: never a '.', '*', '>', white
+// space or control character), so a name that is not one could address
+// another app's keys or forge an index entry. Tokens follow the intent
+// contract (events.CheckToken); they are encoded in keys.
 func checkRef(app string, p events.Platform, token string) error {
 	switch {
 	case !events.ValidApp(app):
 		return invalidDevice("app", "must be 1-64 characters of A-Z a-z 0-9 _ -")
 	case !p.Valid():
 		return invalidDevice("platform", "unknown platform %q (want apns, fcm or mi)", p)
-	case token == "":
-		return invalidDevice("token", "is required")
-	case len(token) > maxDeviceTokenSize:
-		return invalidDevice("token", "%d bytes exceeds the limit of %d", len(token), maxDeviceTokenSize)
-	case !utf8.ValidString(token) || strings.IndexFunc(token, unicode.IsSpace) >= 0:
-		return invalidDevice("token", "must be UTF-8 without white space")
+	}
+	return checkToken("token", token)
+}
+
+// checkToken validates a device token.
+func checkToken(field, token string) error {
+	if err := events.CheckToken(token); err != nil {
+		return invalidDevice(field, "%v", err)
 	}
 	return nil
 }
+
+// badLabelRune reports white space and control characters.
+func badLabelRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // checkLabel validates an alias or a tag.
 func checkLabel(field, s string) error {
 	switch {
 	case s == "":
 		return invalidDevice(field, "is empty")
-	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsSpace) >= 0:
-		return invalidDevice(field, "must be UTF-8 without white space")
+	case !utf8.ValidString(s) || strings.IndexFunc(s, badLabelRune) >= 0:
+		return invalidDevice(field, "must be UTF-8 without white space or control characters")
 	case utf8.RuneCountInString(s) > MaxLabelRunes:
 		return invalidDevice(field, "longer than %d characters", MaxLabelRunes)
 	}

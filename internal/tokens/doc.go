@@ -15,6 +15,14 @@
 //   - Cache is an in-memory view of token state kept current by a KV watch:
 //     the dispatcher's Suppressor, and device counts.
 //
+// Names are checked at every entry point before a key is built: the app is
+// a key token as is (events.ValidApp: never a '.', '*', '>', white space or
+// control character, or it could address another app's keys or forge an
+// index entry), tokens follow events.CheckToken, aliases and tags have no
+// white space or control characters; anything else is refused with an
+// error wrapping ErrInvalidDevice. Records are removed with Delete, never
+// Purge: the bucket is provisioned without roll-ups.
+//
 // Every record write is a compare-and-swap on the key's revision, so
 // concurrent writers never lose each other's change; index entries follow
 // the record and are checked against it after every write.

@@ -24,7 +24,24 @@ const (
 // stale event never overrides a newer registration); token_replaced retires
 // the old token and records the new one. Delivered events are not written
 // here: they go through the batched LastSuccess updater.
+//
+// The event's app, platform, token and new token are validated first (an
+// error wrapping ErrInvalidDevice): a name that is not a key token must
+// never reach a key. Whether the event's sender may report it at all (its
+// subject, its platform's capabilities) is the caller's to check
+// (events.Feedback.CheckSubject and CheckOutcome).
 func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
+	if f.Outcome != events.InvalidToken && f.Outcome != events.TokenReplaced {
+		return Unchanged, nil
+	}
+	if err := checkRef(f.App, f.Platform, f.Token); err != nil {
+		return Unchanged, err
+	}
+	if f.NewToken != "" {
+		if err := checkToken("new_token", f.NewToken); err != nil {
+			return Unchanged, err
+		}
+	}
 	switch f.Outcome {
 	case events.InvalidToken:
 		at := f.EffectiveTime().UTC()
@@ -84,6 +101,9 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 // active, cost no KV read at all; a record younger than the cache's view
 // may miss one touch, which is harmless for a hint.
 func (s *Store) TouchSuccess(ctx context.Context, app string, p events.Platform, token string, at time.Time) error {
+	if err := checkRef(app, p, token); err != nil {
+		return err
+	}
 	if c := s.cache.Load(); c != nil {
 		if st, known, ready := c.lookup(Key(app, p, token)); ready && (!known || st != Active) {
 			return nil

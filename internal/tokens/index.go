@@ -177,7 +177,7 @@ func (s *Store) syncIndex(ctx context.Context, app string, p events.Platform, to
 		if err := g.Wait(); err != nil {
 			return fmt.Errorf("%w: token %s: %w", ErrIndex, Short(token), err)
 		}
-		cur, _, err := s.Get(ctx, app, p, token)
+		cur, _, err := s.get(ctx, app, p, token)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: token %s: %w", ErrIndex, Short(token), err)
 		}

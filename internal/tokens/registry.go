@@ -100,7 +100,7 @@ func (r *Registry) Get(ctx context.Context, app string, p events.Platform, token
 	if err := checkRef(app, p, token); err != nil {
 		return nil, err
 	}
-	rec, _, err := r.store.Get(ctx, app, p, token)
+	rec, _, err := r.store.get(ctx, app, p, token)
 	return rec, err
 }
 
@@ -119,7 +119,7 @@ func (r *Registry) Unregister(ctx context.Context, app string, p events.Platform
 				return err
 			}
 		}
-		rec, rev, err := r.store.Get(ctx, app, p, token)
+		rec, rev, err := r.store.get(ctx, app, p, token)
 		if err != nil {
 			return err
 		}

@@ -32,8 +32,18 @@ func (s *Store) UseCache(c *Cache) { s.cache.Store(c) }
 // ErrNotFound is returned for a token with no record.
 var ErrNotFound = errors.New("token not found")
 
-// Get returns a token's record and its revision.
+// Get returns a token's record and its revision. app, p and token are
+// validated first (an error wrapping ErrInvalidDevice), as at every entry
+// point of this package that builds a key.
 func (s *Store) Get(ctx context.Context, app string, p events.Platform, token string) (*Record, uint64, error) {
+	if err := checkRef(app, p, token); err != nil {
+		return nil, 0, err
+	}
+	return s.get(ctx, app, p, token)
+}
+
+// get is Get for names already checked.
+func (s *Store) get(ctx context.Context, app string, p events.Platform, token string) (*Record, uint64, error) {
 	e, err := s.kv.Get(ctx, Key(app, p, token))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, ErrNotFound
@@ -56,7 +66,8 @@ const maxCASAttempts = 64
 // record unchanged. It reports whether a write happened. When the write
 // changes the record's alias or tags (or retires it), the alias/tag index is
 // brought in line; an error wrapping ErrIndex then means the record was
-// written but the index may lag.
+// written but the index may lag. Invalid names are refused with an error
+// wrapping ErrInvalidDevice.
 func (s *Store) Update(ctx context.Context, app string, p events.Platform, token string, fn func(r *Record) bool) (bool, error) {
 	_, ok, err := s.update(ctx, app, p, token, updateMode{create: true}, fn)
 	return ok, err
@@ -73,6 +84,9 @@ type updateMode struct {
 }
 
 func (s *Store) update(ctx context.Context, app string, p events.Platform, token string, mode updateMode, fn func(r *Record) bool) (*Record, bool, error) {
+	if err := checkRef(app, p, token); err != nil {
+		return nil, false, err
+	}
 	key := Key(app, p, token)
 	for attempt := range maxCASAttempts {
 		if attempt > 0 {
@@ -80,7 +94,7 @@ func (s *Store) update(ctx context.Context, app string, p events.Platform, token
 				return nil, false, err
 			}
 		}
-		r, rev, err := s.Get(ctx, app, p, token)
+		r, rev, err := s.get(ctx, app, p, token)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			if !mode.create {

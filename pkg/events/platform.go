@@ -32,3 +32,39 @@ func ParsePlatform(s string) (Platform, error) {
 	}
 	return p, nil
 }
+
+// capability is what a platform's provider can report about a token.
+type capability struct {
+	// replacesTokens: the provider can answer a send with a new token for
+	// the device (a token_replaced outcome with new_token).
+	replacesTokens bool
+}
+
+// capabilities lists each platform's. None of pushfleet's providers names
+// a replacement token today: APNs answers 410 Unregistered (invalid),
+// FCM HTTP v1 answers UNREGISTERED (invalid; the v1 API has no
+// canonical-id answer, that was legacy GCM), MiPush reports bad regids
+// (invalid). A future platform that does sets replacesTokens.
+var capabilities = map[Platform]capability{
+	APNs: {},
+	FCM:  {},
+	Mi:   {},
+}
+
+// ReplacesTokens reports whether p's provider can name a replacement token
+// for a device. The feedback-sink refuses token_replaced from a platform
+// that cannot: a forged one would redirect an alias's pushes to any token.
+func (p Platform) ReplacesTokens() bool { return capabilities[p].replacesTokens }
+
+// Reports reports whether feedback about p's tokens may carry outcome o:
+// every known outcome, except token_replaced where p's provider never
+// replaces tokens.
+func (p Platform) Reports(o Outcome) bool {
+	if !p.Valid() || !o.known() {
+		return false
+	}
+	if o == TokenReplaced {
+		return p.ReplacesTokens()
+	}
+	return true
+}
