@@ -12,6 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/dispatch"
+	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/internal/registry"
 	"github.com/pushfleet/pushfleet/internal/streams"
@@ -80,22 +83,119 @@ func TestSendFromFlagsAndStdin(t *testing.T) {
 	}
 }
 
+// schedule runs the dispatcher over the next intent, as the fleet would:
+// a send_at intent becomes a schedule in PUSH_SCHEDULES.
+func (e *env) schedule(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := dispatch.New(dispatch.Config{}, e.js, metrics.New(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, events.StreamIntents, jetstream.ConsumerConfig{
+		Durable: events.DurableDispatcher, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := d.Handle(ctx, m); v.Action != consumer.Ack {
+		t.Fatalf("dispatcher verdict %+v", v)
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) feedback(t *testing.T) []events.Feedback {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, events.StreamFeedback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(ctx)
+	var out []events.Feedback
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f events.Feedback
+		if err := json.Unmarshal(m.Data, &f); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// pushctl cancel takes the id before or after its flags, deletes the
+// dispatcher's schedule from PUSH_SCHEDULES and reports each explicit token
+// cancelled; an alias intent is reported once per platform, with no token.
 func TestScheduledSendCanBeCancelled(t *testing.T) {
 	e := setup(t)
-	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	at := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
 	if out, err := e.run(t, "", "send", "--id", "later", "--app", "demo", "--platform", "fcm", "--token", "t:1",
 		"--title", "hi", "--send-at", at); err != nil {
 		t.Fatalf("send: %v %q", err, out)
 	}
-	out, err := e.run(t, "", "cancel", "later", "--app", "demo")
-	if err != nil || !strings.Contains(out, "cancelled later") {
+	// Not yet taken by the dispatcher: nothing to cancel, and it says why.
+	if out, err := e.run(t, "", "cancel", "--app", "demo", "later"); !errors.Is(err, errNotScheduled) ||
+		!strings.Contains(err.Error(), "not yet scheduled") {
+		t.Fatalf("cancel before scheduling: %v %q", err, out)
+	}
+	e.schedule(t)
+	out, err := e.run(t, "", "cancel", "--app", "demo", "later")
+	if err != nil || !strings.Contains(out, "cancelled later") || !strings.Contains(out, "1 token(s)") {
 		t.Fatalf("cancel: %v %q", err, out)
 	}
-	if n := e.msgs(t, events.StreamIntents); n != 0 {
-		t.Fatalf("%d messages left after cancel", n)
+	if n := e.msgs(t, events.StreamSchedules); n != 0 {
+		t.Fatalf("%d schedules left after cancel", n)
 	}
-	if _, err := e.run(t, "", "cancel", "later", "--app", "demo"); err == nil {
-		t.Fatal("cancelling twice did not report that nothing was scheduled")
+	fbs := e.feedback(t)
+	if len(fbs) != 1 || fbs[0].Outcome != events.Cancelled || fbs[0].Token != "t:1" || fbs[0].IntentID != "later" {
+		t.Fatalf("feedback %+v, want t:1 cancelled", fbs)
+	}
+	if _, err := e.run(t, "", "cancel", "later", "--app", "demo"); !errors.Is(err, errNotScheduled) {
+		t.Fatalf("cancelling twice: %v, want errNotScheduled", err)
+	}
+
+	in := `{"id":"later2","app":"demo","targets":{"alias":"u1"},"notification":{"title":"t"},"send_at":"` + at + `"}`
+	if out, err := e.run(t, in, "send", "--file", "-"); err != nil {
+		t.Fatalf("send alias: %v %q", err, out)
+	}
+	e.schedule(t)
+	out, err = e.run(t, "", "cancel", "later2", "--app", "demo")
+	if err != nil || !strings.Contains(out, `alias "u1"`) {
+		t.Fatalf("cancel alias (id before flags): %v %q", err, out)
+	}
+	platforms := map[events.Platform]bool{}
+	for _, f := range e.feedback(t)[1:] {
+		if f.Outcome != events.Cancelled || f.Token != "" || f.IntentID != "later2" {
+			t.Fatalf("alias feedback %+v", f)
+		}
+		platforms[f.Platform] = true
+	}
+	if len(platforms) != len(events.Platforms) {
+		t.Fatalf("alias cancellation reported on %v, want every platform", platforms)
+	}
+}
+
+// A send_at beyond the schedule horizon is refused before it is published.
+func TestSendRefusesSendAtBeyondTheHorizon(t *testing.T) {
+	e := setup(t)
+	far := time.Now().Add(40 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	_, err := e.run(t, "", "send", "--app", "demo", "--platform", "fcm", "--token", "t:1", "--title", "hi", "--send-at", far)
+	if err == nil || !strings.Contains(err.Error(), "schedule horizon") {
+		t.Fatalf("err = %v, want the horizon named", err)
+	}
+	if _, err := e.run(t, "", "send", "--app", "demo", "--platform", "fcm", "--token", "t:1", "--title", "hi",
+		"--send-at", far, "--schedule-horizon", "1000h"); err != nil {
+		t.Fatalf("with a longer horizon: %v", err)
 	}
 }
 

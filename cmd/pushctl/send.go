@@ -25,7 +25,9 @@ func (c *cli) send(ctx context.Context, args []string) error {
 	body := fs.String("body", "", "notification body")
 	priority := fs.String("priority", "", "high or normal")
 	ttl := fs.Duration("ttl", 0, "expire the notification after this long (0: provider default)")
-	sendAt := fs.String("send-at", "", "deliver at this RFC 3339 time")
+	sendAt := fs.String("send-at", "", "deliver at this RFC 3339 time (the dispatcher holds it until then; cancel with pushctl cancel)")
+	horizon := fs.Duration("schedule-horizon", events.DefaultScheduleHorizon,
+		"refuse a --send-at further ahead, as the dispatcher's --schedule-horizon does (0: leave it to the dispatcher)")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func (c *cli) send(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	ack, err := events.NewPublisher(js).Publish(ctx, &in)
+	ack, err := events.NewPublisher(js, events.WithScheduleHorizon(*horizon)).Publish(ctx, &in)
 	if err != nil {
 		return err
 	}

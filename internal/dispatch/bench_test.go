@@ -71,7 +71,7 @@ func benchHandle(b *testing.B, n int) {
 			b.StartTimer()
 		}
 		body := []byte(head + `"id":"bench-` + strconv.Itoa(i) + `"` + tail)
-		if v := d.Handle(ctx, msg{data: body}); v.Action != consumer.Ack {
+		if v := d.Handle(ctx, msg{data: body, subject: events.IntentSubject("bench")}); v.Action != consumer.Ack {
 			b.Fatalf("verdict %+v", v)
 		}
 	}

@@ -2,12 +2,27 @@ package dispatch
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
+
+// DefaultScheduleHorizon is how far ahead send_at may be (30 days) unless
+// Config.ScheduleHorizon says otherwise.
+const DefaultScheduleHorizon = events.DefaultScheduleHorizon
+
+// IntentIDs remembers the intent ids taken during the dedup window: the KV
+// bucket push_intent_ids (events.IntentIDsBucket), whose max age is the
+// window. jetstream.KeyValue satisfies it.
+type IntentIDs interface {
+	Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error)
+	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
+}
 
 // Config tunes the dispatcher. Zero values take the documented defaults.
 type Config struct {
@@ -19,10 +34,19 @@ type Config struct {
 	// MiPush takes a comma-separated list of 1000 (default).
 	BatchAPNs, BatchFCM, BatchMi int
 	// PublishTimeout bounds each wait for the acknowledgements of published
-	// jobs or feedback events (default 30s); the dispatch as a whole is not
-	// bounded, so that a huge tag can be resolved.
+	// jobs, schedules or feedback events (default 30s); the dispatch as a
+	// whole is not bounded, so that a huge tag can be resolved.
 	PublishTimeout time.Duration
-	Logger         *slog.Logger
+	// ScheduleHorizon is how far ahead send_at may be (default
+	// DefaultScheduleHorizon); an intent due later is dead-lettered at intake.
+	ScheduleHorizon time.Duration
+	// Apps, when set, are the only apps accepted: an intent for another app
+	// is dead-lettered at intake, and metrics label only these apps.
+	Apps []string
+	// IDs, when set, makes dedup per app survive restarts for the dedup
+	// window; nil leaves dedup to the stream's Nats-Msg-Id alone.
+	IDs    IntentIDs
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -30,10 +54,12 @@ func (c *Config) setDefaults() {
 	c.BatchFCM = cmp.Or(c.BatchFCM, 500)
 	c.BatchMi = cmp.Or(c.BatchMi, 1000)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, 30*time.Second)
+	c.ScheduleHorizon = cmp.Or(c.ScheduleHorizon, DefaultScheduleHorizon)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
-// Validate reports batch sizes the providers would reject.
+// Validate reports batch sizes the providers would reject, a negative
+// horizon and app names that cannot be subject tokens.
 func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
@@ -41,6 +67,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dispatch: batch sizes must be positive")
 	case c.BatchFCM > 500:
 		return fmt.Errorf("dispatch: FCM batch %d exceeds SendEach's 500", c.BatchFCM)
+	case c.ScheduleHorizon < time.Second:
+		return fmt.Errorf("dispatch: schedule horizon %v must be at least 1s", c.ScheduleHorizon)
+	}
+	for _, app := range c.Apps {
+		if !events.ValidApp(app) {
+			return fmt.Errorf("dispatch: app %q: names are 1-64 characters of A-Z a-z 0-9 _ -", app)
+		}
 	}
 	return nil
 }

@@ -2,13 +2,11 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
@@ -20,7 +18,9 @@ import (
 // ErrNoRegistry: an alias or tag intent reached a dispatcher without a registry.
 var ErrNoRegistry = errors.New("alias and tag targets need the token registry")
 
-// Dispatcher is the consumer.Handler of PUSH_INTENTS.
+// Dispatcher is the consumer.Handler of PUSH_INTENTS (push.intents.<app>)
+// and of the due intents its own schedules release in PUSH_SCHEDULES
+// (push.due.<app>).
 type Dispatcher struct {
 	cfg      Config
 	js       jetstream.Publisher
@@ -28,6 +28,7 @@ type Dispatcher struct {
 	m        *metrics.Fleet
 	audience Audience
 	suppress Suppressor
+	known    map[string]bool // nil: every valid app name is accepted
 	now      func() time.Time
 }
 
@@ -38,232 +39,108 @@ func New(cfg Config, js jetstream.Publisher, m *metrics.Fleet, audience Audience
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Dispatcher{cfg: cfg, js: js, fb: feedback.NewPublisher(js), m: m,
-		audience: audience, suppress: suppress, now: time.Now}, nil
+	d := &Dispatcher{cfg: cfg, js: js, fb: feedback.NewPublisher(js), m: m,
+		audience: audience, suppress: suppress, now: time.Now}
+	if len(cfg.Apps) > 0 {
+		d.known = make(map[string]bool, len(cfg.Apps))
+		for _, app := range cfg.Apps {
+			d.known[app] = true
+		}
+		// Only known apps get their own metric label.
+		m.SetKnownApps(cfg.Apps)
+	}
+	return d, nil
 }
 
-// Handle dispatches one intent.
+// Handle takes one intent: checks it at intake, drops a repeat of an id
+// already taken, holds a future send_at in a schedule, and dispatches the
+// rest. Due intents (push.due.<app>) were checked and deduplicated when
+// they were scheduled, so they are dispatched at once.
 func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
+	in, due, v := d.intake(msg)
+	if v != nil {
+		return *v
+	}
+	if due {
+		return d.dispatch(ctx, msg, in)
+	}
+	if v, done := d.dedup(ctx, msg, in); done {
+		return v
+	}
+	if at, later := d.scheduleAt(in); later {
+		return d.schedule(ctx, in, msg.Data(), at)
+	}
+	return d.dispatch(ctx, msg, in)
+}
+
+// intake decodes and checks an intent against its subject; a non-nil
+// verdict dead-letters it with the reason.
+func (d *Dispatcher) intake(msg jetstream.Msg) (*events.Intent, bool, *consumer.Verdict) {
+	app, due, ok := parseSubject(msg.Subject())
+	if !ok {
+		return nil, false, d.reject("", "", "subject", fmt.Sprintf(
+			"subject %q is not %s.<app> or %s.<app> with a valid app name", msg.Subject(), events.IntentsRoot, events.DueRoot))
+	}
 	in, err := events.DecodeIntent(msg.Data(), d.cfg.Limits)
 	if err != nil {
-		app := ""
-		if in != nil && events.ValidApp(in.App) {
-			app = in.App
-		}
-		cat := "invalid"
-		if errors.Is(err, events.ErrMalformed) {
-			cat = "malformed"
-		}
-		d.m.Intents.WithLabelValues(labelApp(app), cat).Inc()
-		v := consumer.DeadLetter(app, cat, err.Error())
+		id := ""
 		if in != nil {
-			v.IntentID = in.ID
+			id = in.ID
 		}
-		return v
+		return nil, false, d.reject(app, id, category(err), err.Error())
 	}
-	created := d.now()
-	if meta, err := msg.Metadata(); err == nil {
-		created = meta.Timestamp
+	// The subject is the authority: NATS permissions confine a producer to
+	// its apps' subjects, never to what it writes in a body.
+	if in.App != app {
+		return nil, false, d.reject(app, in.ID, "app_mismatch",
+			fmt.Sprintf("app %q in the body does not match subject app %q", in.App, app))
 	}
-	// No deadline on the whole dispatch: resolving a million-device tag takes
-	// as long as it takes (the runner keeps the intent ours meanwhile); each
-	// wait for acknowledgements is bounded instead.
-	if in.Expired(d.now()) {
-		d.m.Intents.WithLabelValues(in.App, "expired").Inc()
-		if err := d.reportEach(ctx, in, in.Targets.Tokens, events.Expired, "expired before dispatch"); err != nil {
-			return consumer.RetryAfter(0, "publish", err.Error())
-		}
-		d.cfg.Logger.Info("intent expired before dispatch", "intent_id", in.ID, "app", in.App)
-		return consumer.Done()
+	if d.known != nil && !d.known[app] {
+		return nil, false, d.reject(app, in.ID, "unknown_app",
+			fmt.Sprintf("unknown app %q: not among the dispatcher's apps (--apps, --apps-file)", app))
 	}
-	out := &batcher{d: d, in: in, created: created, batches: map[events.Platform][]string{}}
-	if len(in.Targets.Tokens) > 0 {
-		err = out.add(ctx, in.Targets.Tokens, true)
-	} else if d.audience == nil {
-		v := consumer.DeadLetter(in.App, "invalid", ErrNoRegistry.Error())
-		v.IntentID = in.ID
-		return v
-	} else {
-		err = d.audience.Resolve(ctx, in.App, in.Targets, d.cfg.BatchFCM, func(ts []events.Target) error {
-			// The registry yields each device once: no dedupe set, so a
-			// million-device tag never sits in memory.
-			return out.add(ctx, ts, false)
-		})
-	}
-	if err == nil {
-		err = out.flushAll(ctx)
-	}
-	if err == nil {
-		err = out.waitAcks(ctx)
-	}
-	if err != nil {
-		// Jobs already stored are deduplicated by id when this comes back.
-		d.cfg.Logger.Warn("dispatch failed, will retry", "intent_id", in.ID, "app", in.App, "err", err)
-		return consumer.RetryAfter(0, "publish", err.Error())
-	}
-	result := "dispatched"
-	if out.jobs == 0 {
-		result = "empty"
-	}
-	d.m.Intents.WithLabelValues(in.App, result).Inc()
-	// Checked first: building the line costs more than the rest of a small intent.
-	if d.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
-		d.cfg.Logger.Debug("intent dispatched", "intent_id", in.ID, "app", in.App, "jobs", out.jobs, "tokens", out.tokens,
-			"suppressed", out.dropped)
-	}
-	return consumer.Done()
-}
-
-// batcher accumulates tokens per platform and publishes full batches as jobs.
-type batcher struct {
-	d          *Dispatcher
-	in         *events.Intent
-	created    time.Time
-	batches    map[events.Platform][]string
-	index      map[events.Platform]int
-	seen       map[events.Target]struct{}
-	futures    []jetstream.PubAckFuture
-	suppressed []events.Feedback // not yet published
-	jobs       int
-	tokens     int
-	dropped    int // tokens suppressed
-}
-
-// add batches targets; dedupe drops repeats of explicit tokens.
-func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) error {
-	if b.index == nil {
-		b.index = map[events.Platform]int{}
-	}
-	if dedupe && b.seen == nil {
-		b.seen = make(map[events.Target]struct{}, len(ts))
-	}
-	for _, t := range ts {
-		if dedupe {
-			if _, dup := b.seen[t]; dup {
-				continue
-			}
-			b.seen[t] = struct{}{}
-		}
-		if b.d.suppress != nil && b.d.suppress.Suppressed(b.in.App, t.Platform, t.Token) {
-			b.d.m.Suppressed.WithLabelValues(string(t.Platform), b.in.App).Inc()
-			b.d.m.Notifications.WithLabelValues(string(t.Platform), b.in.App, string(events.Suppressed)).Inc()
-			b.suppressed = append(b.suppressed, b.d.event(b.in, t, events.Suppressed, "registry marks the token invalid"))
-			b.dropped++
-			continue
-		}
-		b.batches[t.Platform] = append(b.batches[t.Platform], t.Token)
-		if len(b.batches[t.Platform]) >= b.d.cfg.batch(t.Platform) {
-			if err := b.flush(ctx, t.Platform); err != nil {
-				return err
-			}
+	if !due {
+		if err := in.CheckSendAt(d.now(), d.cfg.ScheduleHorizon); err != nil {
+			return nil, false, d.reject(app, in.ID, "beyond_horizon", err.Error())
 		}
 	}
-	if len(b.suppressed) >= 1000 {
-		return b.flushSuppressed(ctx)
-	}
-	return nil
+	return in, due, nil
 }
 
-func (b *batcher) flushAll(ctx context.Context) error {
-	for _, p := range events.Platforms {
-		if len(b.batches[p]) > 0 {
-			if err := b.flush(ctx, p); err != nil {
-				return err
-			}
+// reject counts an intent refused at intake and dead-letters it with reason.
+func (d *Dispatcher) reject(app, id, cat, reason string) *consumer.Verdict {
+	d.m.Intents.WithLabelValues(d.m.App(app), cat).Inc()
+	v := consumer.DeadLetter(app, cat, reason)
+	v.IntentID = id
+	return &v
+}
+
+// category is the bounded metric class of a decode error.
+func category(err error) string {
+	var ve *events.ValidationError
+	switch {
+	case errors.Is(err, events.ErrMalformed):
+		return "malformed"
+	case errors.As(err, &ve) && ve.Field == "(intent)":
+		return "too_large"
+	}
+	return "invalid"
+}
+
+// parseSubject returns the app of push.intents.<app> or push.due.<app> and
+// whether it is a due intent; ok is false for anything else.
+func parseSubject(s string) (app string, due, ok bool) {
+	for _, root := range [...]string{events.IntentsRoot, events.DueRoot} {
+		if rest, found := strings.CutPrefix(s, root+"."); found {
+			return rest, root == events.DueRoot, events.ValidApp(rest)
 		}
 	}
-	return b.flushSuppressed(ctx)
-}
-
-func (b *batcher) flushSuppressed(ctx context.Context) error {
-	err := b.d.publishFeedback(ctx, b.suppressed)
-	b.suppressed = b.suppressed[:0]
-	return err
-}
-
-// maxUnacked is how many published jobs of one intent may wait for their
-// acknowledgements: past it the dispatcher waits, so that a huge tag holds
-// a bounded number of jobs in memory and paces itself to the server.
-const maxUnacked = 256
-
-// waitAcks waits, at most PublishTimeout, for the jobs published so far.
-func (b *batcher) waitAcks(ctx context.Context) error {
-	if len(b.futures) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.PublishTimeout)
-	defer cancel()
-	err := feedback.WaitAll(ctx, b.futures)
-	b.futures = b.futures[:0]
-	return err
-}
-
-func (b *batcher) flush(ctx context.Context, p events.Platform) error {
-	tokens := b.batches[p]
-	b.batches[p] = nil
-	i := b.index[p]
-	b.index[p] = i + 1
-	job := events.Job{
-		ID: events.JobID(b.in.ID, p, i, tokens), IntentID: b.in.ID, App: b.in.App, Platform: p,
-		Tokens: tokens, Notification: b.in.Notification, Overrides: platformOverrides(b.in.Overrides, p),
-		CreatedAt: b.created,
-	}
-	data, err := json.Marshal(&job)
-	if err != nil {
-		return fmt.Errorf("encode job: %w", err)
-	}
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID(job.ID)}
-	if exp := job.Notification.Expiry; exp != nil {
-		// The stream drops the job once it is no longer worth sending.
-		opts = append(opts, jetstream.WithMsgTTL(max(time.Until(*exp).Truncate(time.Second)+time.Second, time.Second)))
-	}
-	msg := &nats.Msg{Subject: events.SendSubject(p, b.in.App), Data: data}
-	f, err := b.d.js.PublishMsgAsync(msg, opts...)
-	if err != nil {
-		return fmt.Errorf("publish job: %w", err)
-	}
-	b.futures = append(b.futures, f)
-	b.jobs++
-	b.tokens += len(tokens)
-	b.d.m.Jobs.WithLabelValues(string(p)).Inc()
-	if len(b.futures) >= maxUnacked {
-		return b.waitAcks(ctx)
-	}
-	return nil
-}
-
-// platformOverrides keeps only the overrides the job's platform reads.
-func platformOverrides(o *events.Overrides, p events.Platform) *events.Overrides {
-	if o == nil {
-		return nil
-	}
-	var out events.Overrides
-	switch p {
-	case events.APNs:
-		out.APNs = o.APNs
-	case events.FCM:
-		out.FCM = o.FCM
-	case events.Mi:
-		out.Mi = o.Mi
-	}
-	if out == (events.Overrides{}) {
-		return nil
-	}
-	return &out
+	return "", false, false
 }
 
 func (d *Dispatcher) event(in *events.Intent, t events.Target, o events.Outcome, reason string) events.Feedback {
 	return events.Feedback{App: in.App, Platform: t.Platform, Token: t.Token, Outcome: o,
 		Reason: reason, IntentID: in.ID, At: d.now().UTC()}
-}
-
-func (d *Dispatcher) reportEach(ctx context.Context, in *events.Intent, ts []events.Target, o events.Outcome, reason string) error {
-	fbs := make([]events.Feedback, 0, len(ts))
-	for _, t := range ts {
-		fbs = append(fbs, d.event(in, t, o, reason))
-		d.m.Notifications.WithLabelValues(string(t.Platform), in.App, string(o)).Inc()
-	}
-	return d.publishFeedback(ctx, fbs)
 }
 
 // publishFeedback stores feedback events, waiting at most PublishTimeout.
@@ -274,11 +151,4 @@ func (d *Dispatcher) publishFeedback(ctx context.Context, fbs []events.Feedback)
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.PublishTimeout)
 	defer cancel()
 	return d.fb.Publish(ctx, fbs)
-}
-
-func labelApp(app string) string {
-	if app == "" {
-		return "_"
-	}
-	return app
 }

@@ -17,13 +17,22 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// msg is the part of a delivered intent the dispatcher reads.
+// msg is the part of a delivered intent the dispatcher reads: its body,
+// its subject (push.intents.<app>) and its metadata.
 type msg struct {
 	jetstream.Msg
-	data []byte
+	data    []byte
+	subject string
 }
 
 func (m msg) Data() []byte { return m.data }
+func (m msg) Subject() string {
+	if m.subject == "" {
+		// The app the tests' bodies name.
+		return events.IntentSubject("shop")
+	}
+	return m.subject
+}
 func (m msg) Metadata() (*jetstream.MsgMetadata, error) {
 	return &jetstream.MsgMetadata{Timestamp: time.Now(), NumDelivered: 1}, nil
 }
@@ -61,7 +70,7 @@ func TestBatchesPerPlatformAndRedeliveryNeverDoubles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := events.Intent{ID: "big", App: "shop", Notification: events.Notification{Title: "t"}}
+	in := events.Intent{ID: "big", App: "shop", Notification: events.Notification{Title: "t", Body: "b"}}
 	counts := map[events.Platform]int{events.APNs: 250, events.FCM: 1200, events.Mi: 2500}
 	for p, n := range counts {
 		for i := range n {
@@ -106,7 +115,7 @@ func TestOverridesTravelOnlyToTheirPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := dispatch.New(dispatch.Config{}, js, metrics.New(), nil, nil)
-	in := events.Intent{ID: "ov", App: "shop", Notification: events.Notification{Title: "t"},
+	in := events.Intent{ID: "ov", App: "shop", Notification: events.Notification{Title: "t", Body: "b"},
 		Targets:   events.Targets{Tokens: []events.Target{{Platform: events.APNs, Token: "ab"}, {Platform: events.Mi, Token: "m"}}},
 		Overrides: &events.Overrides{Mi: &events.MiOverrides{ChannelID: "c1"}}}
 	body, _ := json.Marshal(in)

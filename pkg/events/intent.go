@@ -11,7 +11,8 @@ import (
 )
 
 // Intent is what a producer publishes on push.intents.<app>: one notification
-// for a set of targets. ID is the idempotency key (sent as Nats-Msg-Id).
+// for a set of targets. ID is the idempotency key within its app (sent as
+// Nats-Msg-Id "<app>:<id>", see IntentMsgID).
 //
 // Unknown top-level fields are kept in Extra and survive a decode/encode round
 // trip; unknown fields inside nested objects are rejected, because there they
@@ -22,7 +23,10 @@ type Intent struct {
 	Targets      Targets      `json:"targets"`
 	Notification Notification `json:"notification"`
 	Overrides    *Overrides   `json:"overrides,omitempty"`
-	// SendAt delays delivery until the given time (JetStream message schedule).
+	// SendAt delays delivery until the given time (rounded up to the
+	// second). The dispatcher holds the intent in a schedule of its own
+	// (PUSH_SCHEDULES) until then; at most the schedule horizon ahead
+	// (--schedule-horizon, DefaultScheduleHorizon).
 	SendAt *time.Time `json:"send_at,omitempty"`
 
 	// Extra holds unknown top-level fields, kept verbatim.
@@ -193,8 +197,8 @@ func (in Intent) MarshalJSON() ([]byte, error) {
 // JSON, or a field of the wrong type) or ErrInvalid (a *ValidationError
 // naming the field and the reason).
 func DecodeIntent(b []byte, lim Limits) (*Intent, error) {
-	if lim.MaxIntentBytes > 0 && len(b) > lim.MaxIntentBytes {
-		return nil, &ValidationError{Field: "(intent)", Reason: fmt.Sprintf("%d bytes exceeds the limit of %d", len(b), lim.MaxIntentBytes)}
+	if err := checkSize(len(b), lim.withDefaults()); err != nil {
+		return nil, err
 	}
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%w intent: not valid UTF-8", ErrMalformed)
@@ -207,6 +211,15 @@ func DecodeIntent(b []byte, lim Limits) (*Intent, error) {
 		return &in, err
 	}
 	return &in, nil
+}
+
+// checkSize refuses an encoded intent larger than lim.MaxIntentBytes.
+func checkSize(n int, lim Limits) error {
+	if n > lim.MaxIntentBytes {
+		return &ValidationError{Field: "(intent)", Reason: fmt.Sprintf(
+			"%d bytes exceeds the limit of %d (--max-intent-bytes)", n, lim.MaxIntentBytes)}
+	}
+	return nil
 }
 
 // describeJSONError turns encoding/json's errors into a sentence naming the field.

@@ -1,9 +1,12 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -61,5 +64,124 @@ func TestJobIDDependsOnContent(t *testing.T) {
 	}
 	if a == events.JobID("i", events.APNs, 0, []string{"t1"}) {
 		t.Fatal("a batch with other tokens got the same id: a redelivery would be deduplicated away")
+	}
+}
+
+// What a provider is certain to refuse is refused at intake, naming the
+// field: MiPush needs both title and body for a displayed notification
+// (65011), APNs a payload within 4096 bytes (5120 for VoIP).
+func TestValidateForPlatforms(t *testing.T) {
+	yes, no := true, false
+	big := strings.Repeat("x", 4100)
+	tests := []struct {
+		name      string
+		p         events.Platform
+		n         events.Notification
+		o         *events.Overrides
+		wantField string // "" when valid
+	}{
+		{"mi title only", events.Mi, events.Notification{Title: "t"}, nil, "notification.body"},
+		{"mi body only", events.Mi, events.Notification{Body: "b"}, nil, "notification.title"},
+		{"mi blank title", events.Mi, events.Notification{Title: " \t", Body: "b"}, nil, "notification.title"},
+		{"mi both", events.Mi, events.Notification{Title: "t", Body: "b"}, nil, ""},
+		{"mi data only is pass-through", events.Mi, events.Notification{Data: map[string]any{"k": "v"}}, nil, ""},
+		{"mi title only as pass-through", events.Mi, events.Notification{Title: "t"},
+			&events.Overrides{Mi: &events.MiOverrides{PassThrough: &yes}}, ""},
+		{"mi data only forced displayed", events.Mi, events.Notification{Data: map[string]any{"k": "v"}},
+			&events.Overrides{Mi: &events.MiOverrides{PassThrough: &no}}, "notification.title"},
+		{"fcm title only", events.FCM, events.Notification{Title: "t"}, nil, ""},
+		{"apns title only", events.APNs, events.Notification{Title: "t"}, nil, ""},
+		{"apns payload over 4096", events.APNs, events.Notification{Title: "t", Data: map[string]any{"k": big}}, nil, "notification"},
+		{"apns voip payload within 5120", events.APNs, events.Notification{PushType: "voip", Data: map[string]any{"k": big}}, nil, ""},
+		{"apns aps override counts", events.APNs, events.Notification{Title: "t"},
+			&events.Overrides{APNs: &events.APNsOverrides{Aps: map[string]json.RawMessage{"x": json.RawMessage(`"` + big + `"`)}}}, "notification"},
+		{"apns reserved data key", events.APNs, events.Notification{Data: map[string]any{"aps": "x"}}, nil, "notification.data"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &events.Intent{ID: "a", App: "shop", Notification: tc.n, Overrides: tc.o,
+				Targets: events.Targets{Tokens: []events.Target{{Platform: tc.p, Token: "tok"}}}}
+			err := in.Validate(events.Limits{})
+			var ve *events.ValidationError
+			switch {
+			case tc.wantField == "" && err != nil:
+				t.Fatalf("err = %v, want valid", err)
+			case tc.wantField != "" && (!errors.As(err, &ve) || ve.Field != tc.wantField):
+				t.Fatalf("err = %v, want a ValidationError on %s", err, tc.wantField)
+			}
+			// The same notification to an alias is checked per platform
+			// once resolved, not at intake: the alias may have no such device.
+			in.Targets = events.Targets{Alias: "u1"}
+			if err := in.Validate(events.Limits{}); err != nil && tc.wantField != "notification.data" {
+				t.Fatalf("alias intent: %v, want valid at intake", err)
+			}
+		})
+	}
+}
+
+func TestExpiryMustFollowSendAt(t *testing.T) {
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	in := &events.Intent{ID: "a", App: "shop", Targets: events.Targets{Alias: "u"},
+		Notification: events.Notification{Title: "t", Expiry: &at}, SendAt: &at}
+	var ve *events.ValidationError
+	if err := in.Validate(events.Limits{}); !errors.As(err, &ve) || ve.Field != "notification.expiry" ||
+		!strings.Contains(ve.Reason, "send_at") {
+		t.Fatalf("err = %v, want notification.expiry naming send_at", err)
+	}
+	later := at.Add(time.Hour)
+	in.Notification.Expiry = &later
+	if err := in.Validate(events.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckSendAtHorizon(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		sendAt  time.Time
+		horizon time.Duration
+		ok      bool
+	}{
+		{"within", now.Add(29 * 24 * time.Hour), events.DefaultScheduleHorizon, true},
+		{"two days, past the old 24h max age", now.Add(48 * time.Hour), events.DefaultScheduleHorizon, true},
+		{"beyond", now.Add(31 * 24 * time.Hour), events.DefaultScheduleHorizon, false},
+		{"after 2262", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), events.DefaultScheduleHorizon, false},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), events.DefaultScheduleHorizon, false},
+		{"in the past", now.Add(-time.Hour), events.DefaultScheduleHorizon, true},
+		{"no bound", time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &events.Intent{SendAt: &tc.sendAt}
+			err := in.CheckSendAt(now, tc.horizon)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && (!errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), "720h0m0s")) {
+				t.Fatalf("err %q does not name the horizon", err)
+			}
+		})
+	}
+}
+
+// The default intent limit sits below NATS's max_payload (1 MiB), so an
+// oversize intent reaches the dispatcher and is refused with its reason.
+func TestOversizeIntentNamesTheLimit(t *testing.T) {
+	if events.DefaultLimits.MaxIntentBytes >= 1<<20 {
+		t.Fatalf("default intent limit %d is not below max_payload", events.DefaultLimits.MaxIntentBytes)
+	}
+	body := `{"id":"a","app":"shop","targets":{"alias":"u"},"notification":{"title":"t"},"pad":"` +
+		strings.Repeat("x", 300<<10) + `"}`
+	_, err := events.DecodeIntent([]byte(body), events.Limits{})
+	var ve *events.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "(intent)" || !strings.Contains(ve.Reason, "--max-intent-bytes") {
+		t.Fatalf("err = %v, want the size limit named", err)
+	}
+}
+
+func TestCancelledIsAnOutcome(t *testing.T) {
+	if !slices.Contains(events.Outcomes, events.Cancelled) || events.Cancelled != "cancelled" {
+		t.Fatalf("Outcomes %v lacks cancelled", events.Outcomes)
 	}
 }

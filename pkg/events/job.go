@@ -10,7 +10,9 @@ import (
 
 // Job is one delivery job: a batch of tokens of one platform and app sharing
 // one notification. The dispatcher publishes it on push.send.<platform>.<app>
-// with Nats-Msg-Id set to ID, so a dispatcher redelivery never doubles it.
+// with Nats-Msg-Id "<app>:<ID>" (IDs derive from intent ids, unique only
+// within an app), so a dispatcher redelivery never doubles it. It carries no
+// TTL: the sender checks Expired before each provider request.
 type Job struct {
 	// ID is derived from the intent id, platform and batch index (and the
 	// retry generation for re-queued partial failures).

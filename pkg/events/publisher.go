@@ -13,22 +13,45 @@ import (
 // Publisher publishes intents for producers written in Go. It needs only the
 // publishing half of a jetstream.JetStream.
 type Publisher struct {
-	js     jetstream.Publisher
-	limits Limits
-	now    func() time.Time
+	js      jetstream.Publisher
+	limits  Limits
+	horizon time.Duration
+	now     func() time.Time
 }
 
-// NewPublisher returns a Publisher that validates with DefaultLimits.
-func NewPublisher(js jetstream.Publisher) *Publisher {
-	return &Publisher{js: js, limits: DefaultLimits, now: time.Now}
+// PublisherOption configures a Publisher.
+type PublisherOption func(*Publisher)
+
+// WithScheduleHorizon sets how far ahead send_at may be, to match the
+// dispatcher's --schedule-horizon (default DefaultScheduleHorizon); d <= 0
+// leaves the bound to the dispatcher alone.
+func WithScheduleHorizon(d time.Duration) PublisherOption {
+	return func(p *Publisher) { p.horizon = d }
 }
+
+// NewPublisher returns a Publisher that validates with DefaultLimits and
+// DefaultScheduleHorizon.
+func NewPublisher(js jetstream.Publisher, opts ...PublisherOption) *Publisher {
+	p := &Publisher{js: js, limits: DefaultLimits, horizon: DefaultScheduleHorizon, now: time.Now}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// IntentMsgID is the Nats-Msg-Id of an intent: scoped by app, so that two
+// apps using the same id never swallow each other's intents.
+func IntentMsgID(app, id string) string { return app + ":" + id }
 
 // Publish validates in and publishes it on push.intents.<app> with
-// Nats-Msg-Id set to its id, so a retried publish inside the stream's dedup
-// window is stored once (PubAck.Duplicate tells). An intent with an expiry
-// gets a per-message TTL, so it is never delivered after it; one with
-// send_at in the future is stored as a schedule that fires at that time and
-// can be cancelled with Cancel until then.
+// Nats-Msg-Id "<app>:<id>", so a retried publish inside the stream's dedup
+// window is stored once (PubAck.Duplicate tells; the dispatcher also drops a
+// repeat later in the window, across restarts).
+//
+// An intent with send_at is published the same way: the dispatcher holds it
+// in a schedule of its own until then, so producers need no rights on
+// schedule subjects. Nothing here sets a TTL or a schedule header: pushfleet
+// decides expiry itself and reports it as the "expired" outcome.
 func (p *Publisher) Publish(ctx context.Context, in *Intent) (*jetstream.PubAck, error) {
 	if err := in.Validate(p.limits); err != nil {
 		return nil, err
@@ -37,47 +60,18 @@ func (p *Publisher) Publish(ctx context.Context, in *Intent) (*jetstream.PubAck,
 	if in.Expired(now) {
 		return nil, &ValidationError{Field: "notification.expiry", Reason: "is already in the past"}
 	}
+	if err := in.CheckSendAt(now, p.horizon); err != nil {
+		return nil, err
+	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("encode intent: %w", err)
 	}
+	if err := checkSize(len(body), p.limits.withDefaults()); err != nil {
+		return nil, err
+	}
 	msg := nats.NewMsg(IntentSubject(in.App))
 	msg.Data = body
 	msg.Header.Set(HeaderIntentID, in.ID)
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID(in.ID)}
-	ttl := time.Duration(0)
-	if exp := in.Notification.Expiry; exp != nil {
-		ttl = ceilSecond(exp.Sub(now))
-	}
-	if in.SendAt != nil && in.SendAt.After(now) {
-		// Schedules have one-second resolution: round up so that the push
-		// never fires before send_at.
-		at := in.SendAt.Truncate(time.Second)
-		if at.Before(*in.SendAt) {
-			at = at.Add(time.Second)
-		}
-		msg.Subject = ScheduleSubject(in.App, in.ID)
-		opts = append(opts, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(IntentSubject(in.App)))
-		if exp := in.Notification.Expiry; exp != nil {
-			if !exp.After(at) {
-				return nil, &ValidationError{Field: "notification.expiry", Reason: "is not after send_at: the push would never be sent"}
-			}
-			// The schedule itself lives until it fires; the intent it
-			// produces lives until the notification expires.
-			opts = append(opts, jetstream.WithMsgTTL(ceilSecond(at.Sub(now))+time.Minute),
-				jetstream.WithScheduleTTL(ceilSecond(exp.Sub(at))))
-		}
-	} else if ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(ttl))
-	}
-	return p.js.PublishMsg(ctx, msg, opts...)
-}
-
-// ceilSecond rounds d up to whole seconds (Nats-TTL's unit), at least 1s.
-func ceilSecond(d time.Duration) time.Duration {
-	s := (d + time.Second - 1) / time.Second * time.Second
-	if s < time.Second {
-		s = time.Second
-	}
-	return s
+	return p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(IntentMsgID(in.App, in.ID)))
 }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -23,8 +24,11 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits the dispatcher applies unless configured.
+// MaxIntentBytes stays well below NATS's max_payload (1 MiB), so that an
+// oversize intent is stored, rejected by the check with its reason and still
+// fits in a dead letter, instead of being refused by the server unseen.
 var DefaultLimits = Limits{
-	MaxIntentBytes:  1 << 20,
+	MaxIntentBytes:  256 << 10,
 	MaxTokens:       10000,
 	MaxTokenBytes:   4096,
 	MaxPayloadBytes: 5120,
@@ -103,7 +107,212 @@ func (in *Intent) Validate(lim Limits) error {
 			}
 		}
 	}
+	if exp := in.Notification.Expiry; exp != nil && in.SendAt != nil && !exp.After(*in.SendAt) {
+		return invalid("notification.expiry", "%s is not after send_at %s: the push would never be sent",
+			exp.Format(time.RFC3339), in.SendAt.Format(time.RFC3339))
+	}
+	// Explicit tokens name their platforms, so what those providers require
+	// is checked now; an alias or tag is checked per platform once resolved.
+	for _, p := range in.Targets.platforms() {
+		if err := in.ValidateFor(p); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// DefaultScheduleHorizon is how far ahead send_at may be unless configured:
+// 30 days. Further dates are refused with a reason instead of being held (or
+// overflowing a duration) for years.
+const DefaultScheduleHorizon = 30 * 24 * time.Hour
+
+// CheckSendAt refuses a send_at further than horizon past now (horizon <= 0:
+// no bound). It compares times only, so a send_at in year 9999 overflows
+// nothing.
+func (in *Intent) CheckSendAt(now time.Time, horizon time.Duration) error {
+	if in.SendAt == nil || horizon <= 0 || !in.SendAt.After(now.Add(horizon)) {
+		return nil
+	}
+	return invalid("send_at", "%s is beyond the schedule horizon of %v (--schedule-horizon)",
+		in.SendAt.UTC().Format(time.RFC3339), horizon)
+}
+
+// ValidateFor checks what platform p's provider requires of the notification,
+// so that an intent certain to be refused there is refused at intake with a
+// reason instead: MiPush shows a notification only with both a title and a
+// description (error 65011 otherwise), and APNs refuses a payload over 4096
+// bytes (5120 for VoIP).
+func (in *Intent) ValidateFor(p Platform) error {
+	switch p {
+	case Mi:
+		var o *MiOverrides
+		if in.Overrides != nil {
+			o = in.Overrides.Mi
+		}
+		return validateMi(&in.Notification, o)
+	case APNs:
+		var o *APNsOverrides
+		if in.Overrides != nil {
+			o = in.Overrides.APNs
+		}
+		return validateAPNs(&in.Notification, o)
+	}
+	return nil
+}
+
+// platforms lists the platforms of the explicit tokens, in Platforms order.
+func (t *Targets) platforms() []Platform {
+	var seen [3]bool
+	for _, tg := range t.Tokens {
+		for i, p := range Platforms {
+			if tg.Platform == p {
+				seen[i] = true
+			}
+		}
+	}
+	var out []Platform
+	for i, p := range Platforms {
+		if seen[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validateMi mirrors pkg/provider/mi's BuildMessage: a message with a title
+// or a body is displayed (pass_through 0) unless overridden, and MiPush
+// refuses a displayed one without both (65011 "Title or Description is
+// empty!"; all-whitespace counts as empty).
+func validateMi(n *Notification, o *MiOverrides) error {
+	displayed := n.Title != "" || n.Body != ""
+	if o != nil && o.PassThrough != nil {
+		displayed = !*o.PassThrough
+	}
+	if !displayed {
+		return nil
+	}
+	const why = "MiPush displays a notification only with both a title and a body (its description), " +
+		"else error 65011; set both, or neither for a pass-through (data) message"
+	if strings.TrimSpace(n.Title) == "" {
+		return invalid("notification.title", "is required for MiPush: %s", why)
+	}
+	if strings.TrimSpace(n.Body) == "" {
+		return invalid("notification.body", "is required for MiPush: %s", why)
+	}
+	return nil
+}
+
+// APNs payload limits (413 PayloadTooLarge past them).
+const (
+	apnsMaxPayload     = 4096
+	apnsMaxVoIPPayload = 5120
+)
+
+// validateAPNs builds the APNs payload as pkg/provider/apns does (the same
+// keys, merges and null deletions) and checks its size: the exact size, not
+// an estimate, so that no sendable push is refused.
+func validateAPNs(n *Notification, o *APNsOverrides) error {
+	pushType := n.PushType
+	if pushType == "" {
+		pushType = "alert"
+		if n.ContentAvailable && n.Title == "" && n.Body == "" && n.Sound == "" && n.Badge == nil {
+			pushType = "background"
+		}
+	}
+	b, err := apnsPayload(n, pushType, o)
+	if err != nil {
+		return err
+	}
+	limit := apnsMaxPayload
+	if pushType == "voip" {
+		limit = apnsMaxVoIPPayload
+	}
+	if len(b) > limit {
+		return invalid("notification", "the APNs payload would be %d bytes, over APNs' limit of %d for push type %s",
+			len(b), limit, pushType)
+	}
+	return nil
+}
+
+// apnsPayload is pkg/provider/apns's buildPayload, without the provider's
+// error types (this package cannot import it).
+func apnsPayload(n *Notification, pushType string, o *APNsOverrides) ([]byte, error) {
+	aps := apnsAps(n, pushType)
+	top := make(map[string]any, len(n.Data)+1)
+	for k, v := range n.Data {
+		if k == "aps" {
+			return nil, invalid("notification.data", `key "aps" is reserved by APNs; use overrides.apns.aps`)
+		}
+		top[k] = v
+	}
+	if o != nil {
+		for k, v := range o.Payload {
+			if k != "aps" {
+				mergeRaw(top, map[string]json.RawMessage{k: v})
+				continue
+			}
+			var inner map[string]json.RawMessage
+			if err := json.Unmarshal(v, &inner); err != nil {
+				return nil, invalid("overrides.apns.payload.aps", "must be a JSON object")
+			}
+			mergeRaw(aps, inner)
+		}
+		mergeRaw(aps, o.Aps)
+	}
+	top["aps"] = aps
+	b, err := json.Marshal(top)
+	if err != nil {
+		return nil, invalid("notification", "cannot encode the APNs payload: %v", err)
+	}
+	return b, nil
+}
+
+// apnsAps is the aps dictionary APNs derives from n: a background push
+// carries only content-available (and thread-id, category).
+func apnsAps(n *Notification, pushType string) map[string]any {
+	aps := map[string]any{}
+	if pushType != "background" {
+		alert := map[string]string{}
+		if n.Title != "" {
+			alert["title"] = n.Title
+		}
+		if n.Body != "" {
+			alert["body"] = n.Body
+		}
+		if len(alert) > 0 {
+			aps["alert"] = alert
+		}
+		if n.Sound != "" {
+			aps["sound"] = n.Sound
+		}
+		if n.Badge != nil {
+			aps["badge"] = *n.Badge
+		}
+		if n.MutableContent {
+			aps["mutable-content"] = 1
+		}
+	}
+	if n.ContentAvailable || pushType == "background" {
+		aps["content-available"] = 1
+	}
+	if n.ThreadID != "" {
+		aps["thread-id"] = n.ThreadID
+	}
+	if n.Category != "" {
+		aps["category"] = n.Category
+	}
+	return aps
+}
+
+// mergeRaw sets raw values into dst; a JSON null deletes the key.
+func mergeRaw(dst map[string]any, src map[string]json.RawMessage) {
+	for k, v := range src {
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			delete(dst, k)
+			continue
+		}
+		dst[k] = v
+	}
 }
 
 // Expired reports whether the notification's expiry has passed at now.

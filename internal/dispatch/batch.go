@@ -1,0 +1,276 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/feedback"
+	"github.com/pushfleet/pushfleet/pkg/events"
+)
+
+// dispatch resolves the intent's targets and publishes its jobs, or, when
+// it has expired, reports every target expired: an alias or tag is resolved
+// for that too, so that each of its devices gets its own outcome.
+func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, in *events.Intent) consumer.Verdict {
+	out := d.newBatcher(msg, in)
+	// No deadline on the whole dispatch: resolving a million-device tag takes
+	// as long as it takes (the runner keeps the intent ours meanwhile); each
+	// wait for acknowledgements is bounded instead.
+	var err error
+	if len(in.Targets.Tokens) > 0 {
+		err = out.add(ctx, in.Targets.Tokens, true)
+	} else if d.audience == nil {
+		return *d.reject(in.App, in.ID, "invalid", ErrNoRegistry.Error())
+	} else {
+		err = d.audience.Resolve(ctx, in.App, in.Targets, d.cfg.BatchFCM, func(ts []events.Target) error {
+			// The registry yields each device once: no dedupe set, so a
+			// million-device tag never sits in memory.
+			return out.add(ctx, ts, false)
+		})
+	}
+	if err == nil {
+		err = out.flushAll(ctx)
+	}
+	if err == nil {
+		err = out.waitAcks(ctx)
+	}
+	if err != nil {
+		// Jobs already stored are deduplicated by id when this comes back.
+		d.cfg.Logger.Warn("dispatch failed, will retry", "intent_id", in.ID, "app", in.App, "err", err)
+		return consumer.RetryAfter(0, "publish", err.Error())
+	}
+	d.done(ctx, in, out)
+	return consumer.Done()
+}
+
+// done counts and logs a dispatched intent.
+func (d *Dispatcher) done(ctx context.Context, in *events.Intent, out *batcher) {
+	result := "dispatched"
+	switch {
+	case out.expired:
+		result = "expired"
+		d.cfg.Logger.Info("intent expired before dispatch", "intent_id", in.ID, "app", in.App, "tokens", out.reported)
+	case out.jobs == 0:
+		result = "empty"
+	}
+	d.m.Intents.WithLabelValues(d.m.App(in.App), result).Inc()
+	// Checked first: building the line costs more than the rest of a small intent.
+	if d.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		d.cfg.Logger.Debug("intent dispatched", "intent_id", in.ID, "app", in.App, "jobs", out.jobs, "tokens", out.tokens,
+			"reported", out.reported)
+	}
+}
+
+// batcher accumulates tokens per platform and publishes full batches as
+// jobs; tokens that will not be sent get their outcome event instead.
+type batcher struct {
+	d       *Dispatcher
+	in      *events.Intent
+	msg     jetstream.Msg
+	created time.Time
+	// expired: every target is reported expired, nothing is sent.
+	expired bool
+	// blocked holds why a platform's provider would refuse the notification
+	// (events.Intent.ValidateFor), for audiences resolved from an alias or
+	// tag: explicit tokens were checked at intake.
+	blocked  map[events.Platform]string
+	batches  map[events.Platform][]string
+	index    map[events.Platform]int
+	seen     map[events.Target]struct{}
+	futures  []jetstream.PubAckFuture
+	pending  []events.Feedback // outcome events not yet published
+	jobs     int
+	tokens   int
+	reported int // tokens with an outcome from the dispatcher
+}
+
+func (d *Dispatcher) newBatcher(msg jetstream.Msg, in *events.Intent) *batcher {
+	b := &batcher{d: d, in: in, msg: msg, created: d.now(), expired: in.Expired(d.now()),
+		blocked: map[events.Platform]string{}, batches: map[events.Platform][]string{}, index: map[events.Platform]int{}}
+	if meta, err := msg.Metadata(); err == nil {
+		b.created = meta.Timestamp
+	}
+	if len(in.Targets.Tokens) == 0 {
+		for _, p := range events.Platforms {
+			if err := in.ValidateFor(p); err != nil {
+				b.blocked[p] = err.Error()
+			}
+		}
+	}
+	return b
+}
+
+// add batches targets; dedupe drops repeats of explicit tokens.
+func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) error {
+	if dedupe && b.seen == nil {
+		b.seen = make(map[events.Target]struct{}, len(ts))
+	}
+	for _, t := range ts {
+		if dedupe {
+			if _, dup := b.seen[t]; dup {
+				continue
+			}
+			b.seen[t] = struct{}{}
+		}
+		switch {
+		case b.d.suppress != nil && b.d.suppress.Suppressed(b.in.App, t.Platform, t.Token):
+			b.d.m.Suppressed.WithLabelValues(string(t.Platform), b.d.m.App(b.in.App)).Inc()
+			b.report(t, events.Suppressed, "registry marks the token invalid")
+		case b.expired:
+			b.report(t, events.Expired, "expired before dispatch")
+		default:
+			if err := b.batch(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	if len(b.pending) >= 1000 {
+		return b.flushPending(ctx)
+	}
+	return nil
+}
+
+// report queues the outcome event of a token the dispatcher settles itself.
+func (b *batcher) report(t events.Target, o events.Outcome, reason string) {
+	b.d.m.Notifications.WithLabelValues(string(t.Platform), b.d.m.App(b.in.App), string(o)).Inc()
+	b.pending = append(b.pending, b.d.event(b.in, t, o, reason))
+	b.reported++
+}
+
+func (b *batcher) batch(ctx context.Context, t events.Target) error {
+	b.batches[t.Platform] = append(b.batches[t.Platform], t.Token)
+	if len(b.batches[t.Platform]) >= b.d.cfg.batch(t.Platform) {
+		return b.flush(ctx, t.Platform)
+	}
+	return nil
+}
+
+func (b *batcher) flushAll(ctx context.Context) error {
+	for _, p := range events.Platforms {
+		if len(b.batches[p]) > 0 {
+			if err := b.flush(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	return b.flushPending(ctx)
+}
+
+func (b *batcher) flushPending(ctx context.Context) error {
+	err := b.d.publishFeedback(ctx, b.pending)
+	b.pending = b.pending[:0]
+	return err
+}
+
+// maxUnacked is how many published jobs of one intent may wait for their
+// acknowledgements: past it the dispatcher waits, so that a huge tag holds
+// a bounded number of jobs in memory and paces itself to the server.
+const maxUnacked = 256
+
+// waitAcks waits, at most PublishTimeout, for the jobs published so far.
+func (b *batcher) waitAcks(ctx context.Context) error {
+	if len(b.futures) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.PublishTimeout)
+	defer cancel()
+	err := feedback.WaitAll(ctx, b.futures)
+	b.futures = b.futures[:0]
+	return err
+}
+
+// flush publishes platform p's batch as a job. The job carries no TTL: its
+// expiry is checked by the sender before each provider request, which
+// reports it expired; a stream that dropped it would report nothing.
+func (b *batcher) flush(ctx context.Context, p events.Platform) error {
+	tokens := b.batches[p]
+	b.batches[p] = nil
+	i := b.index[p]
+	b.index[p] = i + 1
+	job := events.Job{
+		ID: events.JobID(b.in.ID, p, i, tokens), IntentID: b.in.ID, App: b.in.App, Platform: p,
+		Tokens: tokens, Notification: b.in.Notification, Overrides: platformOverrides(b.in.Overrides, p),
+		CreatedAt: b.created,
+	}
+	data, err := json.Marshal(&job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	if reason, ok := b.blocked[p]; ok {
+		return b.deadJob(ctx, &job, data, reason)
+	}
+	msg := &nats.Msg{Subject: events.SendSubject(p, b.in.App), Data: data}
+	// Job ids derive from intent ids, which are unique only within an app,
+	// while a stream deduplicates across all its subjects.
+	f, err := b.d.js.PublishMsgAsync(msg, jetstream.WithMsgID(events.IntentMsgID(b.in.App, job.ID)))
+	if err != nil {
+		return fmt.Errorf("publish job: %w", err)
+	}
+	b.jobs++
+	b.tokens += len(tokens)
+	b.d.m.Jobs.WithLabelValues(string(p)).Inc()
+	return b.await(ctx, f)
+}
+
+func (b *batcher) await(ctx context.Context, f jetstream.PubAckFuture) error {
+	b.futures = append(b.futures, f)
+	if len(b.futures) >= maxUnacked {
+		return b.waitAcks(ctx)
+	}
+	return nil
+}
+
+// deadJob gives up on a job its provider would certainly refuse (an alias
+// or tag resolved to MiPush devices for a title-only notification, say): a
+// dead letter holding the job, as the sender would have written after the
+// refusal, and a dead outcome per token, without asking the provider.
+func (b *batcher) deadJob(ctx context.Context, job *events.Job, data []byte, reason string) error {
+	dl := events.DeadLetter{Stage: events.StageIntents, App: job.App, Reason: reason, Attempts: 1,
+		At: b.d.now().UTC(), Subject: events.SendSubject(job.Platform, job.App), IntentID: job.IntentID, Tokens: job.Tokens}
+	if meta, err := b.msg.Metadata(); err == nil {
+		dl.Stream, dl.Seq = meta.Stream, meta.Sequence.Stream
+	}
+	dl.SetPayload(data)
+	body, err := dl.Encode(events.DefaultMaxDeadLetterBytes)
+	if err != nil {
+		return fmt.Errorf("encode dead letter: %w", err)
+	}
+	msg := &nats.Msg{Subject: events.DeadSubject(events.StageIntents, job.App), Data: body}
+	msg.Header = nats.Header{events.HeaderReason: {reason}, events.HeaderStage: {events.StageIntents}}
+	f, err := b.d.js.PublishMsgAsync(msg, jetstream.WithMsgID("dead."+events.IntentMsgID(job.App, job.ID)))
+	if err != nil {
+		return fmt.Errorf("publish dead letter: %w", err)
+	}
+	b.d.m.DeadLetters.WithLabelValues(events.StageIntents, "platform").Inc()
+	for _, tok := range job.Tokens {
+		b.report(events.Target{Platform: job.Platform, Token: tok}, events.Dead, reason)
+	}
+	return b.await(ctx, f)
+}
+
+// platformOverrides keeps only the overrides the job's platform reads.
+func platformOverrides(o *events.Overrides, p events.Platform) *events.Overrides {
+	if o == nil {
+		return nil
+	}
+	var out events.Overrides
+	switch p {
+	case events.APNs:
+		out.APNs = o.APNs
+	case events.FCM:
+		out.FCM = o.FCM
+	case events.Mi:
+		out.Mi = o.Mi
+	}
+	if out == (events.Overrides{}) {
+		return nil
+	}
+	return &out
+}
