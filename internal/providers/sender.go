@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/pushfleet/pushfleet/internal/apps"
 	"github.com/pushfleet/pushfleet/internal/config"
@@ -40,6 +42,9 @@ func Service[T apps.Validator, S Sender[T]](env *fleet.Env, p events.Platform, s
 	if len(section) == 0 {
 		env.Logger.Warn("no app in the apps file has settings for this platform; jobs will be dead-lettered", "platform", p)
 	}
+	// The apps of the file get their own metric labels; any other name a
+	// job carries is counted under one fixed label.
+	env.Metrics.SetKnownApps(appNames(f))
 	s, err := newSender(section)
 	if err != nil {
 		return nil, err
@@ -52,9 +57,32 @@ func Service[T apps.Validator, S Sender[T]](env *fleet.Env, p events.Platform, s
 	env.Health.AddCheck("credentials", func() error { return nil }) // loaded and validated above
 	return closing{svc: svc, run: func(ctx context.Context) {
 		if sc.AppsReload > 0 {
-			apps.Watch(ctx, sc.AppsFile, sc.AppsReload, p, env.Logger, s.UpdateApps)
+			apps.Watch(ctx, sc.AppsFile, sc.AppsReload, p, env.Logger, func(section map[string]T) error {
+				if err := s.UpdateApps(section); err != nil {
+					return err
+				}
+				knownApps(env, sc.AppsFile, section)
+				return nil
+			})
 		}
 	}, close: s.Close}, nil
+}
+
+// appNames lists every app of the apps file, whatever its platforms: the
+// processes sharing a metrics registry (the all-in-one) and a file agree.
+func appNames(f *apps.File) []string {
+	return slices.Sorted(maps.Keys(f.Apps))
+}
+
+// knownApps sets the known apps after a reload: the file's apps, read
+// again (Watch hands over only this platform's section), or at least the
+// section's when the file cannot be read now.
+func knownApps[T any](env *fleet.Env, path string, section map[string]T) {
+	if f, err := apps.Load(path); err == nil {
+		env.Metrics.SetKnownApps(appNames(f))
+		return
+	}
+	env.Metrics.SetKnownApps(slices.Sorted(maps.Keys(section)))
 }
 
 // closing runs a service with a side task and closes the provider after it.
@@ -86,6 +114,9 @@ func (f caFile) finish(env *fleet.Env, component string, roots **x509.CertPool, 
 		return err
 	}
 	*roots, *log, *m = pool, env.Logger.With("component", component), env.Metrics.Provider
+	// Provider metrics label apps through the fleet's bound, like every
+	// other app label.
+	env.Metrics.Provider.SetAppLabel(env.Metrics.App)
 	return validate()
 }
 

@@ -70,38 +70,17 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 	}
 	now := s.now()
 	if job.Expired(now) {
-		if err := s.report(ctx, job, job.Tokens, events.Expired, "expired before sending"); err != nil {
-			return consumer.RetryAfter(0, "publish", err.Error())
-		}
-		return consumer.Done()
+		return s.expire(ctx, job, job.Tokens, "expired before sending")
 	}
 	if wait := s.paused.remaining(job.App, now); wait > 0 {
+		if expiresBefore(job, now.Add(wait)) {
+			return s.expire(ctx, job, job.Tokens, "expires while its app is paused")
+		}
 		return consumer.RetryAfter(wait, "app_paused", "app paused after a credential error")
 	}
-
-	// While the provider is down, wait here instead of spending retries.
-	if err := s.cb.wait(ctx); err != nil {
-		return consumer.RetryAfter(0, "shutdown", "stopped while the provider was unavailable")
-	}
-	weight := min(int64(len(job.Tokens)), int64(s.cfg.MaxTokensInFlight))
-	if err := s.tokens.Acquire(ctx, weight); err != nil {
-		return consumer.RetryAfter(0, "shutdown", "stopped while waiting for room at the provider")
-	}
-	if job.Expired(s.now()) {
-		s.tokens.Release(weight)
-		if err := s.report(ctx, job, job.Tokens, events.Expired, "expired before sending"); err != nil {
-			return consumer.RetryAfter(0, "publish", err.Error())
-		}
-		return consumer.Done()
-	}
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	results := s.sender.Send(sctx, job)
-	cancel()
-	s.tokens.Release(weight)
-	if unavailable(results) {
-		s.cb.failure()
-	} else {
-		s.cb.success()
+	results, err := s.call(ctx, job)
+	if err != nil {
+		return consumer.RetryAfter(0, "shutdown", err.Error())
 	}
 	if len(results) != len(job.Tokens) {
 		// A provider bug must not lose tokens: retry the whole job.
@@ -109,6 +88,47 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 		return consumer.RetryAfter(0, "provider_bug", "provider returned a wrong number of results")
 	}
 	return s.settle(ctx, job, attempts, results)
+}
+
+// call hands job to the provider once the breaker and the bound on tokens
+// in flight let it. A job that expired while it waited is not sent: every
+// token is Expired. The breaker learns how the call ended whatever happens,
+// a panic in the provider included, so a probe never leaves it half-open.
+func (s *Service) call(ctx context.Context, job *events.Job) (results []provider.Result, err error) {
+	// While the provider is down, wait here instead of spending retries.
+	done, err := s.cb.wait(ctx)
+	if err != nil {
+		return nil, errors.New("stopped while the provider was unavailable")
+	}
+	o := noAnswer
+	defer func() { done(o) }()
+	weight := min(int64(len(job.Tokens)), int64(s.cfg.MaxTokensInFlight))
+	if err := s.tokens.Acquire(ctx, weight); err != nil {
+		return nil, errors.New("stopped while waiting for room at the provider")
+	}
+	defer s.tokens.Release(weight)
+	if job.Expired(s.now()) {
+		return provider.All(job.Tokens, provider.Expired, "expired before sending", provider.ErrExpired), nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	results = s.sender.Send(sctx, job)
+	o = breakerOutcome(results)
+	return results, nil
+}
+
+// expire reports tokens of job expired (a final outcome) and acks it.
+func (s *Service) expire(ctx context.Context, job *events.Job, tokens []string, reason string) consumer.Verdict {
+	if err := s.report(ctx, job, tokens, events.Expired, reason); err != nil {
+		return consumer.RetryAfter(0, "publish", err.Error())
+	}
+	return consumer.Done()
+}
+
+// expiresBefore reports whether job's notification expires before (or at)
+// t: a try at t would find it expired.
+func expiresBefore(job *events.Job, t time.Time) bool {
+	return job.Notification.Expiry != nil && !job.Notification.Expiry.After(t)
 }
 
 // settle turns the per-token results into feedback and one verdict.
@@ -120,6 +140,7 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 	var retry, dead, limited []string
 	var retryAfter, limitedAfter time.Duration
 	var retryReason, deadReason, credReason string
+	answered := false // the provider took a message, or refused it for itself (not our credentials)
 	observe := s.m.IntentToProvider.WithLabelValues(string(job.Platform))
 	for _, r := range results {
 		at := now // the token's own answer, when the provider says when
@@ -132,9 +153,16 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 			at := r.ProviderAt.UTC()
 			fb.ProviderAt = &at
 		}
+		notSent := errors.Is(r.Err, provider.ErrNotSent)
+		switch r.Kind {
+		case provider.Delivered, provider.InvalidToken, provider.TokenReplaced, provider.Permanent:
+			answered = answered || r.Sent()
+		}
 		switch r.Kind {
 		case provider.Delivered:
 			fb.Outcome = events.Delivered
+		case provider.Expired:
+			fb.Outcome = events.Expired
 		case provider.InvalidToken:
 			fb.Outcome = events.InvalidToken
 		case provider.TokenReplaced:
@@ -153,6 +181,7 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 			if errors.Is(r.Err, provider.ErrRateLimited) && now.Sub(job.CreatedAt) < s.cfg.RateLimitBudget {
 				limited = append(limited, r.Token)
 				limitedAfter = max(limitedAfter, r.RetryAfter)
+				answered = answered || r.Sent()
 				break
 			}
 			retry = append(retry, r.Token)
@@ -163,7 +192,12 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 			retry = append(retry, r.Token)
 			retryReason = resultReason(r)
 		}
-		if fb.Outcome != events.Failed {
+		if fb.Outcome == events.Failed && notSent {
+			// Held back before any request: no provider answered, so there
+			// is nothing to report; the token is only tried again.
+			continue
+		}
+		if fb.Outcome != events.Failed && fb.Outcome != events.Expired {
 			observe.Observe(at.Sub(job.CreatedAt).Seconds())
 		}
 		fbs = append(fbs, fb)
@@ -171,13 +205,13 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 	s.count(job, fbs)
 	if credReason != "" {
 		d := s.paused.trip(job.App, now)
-		s.m.AppsPaused.WithLabelValues(string(job.Platform), job.App).Set(1)
+		s.m.AppsPaused.WithLabelValues(string(job.Platform), s.m.App(job.App)).Set(1)
 		s.cfg.Logger.Error("provider rejected the app's credentials: sends paused, tokens kept",
 			"app", job.App, "reason", credReason, "pause", d)
 		retryAfter = max(retryAfter, d)
 		retryReason = "credentials rejected: " + credReason
-	} else if len(retry) < len(results) && s.paused.clear(job.App) {
-		s.m.AppsPaused.WithLabelValues(string(job.Platform), job.App).Set(0)
+	} else if answered && s.paused.clear(job.App) {
+		s.m.AppsPaused.WithLabelValues(string(job.Platform), s.m.App(job.App)).Set(0)
 		s.cfg.Logger.Info("app sends resumed", "app", job.App)
 	}
 	if err := s.fb.Publish(ctx, fbs); err != nil {
@@ -186,7 +220,7 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 
 	if len(limited) > 0 {
 		// Re-queued with the attempts they had before this delivery.
-		if err := s.requeue(ctx, job, limited, attempts-1, limitedAfter); err != nil {
+		if err := s.requeue(ctx, job, limited, attempts-1, limitedAfter, "rate_limited"); err != nil {
 			return consumer.RetryAfter(0, "publish", "re-queue failed: "+err.Error())
 		}
 	}
@@ -195,13 +229,16 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 		if attempts >= s.cfg.MaxAttempts {
 			return s.giveUp(ctx, job, retry, attempts, retryReason)
 		}
+		if retryAfter > 0 && expiresBefore(job, now.Add(retryAfter)) {
+			return s.expire(ctx, job, retry, "expires before its next try")
+		}
 		return consumer.RetryAfter(retryAfter, category(credReason), retryReason)
 	case len(retry) > 0:
 		if attempts >= s.cfg.MaxAttempts {
 			if v := s.giveUp(ctx, job, retry, attempts, retryReason); v.Action != consumer.Ack {
 				return v
 			}
-		} else if err := s.requeue(ctx, job, retry, attempts, retryAfter); err != nil {
+		} else if err := s.requeue(ctx, job, retry, attempts, retryAfter, category(credReason)); err != nil {
 			return consumer.RetryAfter(0, "publish", "re-queue failed: "+err.Error())
 		}
 	}
@@ -220,9 +257,23 @@ func (s *Service) giveUp(ctx context.Context, job *events.Job, tokens []string, 
 }
 
 // requeue publishes tokens of a job as a new job that fires after the delay
-// (a JetStream message schedule), carrying attempt as its spent attempts, so
-// that the tokens already settled are not sent again.
-func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string, attempt int, after time.Duration) error {
+// (a message schedule in the platform's retry stream, released on its due
+// subject, which the sender also consumes), carrying attempt as its spent
+// attempts, so that the tokens already settled are not sent again. Tokens
+// whose notification would have expired by then are reported expired now
+// instead. category labels the re-queue in pushfleet_retries_total.
+func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string, attempt int, after time.Duration, category string) error {
+	delay := max(after, consumer.Backoff(max(attempt, 1), s.cfg.RetryBase, s.cfg.RetryMax))
+	delay = min(delay, provider.MaxRetryAfter)
+	// A schedule names whole seconds (RFC 3339): round up, so the tokens
+	// never come back before the provider's wait is over.
+	at := s.now().Add(delay)
+	if r := at.Truncate(time.Second); r.Before(at) {
+		at = r.Add(time.Second)
+	}
+	if expiresBefore(job, at) {
+		return s.report(ctx, job, tokens, events.Expired, "expires before its next try")
+	}
 	next := *job
 	next.Generation = job.Generation + 1
 	next.ID = events.RetryJobID(job.ID, next.Generation)
@@ -232,14 +283,13 @@ func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string,
 	if err != nil {
 		return err
 	}
-	delay := max(after, consumer.Backoff(max(attempt, 1), s.cfg.RetryBase, s.cfg.RetryMax))
-	delay = min(delay, provider.MaxRetryAfter)
 	target := events.RetryDueSubject(job.Platform, job.App)
 	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data}
 	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(next.ID),
-		jetstream.WithScheduleAt(s.now().Add(delay)), jetstream.WithScheduleTarget(target))
+		jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 	if err == nil {
 		s.m.Jobs.WithLabelValues(string(job.Platform)).Inc()
+		s.m.Retries.WithLabelValues(events.SenderStage(job.Platform), category).Inc()
 	}
 	return err
 }
@@ -266,16 +316,36 @@ func (s *Service) report(ctx context.Context, job *events.Job, tokens []string, 
 	return s.fb.Publish(ctx, fbs)
 }
 
-// unavailable reports whether every token failed because the provider
-// could not be reached or was overloaded: the breaker's signal. Rate limits
-// and credential errors are not outages.
+// unavailable reports whether every token sent failed because the
+// provider could not be reached or was overloaded: the breaker's signal.
+// Rate limits and credential errors are not outages; tokens held back or
+// expired before their request say nothing.
 func unavailable(results []provider.Result) bool {
+	sent := 0
 	for _, r := range results {
+		if !r.Sent() {
+			continue
+		}
 		if r.Kind != provider.Retry || errors.Is(r.Err, provider.ErrRateLimited) {
 			return false
 		}
+		sent++
 	}
-	return len(results) > 0
+	return sent > 0
+}
+
+// breakerOutcome is what a provider call tells the breaker: unreachable,
+// answered, or nothing when no token reached the provider.
+func breakerOutcome(results []provider.Result) outcome {
+	if unavailable(results) {
+		return unreachable
+	}
+	for _, r := range results {
+		if r.Sent() {
+			return answered
+		}
+	}
+	return noAnswer
 }
 
 // count adds a job's outcomes to the notifications counter: one label
@@ -289,7 +359,7 @@ func (s *Service) count(job *events.Job, fbs []events.Feedback) {
 	}
 	for k, c := range n {
 		if c > 0 {
-			s.m.Notifications.WithLabelValues(string(job.Platform), job.App, string(events.Outcomes[k])).Add(float64(c))
+			s.m.Notifications.WithLabelValues(string(job.Platform), s.m.App(job.App), string(events.Outcomes[k])).Add(float64(c))
 		}
 	}
 }

@@ -48,9 +48,9 @@ func (c *countingSender) Send(_ context.Context, job *events.Job) []provider.Res
 	return provider.All(job.Tokens, provider.Delivered, "", nil)
 }
 
-// The stream's per-message TTL drops most expired jobs, but one fetched just
-// before its expiry must still not be sent: the check before the provider
-// call, with "expired" feedback for every token.
+// No stream TTL removes an expired job (it would vanish without an
+// outcome): the sender checks the expiry before the provider call and
+// reports "expired" for every token.
 func TestExpiredJobIsNotSent(t *testing.T) {
 	ctx := context.Background()
 	p := &countingSender{}

@@ -18,4 +18,14 @@ var (
 	ErrRateLimited = errors.New("rate limited by provider")
 	// ErrInvalidToken: the provider reported the token dead or malformed.
 	ErrInvalidToken = errors.New("invalid device token")
+	// ErrExpired: the notification expired before its request was made
+	// (with Kind Expired).
+	ErrExpired = errors.New("notification expired before sending")
+	// ErrNotSent: the token was held back before any request reached the
+	// provider (a quota hold, a probe in flight, the context ending while
+	// it waited for a connection). It comes with Kind Retry and another
+	// sentinel saying why (ErrRateLimited, ErrUnavailable). No provider
+	// answered, so the JetStream side records no outcome for the token; it
+	// only tries again.
+	ErrNotSent = errors.New("not sent to the provider")
 )

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,8 @@ type Metrics struct {
 	inFlight       *prometheus.GaugeVec
 	connections    *prometheus.GaugeVec
 	credential     *prometheus.CounterVec
+	// appLabel bounds the app label (see SetAppLabel); nil: the app name.
+	appLabel atomic.Pointer[func(string) string]
 }
 
 // NewMetrics registers the provider instruments on reg.
@@ -40,15 +43,51 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// ObserveRequest records one provider request and its result kind.
+// SetAppLabel makes f turn every app name into its label value, so that
+// the app label stays bounded (pushfleet passes its metrics.Fleet.App).
+// Without it the app name is the label: senders only label the apps of
+// their configuration, never a name taken from a job. Safe to call at any
+// time.
+func (m *Metrics) SetAppLabel(f func(app string) string) {
+	if m == nil {
+		return
+	}
+	if f == nil {
+		m.appLabel.Store(nil)
+		return
+	}
+	m.appLabel.Store(&f)
+}
+
+func (m *Metrics) app(app string) string {
+	if f := m.appLabel.Load(); f != nil {
+		return (*f)(app)
+	}
+	return app
+}
+
+// ObserveRequest records one HTTP request to a provider and the kind of its
+// answer: once per request made, never for tokens held back or expired
+// before their request. A CredentialError also counts in the credential
+// error counter.
 func (m *Metrics) ObserveRequest(platform, app string, k Kind, d time.Duration) {
 	if m == nil {
 		return
 	}
+	app = m.app(app)
 	m.requestSeconds.WithLabelValues(platform, app, k.String()).Observe(d.Seconds())
 	if k == CredentialError {
 		m.credential.WithLabelValues(platform, app).Inc()
 	}
+}
+
+// CountCredentialError counts one answer rejecting an app's credentials
+// that came from no push request (an OAuth token endpoint, say).
+func (m *Metrics) CountCredentialError(platform, app string) {
+	if m == nil {
+		return
+	}
+	m.credential.WithLabelValues(platform, m.app(app)).Inc()
 }
 
 // AddInFlight moves the in-flight gauge by delta.

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,11 +26,17 @@ const (
 	// CredentialError: our credentials or app configuration were rejected.
 	// Tokens are fine and must be kept; the app's sends should pause.
 	CredentialError
+	// Expired: the notification's expiry had passed when the request for
+	// this token was about to be made, so nothing was sent. It is final:
+	// the JetStream side records the token as expired and never retries it.
+	// Senders check the expiry right before each provider request, not only
+	// when a job starts, so a backlog never pushes a stale notification.
+	Expired
 )
 
 var kindNames = map[Kind]string{
 	Delivered: "delivered", InvalidToken: "invalid_token", TokenReplaced: "token_replaced",
-	Retry: "retry", Permanent: "permanent", CredentialError: "credential_error",
+	Retry: "retry", Permanent: "permanent", CredentialError: "credential_error", Expired: "expired",
 }
 
 func (k Kind) String() string {
@@ -80,4 +87,32 @@ func All(tokens []string, k Kind, reason string, err error) []Result {
 		rs[i] = Result{Token: t, Kind: k, Reason: reason, Err: err}
 	}
 	return rs
+}
+
+// ExpiredResult is the result of a token whose notification expired before
+// its request was made (nothing was sent).
+func ExpiredResult(token string, expiry time.Time) Result {
+	return Result{Token: token, Kind: Expired, Reason: "expired before sending",
+		Err: fmt.Errorf("%w (expiry %s)", ErrExpired, expiry.UTC().Format(time.RFC3339))}
+}
+
+// Sent reports whether the request for r's token reached the provider:
+// false for tokens held back (ErrNotSent), expired before their request or
+// never classified.
+func (r Result) Sent() bool {
+	return r.Kind != 0 && r.Kind != Expired && !errors.Is(r.Err, ErrNotSent)
+}
+
+// TTL is how long a notification expiring at expiry may still be kept by a
+// provider whose longest storage time is limit: expiry - now, clamped to
+// [0, limit]. Far expiries (after 2262, year 9999) give limit: the
+// difference is never computed in a time.Duration that could overflow.
+func TTL(expiry, now time.Time, limit time.Duration) time.Duration {
+	switch {
+	case !expiry.After(now):
+		return 0
+	case expiry.After(now.Add(limit)):
+		return limit
+	}
+	return expiry.Sub(now)
 }

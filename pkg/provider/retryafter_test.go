@@ -1,6 +1,8 @@
 package provider_test
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -31,5 +33,51 @@ func TestParseRetryAfter(t *testing.T) {
 		if got := provider.ParseRetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("ParseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestTTL(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const limit = 28 * 24 * time.Hour
+	tests := []struct {
+		name   string
+		expiry time.Time
+		want   time.Duration
+	}{
+		{"past", now.Add(-time.Minute), 0},
+		{"now", now, 0},
+		{"soon", now.Add(90 * time.Second), 90 * time.Second},
+		{"at the limit", now.Add(limit), limit},
+		{"past the limit", now.Add(limit + time.Second), limit},
+		{"2262 overflows a Duration", time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC), limit},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), limit},
+		{"year 1", time.Time{}, 0},
+	}
+	for _, tc := range tests {
+		if got := provider.TTL(tc.expiry, now, limit); got != tc.want {
+			t.Errorf("%s: TTL = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestResultSent(t *testing.T) {
+	tests := []struct {
+		name string
+		r    provider.Result
+		want bool
+	}{
+		{"delivered", provider.Result{Kind: provider.Delivered}, true},
+		{"answered 429", provider.Result{Kind: provider.Retry, Err: provider.ErrRateLimited}, true},
+		{"held back", provider.Result{Kind: provider.Retry, Err: fmt.Errorf("%w: %w", provider.ErrRateLimited, provider.ErrNotSent)}, false},
+		{"expired", provider.ExpiredResult("t", time.Now()), false},
+		{"no kind", provider.Result{}, false},
+	}
+	for _, tc := range tests {
+		if got := tc.r.Sent(); got != tc.want {
+			t.Errorf("%s: Sent = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if r := provider.ExpiredResult("t", time.Now()); r.Kind != provider.Expired || !errors.Is(r.Err, provider.ErrExpired) || r.Kind.String() != "expired" {
+		t.Fatalf("ExpiredResult = %+v", r)
 	}
 }

@@ -25,7 +25,7 @@ func BenchmarkBuildMessage(b *testing.B) {
 	job := benchJob()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := buildMessage(job, "com.example.demo"); err != nil {
+		if _, err := buildMessage(job, "com.example.demo", time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -33,7 +33,7 @@ func BenchmarkBuildMessage(b *testing.B) {
 
 // BenchmarkNotification is the per-token part of the request build.
 func BenchmarkNotification(b *testing.B) {
-	m, err := buildMessage(benchJob(), "com.example.demo")
+	m, err := buildMessage(benchJob(), "com.example.demo", time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

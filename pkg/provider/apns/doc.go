@@ -10,6 +10,9 @@
 // ExpiredProviderToken.
 //
 // Every token of a job is one HTTP/2 request; they are sent concurrently over
-// the pool and answered in the job's order. Answers are classified into the
+// the pool and answered in the job's order. The pool worker checks the
+// notification's expiry right before each request: under a backlog a token
+// whose turn comes after it is Expired and never sent. apns-expiration is the
+// expiry, at most MaxExpiration (30 days, APNs' longest storage) ahead. Answers are classified into the
 // provider.Kind vocabulary following docs/providers.md §0: see classify.go.
 package apns

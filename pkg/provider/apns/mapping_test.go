@@ -61,7 +61,7 @@ func TestPushTypeMapping(t *testing.T) {
 // flags, sound, badge, data and both kinds of overrides.
 func TestHeadersAndPayload(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{}, nil)
-	exp := time.Unix(2000000000, 0)
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
 	badge := 3
 	j := newJob(testApp, token(1))
 	j.Notification = events.Notification{
@@ -97,6 +97,55 @@ func TestHeadersAndPayload(t *testing.T) {
 	}
 	if g, w := mustJSON(got), mustJSON(want); g != w {
 		t.Fatalf("payload\n got %s\nwant %s", g, w)
+	}
+}
+
+// TestExpirationClamped: apns-expiration is the expiry, but never more than
+// 30 days ahead (APNs stores no longer): far dates, past 2262 or in 9999,
+// neither overflow nor ask APNs to keep a notification for centuries.
+func TestExpirationClamped(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	tests := []struct {
+		name   string
+		expiry time.Duration // from now; 0: no expiry
+		far    time.Time     // an absolute expiry instead
+		want   time.Duration // apns-expiration - now, ±2s; -1: header absent
+	}{
+		{name: "no expiry", want: -1},
+		{name: "one hour", expiry: time.Hour, want: time.Hour},
+		{name: "29 days", expiry: 29 * 24 * time.Hour, want: 29 * 24 * time.Hour},
+		{name: "one year", expiry: 365 * 24 * time.Hour, want: apns.MaxExpiration},
+		{name: "year 2300", far: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), want: apns.MaxExpiration},
+		{name: "year 9999", far: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), want: apns.MaxExpiration},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Now()
+			j := newJob(testApp, token(300+i))
+			switch {
+			case !tc.far.IsZero():
+				j.Notification.Expiry = &tc.far
+			case tc.expiry > 0:
+				exp := now.Add(tc.expiry)
+				j.Notification.Expiry = &exp
+			}
+			providertest.WantKind(t, send(t, f.sender, j)[0], provider.Delivered)
+			req, _ := f.fake.LastRequest(token(300 + i))
+			h := req.Header.Get("apns-expiration")
+			if tc.want < 0 {
+				if h != "" {
+					t.Fatalf("apns-expiration %q without an expiry", h)
+				}
+				return
+			}
+			secs, err := strconv.ParseInt(h, 10, 64)
+			if err != nil {
+				t.Fatalf("apns-expiration %q: %v", h, err)
+			}
+			if got := time.Unix(secs, 0).Sub(now); got < tc.want-2*time.Second || got > tc.want+2*time.Second {
+				t.Fatalf("apns-expiration %s ahead, want %s", got.Round(time.Second), tc.want)
+			}
+		})
 	}
 }
 

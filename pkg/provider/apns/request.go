@@ -37,12 +37,21 @@ const (
 	priorityPowerSave = 5
 )
 
+// MaxExpiration is the furthest apns-expiration is set ahead: APNs stores a
+// notification for an offline device for at most 30 days, so a later
+// expiry (years ahead, up to 9999) is sent as now + 30 days.
+const MaxExpiration = 30 * 24 * time.Hour
+
 // message is everything the requests of one job share; only the device
 // token and the apns-id differ per token.
 type message struct {
-	topic      string
-	pushType   string
-	priority   int
+	topic    string
+	pushType string
+	priority int
+	// expiry is the notification's expiry (zero: none): no request is made
+	// once it has passed. expiration is the apns-expiration sent, expiry
+	// clamped to MaxExpiration ahead.
+	expiry     time.Time
 	expiration time.Time
 	collapseID string
 	payload    []byte
@@ -52,9 +61,9 @@ type message struct {
 }
 
 // buildMessage maps a job onto APNs headers and payload for an app whose
-// bundle id is topic. Errors wrap provider.ErrBadMessage or
+// bundle id is topic, at now. Errors wrap provider.ErrBadMessage or
 // provider.ErrPayloadTooLarge.
-func buildMessage(job *events.Job, topic string) (*message, error) {
+func buildMessage(job *events.Job, topic string, now time.Time) (*message, error) {
 	n := &job.Notification
 	pt := pushTypeOf(n)
 	suffix, ok := topicSuffix[pt]
@@ -81,9 +90,17 @@ func buildMessage(job *events.Job, topic string) (*message, error) {
 		m.idSeed = job.ID
 	}
 	if n.Expiry != nil {
-		m.expiration = *n.Expiry
+		m.expiry, m.expiration = *n.Expiry, *n.Expiry
+		if limit := now.Add(MaxExpiration); m.expiry.After(limit) {
+			m.expiration = limit
+		}
 	}
 	return m, nil
+}
+
+// expired reports whether m's notification has expired at now.
+func (m *message) expired(now time.Time) bool {
+	return !m.expiry.IsZero() && !m.expiry.After(now)
 }
 
 // notification is the apns2 request of m for one device token.

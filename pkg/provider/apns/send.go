@@ -16,14 +16,24 @@ import (
 // Send pushes job to every token concurrently, one HTTP/2 request per token
 // made by the pool's workers, and returns one Result per token in the job's
 // order. Tokens still waiting for a worker or an answer when ctx ends get
-// Retry.
+// Retry (those never sent match provider.ErrNotSent). The worker checks the
+// notification's expiry right before each request: a token whose turn comes
+// after it is Expired and never sent, however long the queue was.
 func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	a, ok := s.state.Load().apps[job.App]
 	if !ok {
 		return provider.All(job.Tokens, provider.Permanent, "unknown app",
 			fmt.Errorf("%w: apns has no app %q", provider.ErrUnknownApp, job.App))
 	}
-	msg, err := buildMessage(job, a.topic)
+	now := time.Now()
+	msg, err := buildMessage(job, a.topic, now)
+	if err == nil && msg.expired(now) {
+		rs := make([]provider.Result, len(job.Tokens))
+		for i, tok := range job.Tokens {
+			rs[i] = provider.ExpiredResult(tok, msg.expiry)
+		}
+		return rs
+	}
 	if err != nil {
 		reason := "invalid message"
 		if errors.Is(err, provider.ErrPayloadTooLarge) {
@@ -58,6 +68,9 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 func (s *Sender) push(ctx context.Context, a *app, m *message, token string) provider.Result {
 	if err := ctx.Err(); err != nil {
 		return notSent(token, err)
+	}
+	if m.expired(time.Now()) {
+		return provider.ExpiredResult(token, m.expiry)
 	}
 	c, err := a.pool.acquire()
 	if err != nil {
@@ -110,7 +123,7 @@ func notSent(token string, err error) provider.Result {
 		reason = "canceled"
 	}
 	return provider.Result{Token: token, Kind: provider.Retry, Reason: reason,
-		Err: fmt.Errorf("%w: %w", provider.ErrUnavailable, err)}
+		Err: fmt.Errorf("%w: %w: %w", provider.ErrUnavailable, provider.ErrNotSent, err)}
 }
 
 // logCredentialErrors logs one line per job whose credentials were rejected.

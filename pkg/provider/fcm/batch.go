@@ -8,17 +8,30 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
+	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
-// sendBatch sends up to MaxBatch tokens with one SendEach call and writes
+// sendWorkers is how many messages of one batch are in flight at once (the
+// Admin SDK's SendEach runs 50 too).
+const sendWorkers = 50
+
+// batch is what the messages of one batch share.
+type batch struct {
+	a      *app
+	tmpl   *messaging.Message
+	expiry time.Time // zero: none
+}
+
+// sendBatch sends up to MaxBatch tokens, one FCM request each, and writes
 // their results to out, in order.
-func (s *Sender) sendBatch(ctx context.Context, a *app, tmpl *messaging.Message, tokens []string, out []provider.Result) {
-	// An empty token would make the SDK reject the whole batch.
+func (s *Sender) sendBatch(ctx context.Context, b batch, tokens []string, out []provider.Result) {
+	// An empty token would make the SDK reject the message.
 	send, idx := tokens, []int(nil)
 	if slices.Contains(tokens, "") {
 		send, idx = nonEmpty(tokens)
@@ -33,44 +46,211 @@ func (s *Sender) sendBatch(ctx context.Context, a *app, tmpl *messaging.Message,
 			}
 		}()
 	}
-	if len(send) == 0 || !s.admit(ctx, a, len(send), res) {
+	for len(send) > 0 {
+		probe, ok := s.admit(ctx, b.a, len(send), res)
+		if !ok {
+			return
+		}
+		if probe {
+			// The project's first message after a quota hold goes alone:
+			// its answer decides whether the rest may follow.
+			s.sendMessages(ctx, b, send[:1], res[:1], true)
+			<-s.batches
+			send, res = send[1:], res[1:]
+			continue
+		}
+		s.sendMessages(ctx, b, send, res, false)
+		<-s.batches
 		return
 	}
-	defer func() { <-s.batches }()
+}
+
+// sendMessages sends tokens, sendWorkers at a time, within the batch slot
+// the caller holds. With probe, tokens is the project's probe and its
+// outcome is reported to the gate.
+func (s *Sender) sendMessages(ctx context.Context, b batch, tokens []string, res []provider.Result, probe bool) {
 	bctx, cancel := context.WithTimeout(ctx, s.cfg.BatchTimeout)
 	defer cancel()
-	start := time.Now()
-	if err := a.creds.ensure(bctx); err != nil {
+	if probe {
+		outcome := probeNoAnswer
+		defer func() { b.a.gate.endProbe(outcome) }()
+		defer func() { outcome = probeOutcome(res[0]) }()
+	}
+	if err := b.a.creds.ensure(bctx); err != nil {
 		r := classifyTokenError(err)
 		if ctx.Err() != nil {
 			r = contextResult(ctx)
 		}
 		fill(res, r)
-		s.noteCredentials(a, r)
-		s.observe(a, res, time.Since(start))
+		if r.Kind == provider.CredentialError {
+			s.cfg.Metrics.CountCredentialError(platform, b.a.name)
+			s.noteCredentials(b.a, r)
+		}
 		return
 	}
-	br, err := a.client.SendEach(bctx, messagesFor(tmpl, send))
-	if err != nil {
-		// SendEach fails as a whole only when the SDK's own validation
-		// rejects a message before anything is sent.
-		fill(res, provider.Result{Kind: provider.Permanent, Reason: "invalid message: " + err.Error(), Err: fmt.Errorf("%w: %v", provider.ErrBadMessage, err)})
-	} else {
-		s.collect(bctx, a, br, send, res)
+	var (
+		mu   sync.Mutex
+		once batchOnce
+	)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(sendWorkers, len(tokens)) {
+		wg.Go(func() {
+			for i := range work {
+				r := s.sendOne(bctx, b, tokens[i])
+				r.Token = tokens[i]
+				res[i] = r
+				s.react(bctx, b.a, tokens[i], r, &mu, &once)
+			}
+		})
 	}
-	s.observe(a, res, time.Since(start))
+	for i := range tokens {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
-// admit passes the project's hold and rate limit and takes a batch slot.
-// When it returns false, res holds Retry results; when true, the caller
-// must release the slot.
-func (s *Sender) admit(ctx context.Context, a *app, n int, res []provider.Result) bool {
+// batchOnce remembers what was already logged or done for one batch.
+type batchOnce struct {
+	held, cred, reset bool
+}
+
+// react applies what one answer says about the project: QUOTA_EXCEEDED
+// holds it (the messages not yet sent are held back), a refused access
+// token is dropped so the next request fetches a new one, a credential
+// error is logged once per batch.
+func (s *Sender) react(ctx context.Context, a *app, token string, r provider.Result, mu *sync.Mutex, once *batchOnce) {
+	if s.log.Enabled(ctx, slog.LevelDebug) && r.Kind != provider.Delivered {
+		s.log.Debug("fcm answer", "app", a.name, "token_ref", tokenRef(token), "kind", r.Kind.String(), "reason", r.Reason)
+	}
+	if !r.Sent() {
+		return
+	}
+	switch {
+	case r.Kind == provider.Retry && errors.Is(r.Err, provider.ErrRateLimited):
+		mu.Lock()
+		first := !once.held
+		once.held = true
+		mu.Unlock()
+		a.gate.slowDown(time.Now(), r.RetryAfter, first)
+		if first {
+			s.log.Warn("fcm quota exceeded, holding project", "app", a.name, "project", a.conf.ProjectID, "retry_after", r.RetryAfter)
+		}
+	case r.Kind == provider.CredentialError:
+		mu.Lock()
+		first, reset := !once.cred, r.Reason == "UNAUTHENTICATED" && !once.reset
+		once.cred = true
+		once.reset = once.reset || reset
+		mu.Unlock()
+		if reset {
+			a.creds.reset()
+		}
+		if first {
+			s.noteCredentials(a, r)
+		}
+	}
+}
+
+// sendOne sends the message for one token, unless the project is held or
+// the notification expired: both are checked right before the request (and
+// again before any retry the SDK makes itself).
+func (s *Sender) sendOne(ctx context.Context, b batch, token string) provider.Result {
 	now := time.Now()
-	if d := a.gate.held(now); d > 0 {
-		fill(res, provider.Result{Kind: provider.Retry, Reason: "QUOTA_EXCEEDED", RetryAfter: d,
-			Err: fmt.Errorf("%w: project %s held for %v after QUOTA_EXCEEDED", provider.ErrRateLimited, a.conf.ProjectID, d.Round(time.Millisecond))})
+	switch {
+	case ctx.Err() != nil:
+		return contextResult(ctx)
+	case !b.expiry.IsZero() && !b.expiry.After(now):
+		return provider.ExpiredResult(token, b.expiry)
+	}
+	if d := b.a.gate.held(now); d > 0 {
+		return heldResult(b.a, d)
+	}
+	mctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	log := &attempts{expiry: b.expiry, cancel: cancel}
+	m := *b.tmpl
+	m.Token = token
+	_, err := b.a.client.Send(context.WithValue(mctx, attemptsKey{}, log), &m)
+	answered := time.Now()
+	var r provider.Result
+	switch {
+	case errors.Is(context.Cause(mctx), errExpiredBeforeRetry):
+		r = provider.ExpiredResult(token, b.expiry)
+	case err != nil && isValidationError(ctx, err):
+		// The SDK's own check refused the message before any request.
+		return provider.Result{Kind: provider.Permanent, Reason: "invalid message: " + err.Error(), Err: fmt.Errorf("%w: %v", provider.ErrBadMessage, err)}
+	default:
+		r = classify(ctx, err, answered)
+		if errors.Is(r.Err, provider.ErrRateLimited) && r.RetryAfter <= 0 {
+			r.RetryAfter = s.cfg.QuotaRetryAfter
+		}
+		r.AnsweredAt = answered
+	}
+	s.observe(b.a, log.durations, r.Kind)
+	return r
+}
+
+// observe records each HTTP request made for one message: the SDK's own
+// retries (of 503s and network errors) as Retry, the last with the
+// message's final kind.
+func (s *Sender) observe(a *app, durations []time.Duration, final provider.Kind) {
+	for i, d := range durations {
+		k := provider.Retry
+		if i == len(durations)-1 && final != provider.Expired {
+			k = final
+		}
+		s.cfg.Metrics.ObserveRequest(platform, a.name, k, d)
+	}
+}
+
+// isValidationError reports an error of the SDK that comes from no HTTP
+// request: not a Firebase error, not the context ending.
+func isValidationError(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	return errorutils.HTTPResponse(err) == nil && !errorutils.IsUnknown(err) &&
+		!errorutils.IsUnavailable(err) && !errorutils.IsDeadlineExceeded(err)
+}
+
+// admit passes the project's hold, probe and rate limit for n messages and
+// takes a batch slot, which the caller releases. With probe true the caller
+// must send exactly one message, the project's probe after a quota hold,
+// and then admit the rest again. When ok is false nothing was taken and res
+// holds a Retry result (never sent) for every token.
+func (s *Sender) admit(ctx context.Context, a *app, n int, res []provider.Result) (probe, ok bool) {
+	for {
+		st, d, probeDone := a.gate.enter(time.Now())
+		switch st {
+		case gateHeld:
+			fill(res, heldResult(a, d))
+			return false, false
+		case gateProbing:
+			select {
+			case <-probeDone:
+				continue
+			case <-ctx.Done():
+				fill(res, provider.Result{Kind: provider.Retry, Reason: "QUOTA_EXCEEDED probe",
+					Err: fmt.Errorf("%w: %w: project %s: waiting for the probe after QUOTA_EXCEEDED: %w",
+						provider.ErrRateLimited, provider.ErrNotSent, a.conf.ProjectID, ctx.Err())})
+				return false, false
+			}
+		case gateProbe:
+			probe, n = true, 1
+		}
+		break
+	}
+	ok = s.reserve(ctx, a, n, res)
+	if probe && !ok {
+		a.gate.endProbe(probeNoAnswer)
+	}
+	return probe, ok
+}
+
+// reserve takes n messages of the project's rate and a batch slot.
+func (s *Sender) reserve(ctx context.Context, a *app, n int, res []provider.Result) bool {
+	now := time.Now()
 	maxWait := s.cfg.BatchTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		maxWait = time.Until(dl)
@@ -78,7 +258,7 @@ func (s *Sender) admit(ctx context.Context, a *app, n int, res []provider.Result
 	wait, ok := a.gate.reserve(now, n, maxWait)
 	if !ok {
 		fill(res, provider.Result{Kind: provider.Retry, Reason: "local rate limit", RetryAfter: wait,
-			Err: fmt.Errorf("%w: project %s rate limit needs %v", provider.ErrRateLimited, a.conf.ProjectID, wait.Round(time.Millisecond))})
+			Err: fmt.Errorf("%w: %w: project %s rate limit needs %v", provider.ErrRateLimited, provider.ErrNotSent, a.conf.ProjectID, wait.Round(time.Millisecond))})
 		return false
 	}
 	if wait > 0 {
@@ -102,45 +282,24 @@ func (s *Sender) admit(ctx context.Context, a *app, n int, res []provider.Result
 	}
 }
 
-// collect classifies SendEach's per-message answers and reacts to the
-// project-wide ones: QUOTA_EXCEEDED holds the project, a refused access
-// token is dropped so the next batch fetches a new one.
-func (s *Sender) collect(ctx context.Context, a *app, br *messaging.BatchResponse, tokens []string, res []provider.Result) {
-	now := time.Now()
-	var hold time.Duration
-	var cred provider.Result
-	debug := s.log.Enabled(ctx, slog.LevelDebug)
-	for i, r := range br.Responses {
-		if r.Success {
-			res[i] = provider.Result{Kind: provider.Delivered, AnsweredAt: now}
-			continue
-		}
-		c := classify(ctx, r.Error, now)
-		c.AnsweredAt = now
-		if errors.Is(c.Err, provider.ErrRateLimited) {
-			if c.RetryAfter <= 0 {
-				c.RetryAfter = s.cfg.QuotaRetryAfter
-			}
-			hold = max(hold, c.RetryAfter)
-		}
-		if c.Kind == provider.CredentialError {
-			cred = c
-		}
-		res[i] = c
-		if debug {
-			s.log.Debug("fcm answer", "app", a.name, "token_ref", tokenRef(tokens[i]), "kind", c.Kind.String(), "reason", c.Reason)
-		}
+// heldResult is the result of a token not sent because the project is held
+// after QUOTA_EXCEEDED, d longer.
+func heldResult(a *app, d time.Duration) provider.Result {
+	return provider.Result{Kind: provider.Retry, Reason: "QUOTA_EXCEEDED", RetryAfter: d,
+		Err: fmt.Errorf("%w: %w: project %s held for %v after QUOTA_EXCEEDED", provider.ErrRateLimited, provider.ErrNotSent, a.conf.ProjectID, d.Round(time.Millisecond))}
+}
+
+// probeOutcome is what the probe's result says about the project's quota.
+func probeOutcome(r provider.Result) probeResult {
+	switch {
+	case !r.Sent():
+		return probeNoAnswer
+	case r.Kind == provider.Retry && errors.Is(r.Err, provider.ErrRateLimited):
+		return probeLimited
+	case r.Kind == provider.Retry:
+		return probeNoAnswer // unreachable or failing: says nothing about the quota
 	}
-	if hold > 0 {
-		a.gate.slowDown(now, hold)
-		s.log.Warn("fcm quota exceeded, holding project", "app", a.name, "project", a.conf.ProjectID, "retry_after", hold)
-	}
-	if cred.Kind != 0 {
-		if cred.Reason == "UNAUTHENTICATED" {
-			a.creds.reset()
-		}
-		s.noteCredentials(a, cred)
-	}
+	return probeAnswered
 }
 
 // noteCredentials logs a credential error; it needs an operator.
@@ -150,20 +309,6 @@ func (s *Sender) noteCredentials(a *app, r provider.Result) {
 	}
 	s.log.Error("fcm rejected the app's credentials", "app", a.name, "project", a.conf.ProjectID,
 		"client_email", a.sa.email, "reason", r.Reason, "err", r.Err)
-}
-
-// observe records the batch duration once per result kind in the batch.
-func (s *Sender) observe(a *app, res []provider.Result, d time.Duration) {
-	if s.cfg.Metrics == nil {
-		return
-	}
-	var seen [provider.CredentialError + 1]bool
-	for _, r := range res {
-		if r.Kind > 0 && r.Kind <= provider.CredentialError && !seen[r.Kind] {
-			seen[r.Kind] = true
-			s.cfg.Metrics.ObserveRequest(platform, a.name, r.Kind, d)
-		}
-	}
 }
 
 // nonEmpty returns the non-empty tokens and their indexes.

@@ -15,8 +15,13 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
-// maxTTL is FCM's longest android.ttl: four weeks.
+// maxTTL is FCM's longest android.ttl, and the longest webpush TTL it
+// takes: four weeks.
 const maxTTL = 28 * 24 * time.Hour
+
+// maxAPNsExpiration is the furthest apns-expiration is set ahead: APNs keeps
+// a notification for at most 30 days.
+const maxAPNsExpiration = 30 * 24 * time.Hour
 
 // buildError is a job that cannot become an FCM message; it becomes a
 // Permanent result for every token.
@@ -36,8 +41,10 @@ func (e *buildError) Unwrap() []error { return []error{e.sentinel, e.err} }
 // Mapping: title and body become the notification; data values that are not
 // strings are sent as their JSON text (FCM carries strings only: 3 → "3",
 // true → "true", {"a":1} → "{\"a\":1}", null → "null"); priority, collapse
-// key, sound, badge and the time left until expiry (as android.ttl, clamped
-// to 0..4 weeks) fill the android, apns and webpush blocks; the raw FCM
+// key, sound, badge and the time left until expiry (android.ttl and the
+// webpush TTL clamped to 0..4 weeks, apns-expiration to at most 30 days
+// ahead, so far expiries such as the year 9999 never overflow) fill the
+// android, apns and webpush blocks; the raw FCM
 // overrides are then merged on top, key by key.
 func buildTemplate(job *events.Job, now time.Time, maxPayload int) (*messaging.Message, error) {
 	n := &job.Notification
@@ -54,7 +61,7 @@ func buildTemplate(job *events.Job, now time.Time, maxPayload int) (*messaging.M
 		m.Notification = &messaging.Notification{Title: n.Title, Body: n.Body}
 	}
 	m.Android = androidConfig(n, now)
-	m.APNS = apnsConfig(n)
+	m.APNS = apnsConfig(n, now)
 	m.Webpush = webpushConfig(n, now)
 	if o := fcmOverrides(job); o != nil {
 		if err := applyOverrides(m, o); err != nil {
@@ -118,7 +125,7 @@ func payloadSize(n *events.Notification, data map[string]string) int {
 func androidConfig(n *events.Notification, now time.Time) *messaging.AndroidConfig {
 	a := &messaging.AndroidConfig{CollapseKey: n.CollapseKey, Priority: string(n.Priority)}
 	if n.Expiry != nil {
-		ttl := min(max(n.Expiry.Sub(now), 0), maxTTL).Truncate(time.Millisecond)
+		ttl := provider.TTL(*n.Expiry, now, maxTTL).Truncate(time.Millisecond)
 		a.TTL = &ttl
 	}
 	if n.Sound != "" || n.Badge != nil {
@@ -130,10 +137,14 @@ func androidConfig(n *events.Notification, now time.Time) *messaging.AndroidConf
 	return a
 }
 
-func apnsConfig(n *events.Notification) *messaging.APNSConfig {
+func apnsConfig(n *events.Notification, now time.Time) *messaging.APNSConfig {
 	h := map[string]string{}
 	if n.Expiry != nil {
-		h["apns-expiration"] = strconv.FormatInt(max(n.Expiry.Unix(), 0), 10)
+		exp := *n.Expiry
+		if limit := now.Add(maxAPNsExpiration); exp.After(limit) {
+			exp = limit
+		}
+		h["apns-expiration"] = strconv.FormatInt(max(exp.Unix(), 0), 10)
 	}
 	if n.CollapseKey != "" {
 		h["apns-collapse-id"] = n.CollapseKey
@@ -170,7 +181,7 @@ func apnsConfig(n *events.Notification) *messaging.APNSConfig {
 func webpushConfig(n *events.Notification, now time.Time) *messaging.WebpushConfig {
 	h := map[string]string{}
 	if n.Expiry != nil {
-		h["TTL"] = strconv.FormatInt(int64(max(n.Expiry.Sub(now), 0)/time.Second), 10)
+		h["TTL"] = strconv.FormatInt(int64(provider.TTL(*n.Expiry, now, maxTTL)/time.Second), 10)
 	}
 	switch n.Priority {
 	case events.PriorityHigh:

@@ -190,8 +190,8 @@ func TestQuotaHoldsProject(t *testing.T) {
 	before := f.SendRequests()
 	held := send(t, s, newJob("a", tokens(10, 3)...), 5*time.Second)
 	for _, r := range held {
-		if r.Kind != provider.Retry || !errors.Is(r.Err, provider.ErrRateLimited) {
-			t.Fatalf("held send: %v %v, want retry (rate limited)", r.Kind, r.Err)
+		if r.Kind != provider.Retry || !errors.Is(r.Err, provider.ErrRateLimited) || !errors.Is(r.Err, provider.ErrNotSent) {
+			t.Fatalf("held send: %v %v, want retry (rate limited, not sent)", r.Kind, r.Err)
 		}
 		if r.RetryAfter <= 25*time.Second || r.RetryAfter > 30*time.Second {
 			t.Fatalf("held send RetryAfter %v, want the rest of 30s", r.RetryAfter)

@@ -23,7 +23,7 @@ const (
 	DefaultMaxPayloadBytes      = 4096
 )
 
-// MaxBatch is the most messages one SendEach call carries (an SDK limit).
+// MaxBatch is the most messages of one batch (SendEach's limit, kept).
 const MaxBatch = 500
 
 // Config is the sender-wide configuration. Zero values take the defaults
@@ -36,14 +36,14 @@ type Config struct {
 	// RootCAs verifies the TLS certificates of Endpoint and of the OAuth
 	// token endpoint (the service account's token_uri). Nil: system roots.
 	RootCAs *x509.CertPool
-	// BatchTimeout bounds one SendEach call of up to 500 messages, including
-	// the Admin SDK's own retries of 503s and network errors (about 7 s).
+	// BatchTimeout bounds one batch of up to 500 messages, including the
+	// Admin SDK's own retries of 503s and network errors (about 7 s).
 	// Default 15s.
 	BatchTimeout time.Duration
 	// TokenTimeout bounds one OAuth token request. Default 10s.
 	TokenTimeout time.Duration
-	// MaxConcurrentBatches bounds the SendEach calls in flight across all
-	// jobs; each runs up to 50 HTTP requests at a time. Default 8.
+	// MaxConcurrentBatches bounds the batches in flight across all jobs;
+	// each runs up to 50 HTTP requests at a time. Default 8.
 	MaxConcurrentBatches int
 	// MaxConnsPerHost is http.Transport.MaxConnsPerHost for FCM and the
 	// token endpoint. Each HTTP/2 connection carries 100 or more requests at

@@ -18,11 +18,15 @@ func TestConformance(t *testing.T) {
 		f := startFake(t, fcmfake.Options{})
 		// A short BatchTimeout ends the SDK's own retries of a dropped
 		// stream (0 s, 1 s, 2 s, 4 s) after the first two.
-		s := newSender(t, f, fcm.Config{BatchTimeout: time.Second}, map[string]fcm.AppConfig{"conf": sandboxApp(t, f, "conf", "conf-project")})
+		app := sandboxApp(t, f, "conf", "conf-project")
+		s := newSender(t, f, fcm.Config{BatchTimeout: time.Second}, map[string]fcm.AppConfig{"conf": app})
+		// One batch at a time: with one-token jobs, one request at a time.
+		serial := newSender(t, f, fcm.Config{BatchTimeout: 10 * time.Second, MaxConcurrentBatches: 1}, map[string]fcm.AppConfig{"conf": app})
 		return &providertest.Harness{
 			Platform: events.FCM,
 			App:      "conf",
 			Sender:   s,
+			Serial:   serial,
 			Fake:     f,
 			Token:    token,
 			Features: providertest.Features{MaxBatch: fcm.MaxBatch, RetryAfter: true, MaxPayload: fcm.DefaultMaxPayloadBytes},

@@ -26,7 +26,7 @@ func TestGateRate(t *testing.T) {
 func TestGateHoldAndRecovery(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	g := newProjectGate(60*1000, t0) // 1000/s
-	g.slowDown(t0, 5*time.Second)
+	g.slowDown(t0, 5*time.Second, true)
 	if d := g.held(t0.Add(time.Second)); d != 4*time.Second {
 		t.Fatalf("held %v, want 4s", d)
 	}
@@ -40,7 +40,7 @@ func TestGateHoldAndRecovery(t *testing.T) {
 		t.Fatalf("rate after QUOTA_EXCEEDED %v, want halved to 500", slowed)
 	}
 	// A shorter Retry-After never shortens an existing hold.
-	g.slowDown(t0, time.Second)
+	g.slowDown(t0, time.Second, true)
 	if d := g.held(t0); d != 5*time.Second {
 		t.Fatalf("held %v after a shorter Retry-After, want 5s", d)
 	}
@@ -59,11 +59,48 @@ func TestGateFloor(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	g := newProjectGate(60, t0) // 1/s: floor is 1/s
 	for range 10 {
-		g.slowDown(t0, 0)
+		g.slowDown(t0, 0, true)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.rate != 1 {
 		t.Fatalf("rate %v, want the 1/s floor", g.rate)
+	}
+}
+
+// After a hold exactly one caller probes; the others wait for its end. An
+// answer opens the gate; no answer lets the next caller probe; another
+// QUOTA_EXCEEDED meanwhile keeps the probe's answer from opening it.
+func TestGateProbe(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	g := newProjectGate(6000, t0)
+	if st, _, _ := g.enter(t0); st != gateOpen {
+		t.Fatalf("fresh gate: %v, want open", st)
+	}
+	g.slowDown(t0, time.Second, true)
+	if st, d, _ := g.enter(t0); st != gateHeld || d != time.Second {
+		t.Fatalf("during the hold: %v %v, want held 1s", st, d)
+	}
+	after := t0.Add(2 * time.Second)
+	if st, _, _ := g.enter(after); st != gateProbe {
+		t.Fatalf("after the hold: %v, want the probe", st)
+	}
+	st, _, done := g.enter(after)
+	if st != gateProbing {
+		t.Fatalf("second caller: %v, want to wait for the probe", st)
+	}
+	g.endProbe(probeNoAnswer)
+	<-done
+	if st, _, _ := g.enter(after); st != gateProbe {
+		t.Fatalf("after a probe without answer: %v, want another probe", st)
+	}
+	g.slowDown(t0.Add(-time.Minute), 0, false) // another message's 429, already over
+	g.endProbe(probeAnswered)
+	if st, _, _ := g.enter(after); st != gateProbe {
+		t.Fatalf("after a probe answered while another 429 came: %v, want another probe", st)
+	}
+	g.endProbe(probeAnswered)
+	if st, _, _ := g.enter(after); st != gateOpen {
+		t.Fatalf("after an answered probe: %v, want open", st)
 	}
 }

@@ -48,8 +48,9 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, want map[s
 	return sum
 }
 
-// TestMetrics checks request durations by kind, the credential error
-// counter, in-flight requests and open connections.
+// TestMetrics checks request durations by kind (one per HTTP request, not
+// per batch), the credential error counter, in-flight requests and open
+// connections.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -64,8 +65,11 @@ func TestMetrics(t *testing.T) {
 	send(t, s, newJob("app", token(99)), 5*time.Second)
 
 	fcmLabels := map[string]string{"platform": "fcm"}
-	if n := metricValue(t, reg, "pushfleet_provider_request_duration_seconds", map[string]string{"platform": "fcm", "app": "app", "kind": "delivered"}); n != 1 {
-		t.Fatalf("%v delivered observations, want 1 (one per batch and kind)", n)
+	if n := metricValue(t, reg, "pushfleet_provider_request_duration_seconds", map[string]string{"platform": "fcm", "app": "app", "kind": "delivered"}); n != 20 {
+		t.Fatalf("%v delivered observations, want 20 (one per HTTP request, as FCM counts them)", n)
+	}
+	if n := metricValue(t, reg, "pushfleet_provider_request_duration_seconds", map[string]string{"platform": "fcm"}); int64(n) != f.SendRequests() {
+		t.Fatalf("%v request observations, the fake received %d requests", n, f.SendRequests())
 	}
 	if n := metricValue(t, reg, "pushfleet_provider_credential_errors_total", map[string]string{"platform": "fcm", "app": "app"}); n != 1 {
 		t.Fatalf("%v credential errors, want 1", n)

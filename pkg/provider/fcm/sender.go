@@ -20,7 +20,7 @@ type Sender struct {
 	log         *slog.Logger
 	transport   *http.Transport
 	tokenClient *http.Client
-	batches     chan struct{} // semaphore: SendEach calls in flight
+	batches     chan struct{} // semaphore: batches in flight
 
 	apps      atomic.Pointer[map[string]*app]
 	updateMu  sync.Mutex // serialises UpdateApps; guards gates
@@ -42,9 +42,11 @@ func New(cfg Config, apps map[string]AppConfig) (*Sender, error) {
 	}
 	cfg = cfg.withDefaults()
 	tr := newTransport(cfg)
+	// The caller's logger names the component (internal/providers sets
+	// it); naming it again here wrote the JSON key twice.
 	s := &Sender{
 		cfg:         cfg,
-		log:         cfg.Logger.With("component", "fcm-sender", "platform", platform),
+		log:         cfg.Logger.With("platform", platform),
 		transport:   tr,
 		tokenClient: &http.Client{Transport: tr, Timeout: cfg.TokenTimeout},
 		batches:     make(chan struct{}, cfg.MaxConcurrentBatches),
@@ -61,21 +63,29 @@ func New(cfg Config, apps map[string]AppConfig) (*Sender, error) {
 // Send delivers job and returns one result per token, in order.
 func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	if !s.begin() {
-		return provider.All(job.Tokens, provider.Retry, "sender closed", fmt.Errorf("%w: sender closed", provider.ErrUnavailable))
+		return provider.All(job.Tokens, provider.Retry, "sender closed", fmt.Errorf("%w: %w: sender closed", provider.ErrUnavailable, provider.ErrNotSent))
 	}
 	defer s.sends.Done()
 	a := s.snapshot()[job.App]
 	if a == nil {
 		return provider.All(job.Tokens, provider.Permanent, "unknown app", fmt.Errorf("%w: %q", provider.ErrUnknownApp, job.App))
 	}
-	tmpl, err := buildTemplate(job, time.Now(), s.cfg.MaxPayloadBytes)
+	now := time.Now()
+	if job.Expired(now) {
+		return expiredAll(job)
+	}
+	tmpl, err := buildTemplate(job, now, s.cfg.MaxPayloadBytes)
 	if err != nil {
 		return resultsFor(job.Tokens, err)
+	}
+	b := batch{a: a, tmpl: tmpl}
+	if job.Notification.Expiry != nil {
+		b.expiry = *job.Notification.Expiry
 	}
 	results := make([]provider.Result, len(job.Tokens))
 	for lo := 0; lo < len(job.Tokens); lo += MaxBatch {
 		hi := min(lo+MaxBatch, len(job.Tokens))
-		s.sendBatch(ctx, a, tmpl, job.Tokens[lo:hi], results[lo:hi])
+		s.sendBatch(ctx, b, job.Tokens[lo:hi], results[lo:hi])
 	}
 	for i := range results {
 		results[i].Token = job.Tokens[i]
@@ -112,6 +122,16 @@ func fill(out []provider.Result, r provider.Result) {
 	}
 }
 
+// contextResult is the result of a token not sent because ctx ended first.
 func contextResult(ctx context.Context) provider.Result {
-	return provider.Result{Kind: provider.Retry, Reason: reasonContext, Err: fmt.Errorf("%w: %w", provider.ErrUnavailable, ctx.Err())}
+	return provider.Result{Kind: provider.Retry, Reason: reasonContext,
+		Err: fmt.Errorf("%w: %w: %w", provider.ErrUnavailable, provider.ErrNotSent, ctx.Err())}
+}
+
+func expiredAll(job *events.Job) []provider.Result {
+	rs := make([]provider.Result, len(job.Tokens))
+	for i, t := range job.Tokens {
+		rs[i] = provider.ExpiredResult(t, *job.Notification.Expiry)
+	}
+	return rs
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -35,7 +36,7 @@ func (s *Sender) SendRegIDs(ctx context.Context, app string, m Message, regids [
 	if err != nil {
 		return nil, err
 	}
-	return s.do(ctx, a, http.MethodPost, a.host+PathRegID, targetBody(m, "registration_id", regids, false))
+	return s.do(ctx, a, pushRequest(a.host+PathRegID, m, "registration_id", regids, false))
 }
 
 // SendAliases sends m to the devices registered under aliases.
@@ -45,7 +46,7 @@ func (s *Sender) SendAliases(ctx context.Context, app string, m Message, aliases
 		return nil, err
 	}
 	// Repeated alias= params, as the Java SDK sends them: an alias may hold a comma.
-	return s.do(ctx, a, http.MethodPost, a.host+PathAlias, targetBody(m, "alias", aliases, true))
+	return s.do(ctx, a, pushRequest(a.host+PathAlias, m, "alias", aliases, true))
 }
 
 // SendTopic sends m to every device subscribed to topic.
@@ -54,7 +55,7 @@ func (s *Sender) SendTopic(ctx context.Context, app string, m Message, topic str
 	if err != nil {
 		return nil, err
 	}
-	return s.do(ctx, a, http.MethodPost, a.host+PathTopic, targetBody(m, "topic", []string{topic}, true))
+	return s.do(ctx, a, pushRequest(a.host+PathTopic, m, "topic", []string{topic}, true))
 }
 
 // PollInvalid fetches the regids MiPush found invalid for app since the
@@ -71,7 +72,7 @@ func (s *Sender) PollInvalid(ctx context.Context, app string) ([]string, error) 
 	}
 	var all []string
 	for range maxFeedbackPages {
-		r, err := s.do(ctx, a, http.MethodGet, a.feedbackHost+PathInvalidRegIDs, nil)
+		r, err := s.do(ctx, a, request{method: http.MethodGet, url: a.feedbackHost + PathInvalidRegIDs})
 		if err != nil {
 			return all, err
 		}
@@ -90,37 +91,71 @@ func (s *Sender) lookup(name string) (*app, error) {
 	return nil, fmt.Errorf("mi: %w: %q", provider.ErrUnknownApp, name)
 }
 
+// request is one MiPush request. The body is built when the request is
+// made, after the waits for a slot, so that a message's time_to_live is the
+// time left then; the expiry is checked at the same moment.
+type request struct {
+	method, url string
+	body        func(now time.Time) []byte // nil: no body
+	expiry      time.Time                  // zero: none
+	// push marks a message request (its duration and kind are recorded in
+	// the request metrics); a feedback poll is no push, delivers nothing
+	// and is not counted.
+	push bool
+}
+
+// pushRequest is the request sending m to targets.
+func pushRequest(url string, m Message, key string, targets []string, repeat bool) request {
+	return request{method: http.MethodPost, url: url, expiry: m.expiry, push: true,
+		body: func(now time.Time) []byte { return targetBodyAt(m, now, key, targets, repeat) }}
+}
+
 // do sends one request over the current connections and classifies the
-// answer. Requests run concurrently up to Config.MaxInFlightPerHost; each answer
-// is read and mapped as soon as it arrives.
-func (s *Sender) do(ctx context.Context, a *app, method, url string, body []byte) (*Response, error) {
+// answer. Requests run concurrently up to Config.MaxInFlightPerHost; each
+// answer is read and mapped as soon as it arrives. A request whose expiry
+// has passed once it has a slot is not made: the error is Expired.
+func (s *Sender) do(ctx context.Context, a *app, r request) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, bodyReader(body))
+	u, err := url.Parse(r.url)
 	if err != nil {
 		return nil, &Error{Kind: provider.Permanent, Reason: "bad request", sentinel: provider.ErrBadMessage, cause: err}
 	}
-	release, err := s.limit.acquire(ctx, req.URL.Host)
+	release, err := s.limit.acquire(ctx, u.Host)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, notSent(ctx, err)
 	}
 	defer release()
 	g, err := s.pool.acquire(time.Now())
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, notSent(ctx, err)
 	}
 	defer s.pool.release(g)
+	opened, err := g.warm.enter(ctx, u.Host)
+	if err != nil {
+		return nil, notSent(ctx, err)
+	}
+	if opened != nil {
+		defer opened() // the request failed before it had a connection
+	}
 
+	now := time.Now()
+	if !r.expiry.IsZero() && !r.expiry.After(now) {
+		return nil, &Error{Kind: provider.Expired, Reason: "expired", sentinel: ErrExpired}
+	}
+	var body []byte
+	if r.body != nil {
+		body = r.body(now)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, bodyReader(body))
+	if err != nil {
+		return nil, &Error{Kind: provider.Permanent, Reason: "bad request", sentinel: provider.ErrBadMessage, cause: err}
+	}
 	req.Header[headerAuthorization] = []string{a.authHeader}
 	if body != nil {
 		req.Header["Content-Type"] = []string{formContentType}
 	}
-	opened, err := g.warm.enter(ctx, req.URL.Host)
-	if err != nil {
-		return nil, transportError(ctx, err)
-	}
 	if opened != nil {
-		defer opened() // the request failed before it had a connection
 		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			GotConn: func(httptrace.GotConnInfo) { opened() },
 		}))
@@ -136,8 +171,16 @@ func (s *Sender) do(ctx context.Context, a *app, method, url string, body []byte
 	} else {
 		resp, err = classifyAnswer(status, header, answer, time.Now())
 	}
-	s.observe(a, time.Since(start), err)
+	s.observe(a, r.push, time.Since(start), err)
 	return resp, err
+}
+
+// notSent is the error of a request given up before it was made: waiting
+// for a slot or a connection, or the sender closed.
+func notSent(ctx context.Context, err error) *Error {
+	e := transportError(ctx, err)
+	e.cause = errors.Join(provider.ErrNotSent, e.cause)
+	return e
 }
 
 // bodyReader avoids a non-nil io.Reader holding a nil *bytes.Reader.
@@ -162,14 +205,18 @@ func roundTrip(tr http.RoundTripper, req *http.Request) (int, http.Header, []byt
 	return resp.StatusCode, resp.Header, b, nil
 }
 
-// observe records the request's metrics and logs what needs an operator.
-func (s *Sender) observe(a *app, d time.Duration, err error) {
+// observe records a push request's metrics (a feedback poll is no push:
+// it neither delivers nor counts as a credential error in them) and logs
+// what needs an operator.
+func (s *Sender) observe(a *app, push bool, d time.Duration, err error) {
 	kind := provider.Delivered
 	var e *Error
 	if errors.As(err, &e) {
 		kind = e.Kind
 	}
-	s.cfg.Metrics.ObserveRequest(platform, a.name, kind, d)
+	if push {
+		s.cfg.Metrics.ObserveRequest(platform, a.name, kind, d)
+	}
 	switch kind {
 	case provider.Delivered:
 	case provider.CredentialError:

@@ -20,8 +20,15 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			providertest.Run(t, func(t *testing.T) *providertest.Harness {
 				s, fake := setup(t, tc.opts, nil)
+				cfg := fake.SenderConfig()
+				cfg.MaxInFlightPerHost = 1
+				serial, err := mi.New(cfg, map[string]mi.AppConfig{testApp: fake.SandboxApp("com.example.demo")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = serial.Close() })
 				return &providertest.Harness{
-					Platform: events.Mi, App: testApp, Sender: s, Fake: fake, Token: regid,
+					Platform: events.Mi, App: testApp, Sender: s, Serial: serial, Fake: fake, Token: regid,
 					Features: providertest.Features{
 						MaxBatch: mi.DefaultBatchSize,
 						// MiPush's frequency errors (10022–10028) carry no wait time.

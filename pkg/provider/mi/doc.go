@@ -12,6 +12,13 @@
 // body, so an answer is never taken as success before its body is read. The
 // mapping of codes onto provider.Kind is in classify.go.
 //
+// Each batch request checks the notification's expiry once it has its slot,
+// right before it is made: a batch whose turn comes after the expiry is
+// Expired and never sent, and time_to_live is the time left at that moment
+// (at most MaxTimeToLive). Polls of the invalid-regid feed are no pushes:
+// they do not count in the request metrics (as deliveries or credential
+// errors).
+//
 // Besides Send (regid targets), the Sender exposes SendAlias and SendTopic,
 // and PollInvalid with a Poller for the deprecated but still served
 // /v1/feedback/fetch_invalid_regids feed.

@@ -11,10 +11,10 @@ import (
 
 // Errors of this package, besides the provider sentinels.
 var (
-	// ErrExpired: the notification's expiry passed before it was sent. Its
-	// results are Retry so the consumer, which checks expiry, records
-	// "expired" rather than dead-lettering it.
-	ErrExpired = errors.New("mi: notification expired before sending")
+	// ErrExpired: the notification's expiry passed before its request was
+	// made. Its results are provider.Expired (final: nothing was sent); it
+	// matches provider.ErrExpired.
+	ErrExpired = fmt.Errorf("mi: %w", provider.ErrExpired)
 	// ErrClosed: the Sender was closed. Matches provider.ErrUnavailable too.
 	ErrClosed = errors.New("mi: sender closed")
 	// ErrNoFeedbackHost: the app's region has no feedback host configured.

@@ -1,5 +1,7 @@
 package mi
 
+import "time"
+
 // formBuilder appends application/x-www-form-urlencoded fields without the
 // intermediate maps and sorting of url.Values: a 1000-regid body is built
 // with one allocation.
@@ -14,17 +16,24 @@ func (f *formBuilder) add(key, value string) {
 	f.b = appendEscape(f.b, value)
 }
 
-// targetBody returns the message's fields plus key=v1,v2,… (comma-joined,
-// as MiPush wants registration_id) or, with repeat, key=v1&key=v2.
+// targetBody returns the message's fields as of BuildMessage plus
+// key=v1,v2,… (comma-joined, as MiPush wants registration_id) or, with
+// repeat, key=v1&key=v2.
 func targetBody(m Message, key string, values []string, repeat bool) []byte {
+	return targetBodyAt(m, m.built, key, values, repeat)
+}
+
+// targetBodyAt is targetBody for a request made at now.
+func targetBodyAt(m Message, now time.Time, key string, values []string, repeat bool) []byte {
+	fields := m.fieldsAt(now)
 	// Room for a few escapes per value (base64 regids carry some '/', '+',
 	// '='): exact sizing would cost a second pass; append copes with more.
-	n := len(m.form) + len(values)*(len(key)+8)
+	n := len(fields) + len(values)*(len(key)+8)
 	for _, v := range values {
 		n += len(v) + len(v)/4
 	}
 	f := formBuilder{b: make([]byte, 0, n)}
-	f.b = append(f.b, m.form...)
+	f.b = append(f.b, fields...)
 	if repeat {
 		for _, v := range values {
 			f.add(key, v)

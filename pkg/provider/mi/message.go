@@ -19,18 +19,36 @@ import (
 const MaxTimeToLive = 14 * 24 * time.Hour
 
 // Message is a MiPush message encoded as form fields, without its targets.
-// Build it once per job and send it to any number of targets.
+// Build it once per job and send it to any number of targets. Its
+// time_to_live is computed when a request is made (the time left then), and
+// no request is made once its expiry has passed.
 type Message struct {
 	form    []byte
 	content int
+	expiry  time.Time // zero: none
+	built   time.Time
+}
+
+// Expiry is the notification's expiry (zero: none).
+func (m Message) Expiry() time.Time { return m.expiry }
+
+// fieldsAt is the encoded fields of a request made at now.
+func (m Message) fieldsAt(now time.Time) []byte {
+	if m.expiry.IsZero() {
+		return m.form
+	}
+	f := formBuilder{b: append(make([]byte, 0, len(m.form)+32), m.form...)}
+	f.add("time_to_live", strconv.FormatInt(provider.TTL(m.expiry, now, MaxTimeToLive).Milliseconds(), 10))
+	return f.b
 }
 
 // ContentBytes is the size of the message's content fields (title,
 // description, payload and extras), checked against Config.MaxContentBytes.
 func (m Message) ContentBytes() int { return m.content }
 
-// Form returns the encoded fields (for tests and logs; no secret in it).
-func (m Message) Form() string { return string(m.form) }
+// Form returns the encoded fields, time_to_live as of BuildMessage (for
+// tests and logs; no secret in it).
+func (m Message) Form() string { return string(m.fieldsAt(m.built)) }
 
 // BuildMessage maps a notification and its Mi overrides onto MiPush fields:
 //
@@ -42,7 +60,9 @@ func (m Message) Form() string { return string(m.form) }
 //	notify_type              -1 (all effects) or the override
 //	notify_id                positive 31-bit FNV-1a hash of CollapseKey, so a
 //	                         newer message with the same key replaces the older
-//	time_to_live             ms until Expiry, at most two weeks
+//	time_to_live             ms until Expiry when the request is made, at
+//	                         most two weeks (MaxTimeToLive; far expiries,
+//	                         past 2262 or in 9999, never overflow)
 //	restricted_package_name  the app's package
 //	extra.sound_uri          a raw resource derived from Sound, when Sound is
 //	                         a URI or a plain resource name
@@ -90,12 +110,12 @@ func BuildMessage(n *events.Notification, o *events.MiOverrides, packageName str
 	if n.CollapseKey != "" {
 		f.add("notify_id", strconv.FormatUint(uint64(notifyID(n.CollapseKey)), 10))
 	}
+	var expiry time.Time
 	if n.Expiry != nil {
-		ttl := n.Expiry.Sub(now)
-		if ttl < time.Millisecond {
-			return Message{}, fmt.Errorf("%w (%s ago)", ErrExpired, (-ttl).Round(time.Millisecond))
+		expiry = *n.Expiry
+		if provider.TTL(expiry, now, MaxTimeToLive) < time.Millisecond {
+			return Message{}, fmt.Errorf("%w (%s ago)", ErrExpired, now.Sub(expiry).Round(time.Millisecond))
 		}
-		f.add("time_to_live", strconv.FormatInt(min(ttl, MaxTimeToLive).Milliseconds(), 10))
 	}
 	extra := map[string]string{}
 	if s := soundURI(n.Sound, packageName); s != "" {
@@ -113,7 +133,7 @@ func BuildMessage(n *events.Notification, o *events.MiOverrides, packageName str
 		f.add("extra."+k, extra[k])
 		content += len(extra[k])
 	}
-	return Message{form: f.b, content: content}, nil
+	return Message{form: f.b, content: content, expiry: expiry, built: now}, nil
 }
 
 // notifyID hashes a collapse key to a positive int32 (never 0).

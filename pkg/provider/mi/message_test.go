@@ -46,6 +46,13 @@ func TestBuildMessage(t *testing.T) {
 		{name: "expiry capped at two weeks",
 			n:    events.Notification{Title: "t", Body: "b", Expiry: at(30 * 24 * time.Hour)},
 			want: map[string]string{"time_to_live": "1209600000"}},
+		// Dates past 2262 overflow a time.Duration; 9999 is the JSON maximum.
+		{name: "expiry in 2300 capped at two weeks",
+			n:    events.Notification{Title: "t", Body: "b", Expiry: ptrTime(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC))},
+			want: map[string]string{"time_to_live": "1209600000"}},
+		{name: "expiry in 9999 capped at two weeks",
+			n:    events.Notification{Title: "t", Body: "b", Expiry: ptrTime(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))},
+			want: map[string]string{"time_to_live": "1209600000"}},
 		{name: "expired", n: events.Notification{Title: "t", Body: "b", Expiry: at(-time.Second)}, wantErr: ErrExpired},
 		{name: "sound resource name",
 			n:    events.Notification{Title: "t", Body: "b", Sound: "ding.mp3"},
@@ -133,3 +140,5 @@ func TestContentBytes(t *testing.T) {
 		t.Fatalf("ContentBytes = %d, want %d", got, want)
 	}
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -63,3 +63,27 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("open connections %v, want 1 (HTTP/2)", c)
 	}
 }
+
+// TestPollsAreNotDeliveries: a poll of the invalid-regid feed delivers
+// nothing and is not a push: it must not count as a delivered request, nor
+// its rejected secret as a credential error of the pushes.
+func TestPollsAreNotDeliveries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, fake := setup(t, mifake.Options{}, func(c *mi.Config) { c.Metrics = provider.NewMetrics(reg) })
+	fake.AddInvalidForPoll(regids(0, 3)...)
+	if got, err := s.PollInvalid(t.Context(), testApp); err != nil || len(got) != 3 {
+		t.Fatalf("poll: %d regids, %v", len(got), err)
+	}
+	if err := s.UpdateApps(map[string]mi.AppConfig{testApp: {PackageName: "com.example.demo", AppSecret: "wrong"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PollInvalid(t.Context(), testApp); err == nil {
+		t.Fatal("poll with a wrong secret succeeded")
+	}
+	if req := gather(t, reg, "pushfleet_provider_request_duration_seconds"); len(req) != 0 {
+		t.Fatalf("request histogram %v after polls only, want empty", req)
+	}
+	if c := gather(t, reg, "pushfleet_provider_credential_errors_total"); len(c) != 0 {
+		t.Fatalf("credential errors %v after polls only, want none", c)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -124,7 +123,7 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	m, err := BuildMessage(&job.Notification, o, a.pkg, time.Now())
 	switch {
 	case errors.Is(err, ErrExpired):
-		return provider.All(job.Tokens, provider.Retry, "expired", err)
+		return provider.All(job.Tokens, provider.Expired, "expired", err)
 	case err != nil:
 		return provider.All(job.Tokens, provider.Permanent, "bad message", err)
 	case s.cfg.MaxContentBytes > 0 && m.ContentBytes() > s.cfg.MaxContentBytes:
@@ -146,8 +145,10 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 }
 
 // sendBatch sends one request and writes one result per token into out.
+// The expiry is checked right before the request (after any wait for a
+// slot): past it, every token is Expired and nothing is sent.
 func (s *Sender) sendBatch(ctx context.Context, a *app, m Message, tokens []string, out []provider.Result) {
-	resp, err := s.do(ctx, a, http.MethodPost, a.host+PathRegID, targetBody(m, "registration_id", tokens, false))
+	resp, err := s.do(ctx, a, pushRequest(a.host+PathRegID, m, "registration_id", tokens, false))
 	answered := time.Now()
 	if err != nil {
 		var e *Error
@@ -156,7 +157,9 @@ func (s *Sender) sendBatch(ctx context.Context, a *app, m Message, tokens []stri
 		}
 		for i, t := range tokens {
 			out[i] = e.result(t)
-			out[i].AnsweredAt = answered
+			if e.Kind != provider.Expired && !errors.Is(e, provider.ErrNotSent) {
+				out[i].AnsweredAt = answered
+			}
 		}
 		return
 	}

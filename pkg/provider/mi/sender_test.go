@@ -180,8 +180,8 @@ func TestExpiredJobIsNotSent(t *testing.T) {
 	past := time.Now().Add(-time.Minute)
 	j.Notification.Expiry = &past
 	r := send(t, s, j)[0]
-	if r.Kind != provider.Retry || r.Reason != "expired" || !errors.Is(r.Err, mi.ErrExpired) {
-		t.Fatalf("got %v %q %v", r.Kind, r.Reason, r.Err)
+	if r.Kind != provider.Expired || !errors.Is(r.Err, mi.ErrExpired) || !errors.Is(r.Err, provider.ErrExpired) {
+		t.Fatalf("got %v %q %v, want expired", r.Kind, r.Reason, r.Err)
 	}
 	if fake.Requests() != 0 {
 		t.Fatal("an expired job reached the server")
@@ -232,5 +232,38 @@ func TestCanceledWhileQueuedIsRetry(t *testing.T) {
 		if r := (<-done)[0]; r.Kind != provider.Retry || !errors.Is(r.Err, provider.ErrUnavailable) {
 			t.Fatalf("got %v %q %v", r.Kind, r.Reason, r.Err)
 		}
+	}
+}
+
+// TestBatchesAfterExpiryNotSent: a job of five batches behind one request
+// slot, against a server answering in 200ms, expiring after 300ms. Each
+// batch request checks the expiry once it has its slot: batches whose turn
+// comes later are Expired and never sent (checked once per job, they went
+// out up to 500ms after the expiry).
+func TestBatchesAfterExpiryNotSent(t *testing.T) {
+	s, fake := setup(t, mifake.Options{}, func(c *mi.Config) { c.MaxInFlightPerHost, c.BatchSize = 1, 10 })
+	fake.SetLatency(200 * time.Millisecond)
+	j := testJob(regids(0, 50)...)
+	exp := time.Now().Add(300 * time.Millisecond)
+	j.Notification.Expiry = &exp
+	rs := send(t, s, j)
+	const slack = 150 * time.Millisecond // from the check to the arrival; without it, batches come up to 500ms late
+	for _, at := range fake.RequestTimes() {
+		if late := at.Sub(exp); late > slack {
+			t.Fatalf("a batch reached MiPush %v after the expiry", late.Round(time.Millisecond))
+		}
+	}
+	kinds := map[provider.Kind]int{}
+	for _, r := range rs {
+		kinds[r.Kind]++
+		if r.Kind == provider.Expired && fake.Delivered(r.Token) != 0 {
+			t.Fatalf("%s expired but delivered", r.Token)
+		}
+	}
+	if kinds[provider.Expired] == 0 || kinds[provider.Expired]+kinds[provider.Delivered] != len(rs) {
+		t.Fatalf("kinds %v, want delivered and expired only, some expired", kinds)
+	}
+	if int(fake.Requests())*10 != kinds[provider.Delivered] {
+		t.Fatalf("%d requests for %d delivered tokens", fake.Requests(), kinds[provider.Delivered])
 	}
 }

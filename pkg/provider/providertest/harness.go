@@ -40,6 +40,9 @@ type Fake interface {
 	SetLatency(d time.Duration)
 	// Delivered returns how many times a notification reached token.
 	Delivered(token string) int
+	// RequestTimes returns when each push request reached the fake, in
+	// order, whatever its answer (feedback polls and OAuth excluded).
+	RequestTimes() []time.Time
 }
 
 // Features declares what a provider guarantees, so checks that do not apply
@@ -59,6 +62,10 @@ type Harness struct {
 	// App is configured in Sender against Fake.
 	App    string
 	Sender provider.Sender
+	// Serial, if set, is a sender for App against Fake that makes at most
+	// one provider request at a time (a pool of one), for the checks that
+	// need a backlog. Nil skips them.
+	Serial provider.Sender
 	Fake   Fake
 	// Token returns the i-th distinct well-formed token for this provider.
 	Token    func(i int) string

@@ -1,9 +1,11 @@
 package providertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"PayloadTooLargeIsPermanent", testPayloadTooLarge},
 		{"SlowAnswerWithinDeadline", testSlow},
 		{"DeadlineExceededIsRetry", testDeadline},
+		{"ExpiredIsNotSent", testExpired},
+		{"ExpiryCheckedBeforeEachRequest", testExpiryBacklog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +178,86 @@ func testDeadline(t *testing.T, h *Harness) {
 	WantKind(t, rs[0], provider.Retry)
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("Send took %v after a 200ms deadline: it must honour ctx", el)
+	}
+}
+
+func testExpired(t *testing.T, h *Harness) {
+	tokens := []string{h.Token(10), h.Token(11)}
+	j := job(h, tokens...)
+	past := time.Now().Add(-time.Second)
+	j.Notification.Expiry = &past
+	before := len(h.Fake.RequestTimes())
+	for _, r := range send(t, h, j, 10*time.Second) {
+		WantKind(t, r, provider.Expired)
+		if !errors.Is(r.Err, provider.ErrExpired) {
+			t.Fatalf("err %v does not match provider.ErrExpired", r.Err)
+		}
+	}
+	if n := len(h.Fake.RequestTimes()) - before; n != 0 {
+		t.Fatalf("%d requests reached the provider for an expired notification", n)
+	}
+	for _, tok := range tokens {
+		if h.Fake.Delivered(tok) != 0 {
+			t.Fatal("expired notification delivered")
+		}
+	}
+}
+
+// testExpiryBacklog queues one-token jobs behind a sender that makes one
+// request at a time, against a provider that answers slowly, with an expiry
+// the queue outlasts. A token whose turn comes after the expiry must be
+// Expired and never sent: the expiry is checked right before each request,
+// not when a job starts.
+func testExpiryBacklog(t *testing.T, h *Harness) {
+	if h.Serial == nil {
+		t.Skip("the harness has no one-request-at-a-time sender")
+	}
+	const (
+		n       = 6
+		latency = 300 * time.Millisecond
+		// slack covers the time from the check to the request's arrival;
+		// without the check the fourth request comes 400ms after expiry.
+		slack = 250 * time.Millisecond
+	)
+	h.Fake.SetLatency(latency)
+	expiry := time.Now().Add(500 * time.Millisecond)
+	tokens := make([]string, n)
+	results := make([][]provider.Result, n)
+	var wg sync.WaitGroup
+	for i := range tokens {
+		tokens[i] = h.Token(200 + i)
+		j := job(h, tokens[i])
+		j.Notification.Expiry = &expiry
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			results[i] = h.Serial.Send(ctx, j)
+		})
+	}
+	wg.Wait()
+	for _, at := range h.Fake.RequestTimes() {
+		if late := at.Sub(expiry); late > slack {
+			t.Fatalf("a request reached the provider %v after the notification's expiry", late.Round(time.Millisecond))
+		}
+	}
+	expired := 0
+	for i, rs := range results {
+		if len(rs) != 1 || rs[0].Token != tokens[i] {
+			t.Fatalf("job %d: results %+v, want one for its token", i, rs)
+		}
+		switch r := rs[0]; r.Kind {
+		case provider.Expired:
+			expired++
+			if h.Fake.Delivered(tokens[i]) != 0 {
+				t.Fatalf("token %s is Expired but was delivered", tokens[i])
+			}
+		case provider.Delivered:
+		default:
+			t.Fatalf("token %s: kind %v (%s, %v), want delivered or expired", r.Token, r.Kind, r.Reason, r.Err)
+		}
+	}
+	if expired == 0 {
+		t.Fatalf("no token expired although %d answers of %v each outlast the expiry", n, latency)
 	}
 }
 

@@ -33,6 +33,7 @@ func errorOf(status int, reason string) *apiError {
 // checks in order (route, auth, headers, topic, payload, token state).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	s.noteArrival(time.Now())
 	s.notePeak(s.inFlight.Add(1))
 	defer s.inFlight.Add(-1)
 	if !s.wait(r.Context()) || !s.hold(r.Context()) {

@@ -47,6 +47,7 @@ type Server struct {
 	topicOf    map[string]string
 	deliveries map[string]int
 	last       map[string]Request
+	arrivals   []time.Time // of every request, in order
 }
 
 type connKey struct{}

@@ -1,6 +1,10 @@
 package apnsfake
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+	"time"
+)
 
 // Request is a delivered notification as the fake received it.
 type Request struct {
@@ -25,6 +29,21 @@ func (s *Server) LastRequest(token string) (Request, bool) {
 
 // TotalDelivered is how many notifications were accepted in all.
 func (s *Server) TotalDelivered() int64 { return s.total.Load() }
+
+// RequestTimes is when each request reached the handler, in order,
+// whatever its answer: a test can check that nothing was sent after a
+// notification's expiry.
+func (s *Server) RequestTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrivals)
+}
+
+func (s *Server) noteArrival(t time.Time) {
+	s.mu.Lock()
+	s.arrivals = append(s.arrivals, t)
+	s.mu.Unlock()
+}
 
 // Requests is how many requests reached the handler, whatever the answer.
 func (s *Server) Requests() int64 { return s.requests.Load() }

@@ -2,6 +2,7 @@ package fcmfake
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
@@ -150,6 +151,20 @@ func (s *Server) LastMessage(token string) (json.RawMessage, bool) {
 	defer s.mu.Unlock()
 	m, ok := s.messages[token]
 	return m, ok
+}
+
+// RequestTimes returns when each request reached the send endpoint, in
+// order, whatever its answer.
+func (s *Server) RequestTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrivals)
+}
+
+func (s *Server) noteArrival(t time.Time) {
+	s.mu.Lock()
+	s.arrivals = append(s.arrivals, t)
+	s.mu.Unlock()
 }
 
 // SendRequests returns how many requests reached the send endpoint.

@@ -22,6 +22,7 @@ const UnavailableRetryAfter = 121 * time.Second
 // FCM's order: authentication, project, injected faults, body, quota, token.
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	s.sendRequests.Add(1)
+	s.noteArrival(time.Now())
 	project := r.PathValue("project")
 	if e, ok := s.authorize(r, project); !ok {
 		writeError(w, e)

@@ -58,6 +58,7 @@ type Server struct {
 	fail      injected
 	tokenFail injectedToken
 	latency   time.Duration
+	arrivals  []time.Time // of every send request, in order
 
 	sendRequests  atomic.Int64
 	tokenRequests atomic.Int64

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,14 @@ func (s *Server) Delivered(target string) int {
 
 // DeliveredTotal is the number of accepted targets over all requests.
 func (s *Server) DeliveredTotal() int64 { return s.deliveries.Load() }
+
+// RequestTimes is when each message (send) request arrived, in order,
+// whatever its answer; feedback polls are not included.
+func (s *Server) RequestTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrivals)
+}
 
 // Requests is the number of message (send) requests received.
 func (s *Server) Requests() int64 { return s.requests.Load() }

@@ -32,8 +32,10 @@ var errBadSecret = Answer{Code: 21301, Reason: "Invalid application secret.", De
 func (s *Server) message(t target) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		arrived := time.Now()
 		perr := r.ParseForm()
 		s.mu.Lock()
+		s.arrivals = append(s.arrivals, arrived)
 		s.last = lastRequest{path: r.URL.Path, form: r.Form}
 		s.mu.Unlock()
 		if !s.wait(r) {

@@ -72,6 +72,7 @@ type Server struct {
 	invalid   []string // the feedback API's queue
 	last      lastRequest
 	dayAcked  int
+	arrivals  []time.Time // of every message request, in order
 
 	seq         atomic.Int64
 	requests    atomic.Int64
