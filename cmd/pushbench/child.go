@@ -203,7 +203,7 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 	}
 	defer hs.Shutdown(context.WithoutCancel(ctx))
 	ready.HTTP = hs.URL()
-	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: ff.DrainTimeout}
+	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: ff.DrainTimeout, MaxAttempts: ff.Sender.Send.MaxAttempts}
 
 	g, closeSenders, err := fleetServices(ctx, env, &ff, &info)
 	if err != nil {

@@ -8,7 +8,7 @@
 //	pushctl device get|unregister --app A --platform P --token T
 //	pushctl device list --app A --alias U | --tag T [--all]
 //	pushctl dead list|show SEQ|replay|purge [--stage S] [--app A] [--reason R] [--since D]
-//	pushctl cancel ID --app A
+//	pushctl cancel --app A ID
 package main
 
 import (
@@ -33,8 +33,8 @@ commands:
   tail        follow feedback events (or --dead: dead letters), filtered by app, platform, outcome
   device      register|unregister|get|list|stats devices in the token registry
   dead        list|show|replay|purge dead letters (filters: --stage --app --reason --since --seq -n)
-  cancel ID   cancel a scheduled (send_at) intent before it fires
-  provision   create or update the streams and the KV bucket (--stream-replicas, retention flags)
+  cancel      cancel --app A ID: drop a scheduled (send_at) intent before it fires; its tokens get "cancelled" feedback
+  provision   create or update the streams and the KV buckets (--stream-replicas, retention flags)
 
 every command takes --nats-url (PUSHFLEET_NATS_URL, default nats://127.0.0.1:4222)
 and the NATS auth and TLS flags; "pushctl COMMAND -h" lists a command's flags.

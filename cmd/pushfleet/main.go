@@ -38,7 +38,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	o.Dispatcher.Register(fs)
 	o.Sender.RegisterInFlight(fs, "")
 	fs.DurationVar(&o.Sender.Send.RequestTimeout, "request-timeout", 30*time.Second, "bound on one job's provider call")
-	fs.IntVar(&o.Sender.Send.MaxAttempts, "max-attempts", 10, "tries per token before it is dead-lettered")
 	fs.DurationVar(&o.Sender.AppsReload, "apps-reload", 10*time.Second, "how often the apps file is checked for changes")
 	o.Sink.Register(fs)
 	o.APNs.Register(fs)

@@ -1,6 +1,7 @@
 package allinone
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,7 +98,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer hs.Shutdown(context.WithoutCancel(ctx))
 	context.AfterFunc(ctx, hs.Stopping)
-	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: o.Common.DrainTimeout, AckWait: o.Common.AckWait}
+	// MaxAttempts: --max-attempts is a common flag now; Sender.Send.MaxAttempts
+	// is the older home of the same setting (used while it is unset).
+	common := o.Common
+	common.MaxAttempts = cmp.Or(common.MaxAttempts, o.Sender.Send.MaxAttempts)
+	env := fleet.NewEnv(&common, nc, js, m, hs, log)
 
 	g, closeProviders, mode, err := services(ctx, env, &o)
 	if err != nil {
@@ -126,6 +131,9 @@ func Run(ctx context.Context, o Options) error {
 // services builds the five services with sandbox or real providers.
 func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, func(), string, error) {
 	var g fleet.Group
+	// With real credentials the apps file also names the known apps: an
+	// intent for any other app is refused at intake, not by each sender.
+	o.Dispatcher.AppsFile = cmp.Or(o.Dispatcher.AppsFile, o.AppsFile)
 	d, err := env.Dispatcher(ctx, o.Dispatcher)
 	if err != nil {
 		return nil, nil, "", err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/streams"
 )
 
@@ -35,6 +36,10 @@ type Common struct {
 	// AckWait is how long JetStream waits for a message's ack before it
 	// gives the message to another replica (after a crash, say).
 	AckWait time.Duration
+	// MaxAttempts is every stage's retry budget (--max-attempts): the
+	// deliveries of a message, and the tries of a token at its provider,
+	// before it is dead-lettered. Zero means the default.
+	MaxAttempts int
 }
 
 // Register adds the common flags to fs.
@@ -56,6 +61,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.DurationVar(&c.Streams.DeadMaxAge, "dead-retention", 30*24*time.Hour, "how long PUSH_DEAD keeps dead letters")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight work")
 	fs.DurationVar(&c.AckWait, "ack-wait", 30*time.Second, "how long a message held by a crashed or cut-off service waits before redelivery (live handlers extend it)")
+	fs.IntVar(&c.MaxAttempts, "max-attempts", consumer.DefaultMaxAttempts, "deliveries of a message (and tries of a token) before it is dead-lettered; a message redelivered past it without a verdict (crash, timeout) is dead-lettered too")
 }
 
 // Validate reports unusable settings.
@@ -71,6 +77,9 @@ func (c *Common) Validate() error {
 	}
 	if c.AckWait != 0 && c.AckWait < time.Second { // zero: the consumer's default
 		return errors.New("--ack-wait must be at least 1s")
+	}
+	if c.MaxAttempts < 0 { // zero: the default
+		return errors.New("--max-attempts must be positive")
 	}
 	return c.Streams.Validate()
 }

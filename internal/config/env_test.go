@@ -5,6 +5,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/pushfleet/pushfleet/internal/consumer"
 )
 
 func TestFlagsWinOverEnvironment(t *testing.T) {
@@ -53,6 +55,8 @@ func TestValidate(t *testing.T) {
 		{"replicas", func(c *Common) { c.Streams.Replicas = 9 }, false},
 		{"ack wait below a second", func(c *Common) { c.AckWait = 500 * time.Millisecond }, false},
 		{"ack wait zero is the default", func(c *Common) { c.AckWait = 0 }, true},
+		{"negative max attempts", func(c *Common) { c.MaxAttempts = -1 }, false},
+		{"max attempts zero is the default", func(c *Common) { c.MaxAttempts = 0 }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +66,35 @@ func TestValidate(t *testing.T) {
 			tc.mod(&c)
 			if err := c.Validate(); (err == nil) != tc.ok {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// --max-attempts is a common flag, so every binary has it (the dispatcher
+// and the feedback-sink too), with its environment twin.
+func TestMaxAttemptsIsCommon(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{"default", nil, nil, consumer.DefaultMaxAttempts},
+		{"flag", []string{"--max-attempts", "3"}, nil, 3},
+		{"environment", nil, map[string]string{"PUSHFLEET_MAX_ATTEMPTS": "4"}, 4},
+		{"flag wins", []string{"--max-attempts=5"}, map[string]string{"PUSHFLEET_MAX_ATTEMPTS": "4"}, 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			var c Common
+			c.Register(fs, ":8080")
+			if err := Parse(fs, tc.args, func(k string) string { return tc.env[k] }); err != nil {
+				t.Fatal(err)
+			}
+			if c.MaxAttempts != tc.want {
+				t.Fatalf("MaxAttempts = %d, want %d", c.MaxAttempts, tc.want)
 			}
 		})
 	}

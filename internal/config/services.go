@@ -73,7 +73,6 @@ const DefaultSenderInFlight = 256
 func (s *Sender) Register(fs *flag.FlagSet) {
 	s.RegisterInFlight(fs, "")
 	fs.DurationVar(&s.Send.RequestTimeout, "request-timeout", 30*time.Second, "bound on one job's provider call")
-	fs.IntVar(&s.Send.MaxAttempts, "max-attempts", 10, "tries per token before it is dead-lettered")
 	fs.StringVar(&s.AppsFile, "apps-file", "", "apps configuration file (YAML or JSON) with per-app provider credentials")
 	fs.DurationVar(&s.AppsReload, "apps-reload", 10*time.Second, "how often the apps file is checked for changes (0: never)")
 }

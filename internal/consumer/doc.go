@@ -4,6 +4,17 @@
 // delivery count (or follow the provider's Retry-After), dead letters with a
 // reason for what cannot succeed, and a graceful drain on shutdown.
 //
+// Nothing is parked and nothing is dropped: the server redelivers without
+// limit (MaxDeliver -1) and the runner dead-letters a message delivered more
+// than MaxAttempts times without calling its handler again, so a message
+// whose handler crashes the process still ends in PUSH_DEAD. Dead letters
+// always fit (events.DeadLetter.Encode truncates them to
+// MaxDeadLetterBytes and the server's max_payload); one whose publish fails
+// keeps its message, is counted in pushfleet_dead_letter_failures_total and
+// retried with capped backoff until PUSH_DEAD takes it. Acks, naks, terms
+// and in-progress signals that fail are counted in
+// pushfleet_ack_errors_total.
+//
 // Handlers decide what happened (a Verdict); the runner decides what that
 // means for JetStream. Handlers never ack, nak or term themselves.
 package consumer

@@ -2,12 +2,14 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,7 +50,7 @@ type Runner struct {
 	h              Handler
 	m              *metrics.Fleet
 	ready          atomic.Bool
-	lagStop        chan struct{}
+	undelivered    undelivered
 }
 
 // New validates cfg and returns a Runner.
@@ -73,9 +75,11 @@ func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 		AckWait:        r.cfg.AckWait,
 		MaxAckPending:  r.cfg.MaxAckPending,
 		FilterSubjects: r.cfg.FilterSubjects,
-		// The runner dead-letters at MaxAttempts itself; the server-side
-		// limit is a net for messages whose handler never answered.
-		MaxDeliver: r.cfg.MaxAttempts + 1,
+		// Unlimited: the server never parks a message by itself. The runner
+		// dead-letters a message delivered more than MaxAttempts times
+		// without calling its handler, so even a message whose handler
+		// crashes the process every time ends in PUSH_DEAD.
+		MaxDeliver: -1,
 	}
 }
 
@@ -152,7 +156,7 @@ func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stoppin
 		}
 		if stopping.Load() {
 			// Fetched but not started: hand it straight back to the fleet.
-			_ = msg.Nak()
+			r.ackErr(msg, opNak, msg.Nak())
 			continue
 		}
 		r.handle(ctx, msg)
@@ -163,14 +167,47 @@ func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
 	r.inFlight.Inc()
 	start := time.Now()
 	// Keep the message ours while a slow handler works (rate limits, big batches).
-	keep := keepAlive(msg, r.cfg.AckWait/2)
+	keep := r.keepAlive(msg, r.cfg.AckWait/2)
 	defer func() {
 		keep()
 		r.inFlight.Dec()
 		r.handlerSeconds.Observe(time.Since(start).Seconds())
 	}()
+	attempts := 1
+	if meta, err := msg.Metadata(); err == nil {
+		attempts = int(meta.NumDelivered)
+	}
+	if attempts > r.cfg.MaxAttempts {
+		// Earlier deliveries ended without a verdict (the handler crashed the
+		// process or outlived AckWait) or with a dead letter that could not
+		// be published: never call the handler again.
+		r.settle(ctx, msg, r.exhausted(msg, attempts), attempts)
+		return
+	}
 	v := r.safeHandle(ctx, msg)
-	r.settle(ctx, msg, v)
+	r.settle(ctx, msg, v, attempts)
+}
+
+// exhausted is the verdict for a message delivered more than MaxAttempts
+// times: the dead verdict this process could not publish earlier, if any,
+// else a dead letter saying that no verdict came.
+func (r *Runner) exhausted(msg jetstream.Msg, attempts int) Verdict {
+	if v, ok := r.undelivered.get(msg); ok {
+		return v
+	}
+	return DeadLetter(appOf(msg.Subject()), "exhausted",
+		fmt.Sprintf("exhausted %d deliveries without a verdict (crash or timeout?)", attempts))
+}
+
+// appOf is the app token that ends every pushfleet work subject
+// (push.intents.<app>, push.send.<p>.<app>, push.feedback.<p>.<app>…), or ""
+// when the last token is not an app name.
+func appOf(subject string) string {
+	app := subject[strings.LastIndexByte(subject, '.')+1:]
+	if !events.ValidApp(app) {
+		return ""
+	}
+	return app
 }
 
 // safeHandle turns a handler panic into a dead letter: bad input must never
@@ -185,36 +222,82 @@ func (r *Runner) safeHandle(ctx context.Context, msg jetstream.Msg) (v Verdict) 
 	return r.h.Handle(ctx, msg)
 }
 
-func (r *Runner) settle(ctx context.Context, msg jetstream.Msg, v Verdict) {
-	attempts := 1
-	if meta, err := msg.Metadata(); err == nil {
-		attempts = int(meta.NumDelivered)
+// Operations for AckErrors.
+const (
+	opAck        = "ack"
+	opNak        = "nak"
+	opTerm       = "term"
+	opInProgress = "in_progress"
+)
+
+// ackErr counts and logs an ack, nak, term or in-progress the server will
+// not see. The message then comes back after AckWait: a lost ack means
+// the work is done again, a lost nak or term only that it comes back later.
+func (r *Runner) ackErr(msg jetstream.Msg, op string, err error) {
+	if err == nil {
+		return
 	}
+	r.m.AckErrors.WithLabelValues(r.cfg.Stage, op).Inc()
+	level := slog.LevelWarn
+	if op == opNak || op == opInProgress {
+		level = slog.LevelDebug
+	}
+	r.cfg.Logger.Log(context.Background(), level, op+" failed; the message will be redelivered after the ack wait",
+		"stage", r.cfg.Stage, "subject", msg.Subject(), "err", err)
+}
+
+func (r *Runner) settle(ctx context.Context, msg jetstream.Msg, v Verdict, attempts int) {
 	stage := r.cfg.Stage
+	r.undelivered.drop(msg)
 	switch v.Action {
 	case Ack:
-		_ = msg.Ack()
+		r.ackErr(msg, opAck, msg.Ack())
 		return
 	case Retry:
 		if attempts < r.cfg.MaxAttempts {
 			delay := max(v.Delay, Backoff(attempts, r.cfg.BackoffBase, r.cfg.BackoffMax))
 			r.m.Retries.WithLabelValues(stage, category(v)).Inc()
 			r.cfg.Logger.Debug("retry", "subject", msg.Subject(), "attempt", attempts, "delay", delay, "reason", v.Reason)
-			_ = msg.NakWithDelay(delay)
+			r.ackErr(msg, opNak, msg.NakWithDelay(delay))
 			return
 		}
+		v.Action = Dead
 		v.Reason = fmt.Sprintf("gave up after %d attempts: %s", attempts, v.Reason)
 	}
 	if err := r.publishDead(ctx, msg, v, attempts); err != nil {
-		// Never drop: leave it to a later attempt.
-		r.cfg.Logger.Error("dead letter publish failed; will retry", "subject", msg.Subject(), "err", err)
-		_ = msg.NakWithDelay(Backoff(attempts, r.cfg.BackoffBase, r.cfg.BackoffMax))
+		// Never drop and never park: keep the message and try again later,
+		// with the verdict remembered for the delivery that no longer calls
+		// the handler. An operator's alarm: PUSH_DEAD is not taking writes.
+		r.undelivered.put(msg, v)
+		r.m.DeadLetterFailures.WithLabelValues(stage).Inc()
+		delay := Backoff(attempts, r.cfg.BackoffBase, r.cfg.BackoffMax)
+		r.cfg.Logger.Error("dead letter publish failed; the message is kept and retried", "stage", stage,
+			"subject", msg.Subject(), "attempts", attempts, "retry_in", delay, "reason", v.Reason, "err", err)
+		r.ackErr(msg, opNak, msg.NakWithDelay(delay))
 		return
 	}
 	r.m.DeadLetters.WithLabelValues(stage, category(v)).Inc()
 	r.cfg.Logger.Warn("dead letter", "stage", stage, "app", v.App, "subject", msg.Subject(),
 		"attempts", attempts, "category", category(v), "reason", v.Reason)
-	_ = msg.TermWithReason(truncate(v.Reason, 200))
+	r.ackErr(msg, opTerm, msg.TermWithReason(headerValue(v.Reason)))
+}
+
+// deadLetterHeadroom is left below the server's max_payload for the dead
+// letter's NATS headers (reason, stage, message id).
+const deadLetterHeadroom = 4 << 10
+
+// deadLetterLimit is the most bytes a dead letter may take: MaxDeadLetterBytes,
+// lowered to what the server accepts when the connection is known.
+func (r *Runner) deadLetterLimit() int {
+	limit := r.cfg.MaxDeadLetterBytes
+	if c, ok := r.js.(interface{ Conn() *nats.Conn }); ok {
+		if nc := c.Conn(); nc != nil {
+			if mp := nc.MaxPayload(); mp > 0 {
+				limit = min(limit, int(mp)-deadLetterHeadroom)
+			}
+		}
+	}
+	return limit
 }
 
 func (r *Runner) publishDead(ctx context.Context, msg jetstream.Msg, v Verdict, attempts int) error {
@@ -222,29 +305,57 @@ func (r *Runner) publishDead(ctx context.Context, msg jetstream.Msg, v Verdict, 
 		Stage: r.cfg.Stage, App: v.App, Reason: v.Reason, Attempts: attempts, At: time.Now().UTC(),
 		Subject: msg.Subject(), IntentID: v.IntentID, Tokens: v.Tokens,
 	}
-	var seq uint64
 	if meta, err := msg.Metadata(); err == nil {
-		d.Stream, seq = meta.Stream, meta.Sequence.Stream
-		d.Seq = seq
+		d.Stream, d.Seq = meta.Stream, meta.Sequence.Stream
 	}
 	if h := msg.Headers(); len(h) > 0 {
 		d.Headers = map[string][]string(h)
 	}
 	d.SetPayload(msg.Data())
-	body, err := json.Marshal(d)
+	body, err := d.Encode(r.deadLetterLimit())
 	if err != nil {
 		return err
 	}
-	out := nats.NewMsg(events.DeadSubject(r.cfg.Stage, v.App))
+	// A handler's app names the subject only when it is an app name: any
+	// other string could make the subject unpublishable, and the dead letter
+	// with it.
+	app := v.App
+	if !events.ValidApp(app) {
+		app = ""
+	}
+	out := nats.NewMsg(events.DeadSubject(r.cfg.Stage, app))
 	out.Data = body
-	out.Header.Set(events.HeaderReason, truncate(v.Reason, 200))
+	out.Header.Set(events.HeaderReason, headerValue(v.Reason))
 	out.Header.Set(events.HeaderStage, r.cfg.Stage)
+	var opts []jetstream.PublishOpt
+	if d.Stream != "" {
+		// One dead letter per message: a repeated publish (after a crash
+		// between publish and term, or a lost publish ack) is a no-op.
+		opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("dead.%s.%d", d.Stream, d.Seq)))
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	// The id makes a repeated publish of the same dead letter (after a crash
-	// between publish and term) a no-op.
-	_, err = r.js.PublishMsg(pctx, out, jetstream.WithMsgID(fmt.Sprintf("dead.%s.%d.%d", d.Stream, seq, attempts)))
+	_, err = r.js.PublishMsg(pctx, out, opts...)
 	return err
+}
+
+// headerValue makes s usable as a header value (and a term reason): one
+// line, at most 200 bytes.
+func headerValue(s string) string {
+	s = strings.Map(func(c rune) rune {
+		if c < ' ' || c == 0x7f {
+			return ' '
+		}
+		return c
+	}, s)
+	if len(s) <= 200 {
+		return s
+	}
+	n := 200
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // watchLag reads the consumer's lag from JetStream for the metrics.
@@ -273,17 +384,10 @@ func category(v Verdict) string {
 	return "other"
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
 // keepAlive tells the server every interval that msg is still being worked
 // on, so a slow handler does not get its message redelivered elsewhere. The
 // returned func stops it.
-func keepAlive(msg jetstream.Msg, interval time.Duration) (stop func()) {
+func (r *Runner) keepAlive(msg jetstream.Msg, interval time.Duration) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
@@ -295,7 +399,11 @@ func keepAlive(msg jetstream.Msg, interval time.Duration) (stop func()) {
 		if stopped {
 			return
 		}
-		_ = msg.InProgress()
+		err := msg.InProgress()
+		if errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			return // settled meanwhile: nothing to keep
+		}
+		r.ackErr(msg, opInProgress, err)
 		t.Reset(interval)
 	})
 	return func() {
@@ -303,5 +411,68 @@ func keepAlive(msg jetstream.Msg, interval time.Duration) (stop func()) {
 		stopped = true
 		mu.Unlock()
 		t.Stop()
+	}
+}
+
+// maxUndelivered bounds the dead verdicts a runner remembers.
+const maxUndelivered = 4096
+
+// undelivered remembers the dead verdicts whose dead letter could not be
+// published, by message, so that the delivery beyond MaxAttempts (which does
+// not call the handler) still carries the handler's reason.
+type undelivered struct {
+	mu sync.Mutex
+	m  map[string]Verdict
+	// n is len(m), read without the lock on every settle.
+	n atomic.Int64
+}
+
+func undeliveredKey(msg jetstream.Msg) (string, bool) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%s/%d", meta.Stream, meta.Sequence.Stream), true
+}
+
+func (u *undelivered) put(msg jetstream.Msg, v Verdict) {
+	k, ok := undeliveredKey(msg)
+	if !ok {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[string]Verdict{}
+	}
+	if _, known := u.m[k]; known || len(u.m) < maxUndelivered {
+		u.m[k] = v
+		u.n.Store(int64(len(u.m)))
+	}
+}
+
+func (u *undelivered) get(msg jetstream.Msg) (Verdict, bool) {
+	if u.n.Load() == 0 {
+		return Verdict{}, false
+	}
+	k, ok := undeliveredKey(msg)
+	if !ok {
+		return Verdict{}, false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	v, ok := u.m[k]
+	return v, ok
+}
+
+func (u *undelivered) drop(msg jetstream.Msg) {
+	if u.n.Load() == 0 {
+		return
+	}
+	if k, ok := undeliveredKey(msg); ok {
+		u.mu.Lock()
+		delete(u.m, k)
+		u.n.Store(int64(len(u.m)))
+		u.mu.Unlock()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
@@ -19,7 +20,12 @@ import (
 
 func setup(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	srv := natstest.RunServer(t)
+	return setupServer(t, natstest.RunServer(t))
+}
+
+// setupServer connects to srv and provisions the streams.
+func setupServer(t *testing.T, srv *server.Server) jetstream.JetStream {
+	t.Helper()
 	_, js := natstest.Connect(t, srv)
 	if err := streams.Provision(context.Background(), js, streams.Config{}); err != nil {
 		t.Fatal(err)
@@ -29,11 +35,23 @@ func setup(t *testing.T) jetstream.JetStream {
 
 func start(t *testing.T, js jetstream.JetStream, cfg consumer.Config, h consumer.Handler) (stop func()) {
 	t.Helper()
+	return run(t, newRunner(t, js, cfg, h, metrics.New()))
+}
+
+// newRunner is a runner of PUSH_INTENTS (durable "test", stage intents).
+func newRunner(t *testing.T, js jetstream.JetStream, cfg consumer.Config, h consumer.Handler, m *metrics.Fleet) *consumer.Runner {
+	t.Helper()
 	cfg.Stream, cfg.Durable, cfg.Stage = events.StreamIntents, "test", events.StageIntents
-	r, err := consumer.New(js, cfg, h, metrics.New())
+	r, err := consumer.New(js, cfg, h, m)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// run runs r until the returned stop is called.
+func run(t *testing.T, r *consumer.Runner) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -161,5 +179,17 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 				t.Fatalf("Backoff(%d) = %v, want in [%v, %v]", tc.attempt, d, tc.min, tc.max)
 			}
 		}
+	}
+}
+
+// The jitter uses the whole documented ±20%, not just ±10%.
+func TestBackoffJitterSpansTwentyPercent(t *testing.T) {
+	lo, hi := time.Hour, time.Duration(0)
+	for range 2000 {
+		d := consumer.Backoff(1, time.Second, time.Minute)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo > 850*time.Millisecond || hi < 1150*time.Millisecond {
+		t.Fatalf("2000 delays within [%v, %v], want some beyond ±15%% of 1s", lo, hi)
 	}
 }

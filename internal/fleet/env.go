@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/health"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/streams"
@@ -27,8 +28,17 @@ type Env struct {
 	DrainTimeout time.Duration
 	// AckWait is every consumer's ack wait (default 30s).
 	AckWait time.Duration
-	// MaxAttempts is the retry budget of every stage (default 10).
+	// MaxAttempts is the retry budget of every stage (--max-attempts,
+	// default 10): every consumer runner's MaxAttempts and the senders'
+	// tries per token.
 	MaxAttempts int
+}
+
+// NewEnv is the Env of a process configured by c: the settings every
+// service shares come from the common flags, here and nowhere else.
+func NewEnv(c *config.Common, nc *nats.Conn, js jetstream.JetStream, m *metrics.Fleet, hs *health.Server, log *slog.Logger) *Env {
+	return &Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log,
+		DrainTimeout: c.DrainTimeout, AckWait: c.AckWait, MaxAttempts: c.MaxAttempts}
 }
 
 // maxAsyncPending lets a busy process keep many job and feedback publishes

@@ -59,7 +59,7 @@ func RunProcess(ctx context.Context, c *config.Common, name string, stderr io.Wr
 			return err
 		}
 	}
-	env := &Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: c.DrainTimeout, AckWait: c.AckWait}
+	env := NewEnv(c, nc, js, m, hs, log)
 	svc, err := build(ctx, env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)

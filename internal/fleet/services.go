@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/pushfleet/pushfleet/internal/apps"
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/dispatch"
@@ -56,9 +58,26 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
 	}
+	// Intent ids taken per app, for dedup that survives restarts.
+	ids, err := e.JS.KeyValue(ctx, events.IntentIDsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("intent ids bucket: %w", err)
+	}
+	if o.AppsFile != "" {
+		f, err := apps.Load(o.AppsFile)
+		if err != nil {
+			return nil, err
+		}
+		// Clipped: appending never writes into the caller's --apps list.
+		o.Dispatch.Apps = slices.Clip(o.Dispatch.Apps)
+		for name := range f.Apps {
+			o.Dispatch.Apps = append(o.Dispatch.Apps, name)
+		}
+	}
 	log := e.Logger.With("component", "dispatcher")
 	cache := tokens.NewCache(kv, tokens.CacheConfig{Logger: log})
 	o.Dispatch.Logger = log
+	o.Dispatch.IDs = ids
 	d, err := dispatch.New(o.Dispatch, e.JS, e.Metrics, tokens.NewRegistry(e.JS, kv), cache)
 	if err != nil {
 		return nil, err

@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +41,8 @@ func New(addr string, reg *prometheus.Registry, log *slog.Logger) *Server {
 	return &Server{Addr: addr, reg: reg, log: log, checks: map[string]Check{}}
 }
 
-// AddCheck registers a named readiness check.
+// AddCheck registers a named readiness check. It may be called at any
+// time, before or after Start.
 func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,15 +61,13 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	// A snapshot: checks run unlocked (they may be slow) while AddCheck
+	// goes on after Start.
 	s.mu.Lock()
 	stopping := s.stopping
-	names := make([]string, 0, len(s.checks))
-	for n := range s.checks {
-		names = append(names, n)
-	}
-	checks := s.checks
+	checks := maps.Clone(s.checks)
 	s.mu.Unlock()
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(checks))
 	var failed []string
 	if stopping {
 		failed = append(failed, "shutting down")

@@ -2,9 +2,12 @@ package health_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +79,36 @@ func TestEndpoints(t *testing.T) {
 	}
 	if code, _ := get(t, s.URL()+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz must stay up while stopping: %d", code)
+	}
+}
+
+// Checks added while /readyz is being served (services register theirs
+// after Start) are no data race: run with -race.
+func TestAddCheckWhileServingReadyz(t *testing.T) {
+	s := health.New("127.0.0.1:0", metrics.New().Registry, slog.New(slog.DiscardHandler))
+	h := s.Handler()
+	s.AddCheck("first", func() error { return nil })
+	start := make(chan struct{})
+	added := make(chan struct{})
+	go func() {
+		defer close(added)
+		<-start
+		for i := range 2000 {
+			s.AddCheck(fmt.Sprintf("check-%d", i), func() error { return nil })
+			runtime.Gosched()
+		}
+	}()
+	close(start)
+	for {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("/readyz: %d %s", rec.Code, rec.Body)
+		}
+		select {
+		case <-added:
+			return
+		default:
+		}
 	}
 }

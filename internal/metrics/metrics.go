@@ -49,8 +49,10 @@ type Fleet struct {
 	// DeadLetterFailures counts dead-letter publishes that failed (the
 	// message is kept and retried): an operator's alarm, PUSH_DEAD is broken.
 	DeadLetterFailures *prometheus.CounterVec
-	// AckErrors counts acks, naks and terms the server did not take, by
-	// stage and operation.
+	// AckErrors counts acks, naks, terms and in-progress signals that could
+	// not be sent, by stage and operation (ack, nak, term, in_progress): the
+	// message comes back after the ack wait (a lost ack: its work is done
+	// again).
 	AckErrors *prometheus.CounterVec
 
 	// apps bounds the app label (see App).
@@ -128,7 +130,7 @@ func New() *Fleet {
 		}, []string{"stage"}),
 		AckErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushfleet_ack_errors_total",
-			Help: "Acks, naks and terms that could not be sent, by stage and operation.",
+			Help: "Acks, naks, terms and in-progress signals that could not be sent, by stage and operation (ack, nak, term, in_progress).",
 		}, []string{"stage", "op"}),
 	}
 	f.apps = appLabels{seen: map[string]bool{}, max: DefaultMaxApps}
@@ -136,5 +138,8 @@ func New() *Fleet {
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
 		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.CircuitOpen, f.TokenUpdates)
 	f.Provider = provider.NewMetrics(reg)
+	// Provider metrics label apps too: bounded the same way in every
+	// process (the sandbox senders of the all-in-one included).
+	f.Provider.SetAppLabel(f.App)
 	return f
 }
