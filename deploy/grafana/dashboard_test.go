@@ -208,7 +208,10 @@ func declared(t *testing.T) map[string]family {
 	rec := &recorder{t: t, families: map[string]family{}}
 	fv := reflect.ValueOf(metrics.New()).Elem()
 	for i := range fv.NumField() {
-		if c, ok := fv.Field(i).Interface().(prometheus.Collector); ok && fv.Type().Field(i).IsExported() {
+		if !fv.Type().Field(i).IsExported() {
+			continue
+		}
+		if c, ok := fv.Field(i).Interface().(prometheus.Collector); ok {
 			rec.MustRegister(c)
 		}
 	}

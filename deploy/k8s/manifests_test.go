@@ -451,8 +451,9 @@ func (m *manifests) checkDeployment(t *testing.T, d *appsv1.Deployment, b binary
 			t.Errorf("%s=%s: no volume is mounted there", k, v)
 		}
 	}
-	// A binary with --apps-file cannot start without it.
-	if b.env[envName("apps-file")] && env[envName("apps-file")] == "" {
+	// A sender (it re-reads its apps file) cannot start without one; the
+	// dispatcher's is optional (known app names).
+	if b.env[envName("apps-reload")] && env[envName("apps-file")] == "" {
 		t.Errorf("%s is not set: the sender refuses to start without an apps file", envName("apps-file"))
 	}
 
@@ -728,4 +729,42 @@ func deref[T any](p *T) any {
 		return "unset"
 	}
 	return *p
+}
+
+// chartPin matches the chart version of a `helm upgrade --install nats
+// nats/nats` command: --version '<constraint>'.
+var chartPin = regexp.MustCompile(`nats/nats\b[^\n]*(?:\\\n[^\n]*)*?--version\s+'([^']+)'`)
+
+// The install commands of README.md and nats-values.yaml pin the NATS chart
+// to a release line whose nats-server is 2.12 or later: pushfleet's
+// schedules need allow_msg_schedules, which nats-server 2.11 (chart 1.x,
+// `^1`) silently drops. Since 2.12 the chart's major.minor is nats-server's,
+// so the pin must be ~2.<minor> or 2.<minor>.<patch> with minor >= 12.
+func TestNATSChartPinnedToServerWithSchedules(t *testing.T) {
+	for _, file := range []string{"README.md", "nats-values.yaml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pins := chartPin.FindAllStringSubmatch(string(b), -1)
+		if len(pins) == 0 {
+			t.Errorf("%s: no `nats/nats … --version '…'` install command", file)
+		}
+		for _, p := range pins {
+			v := strings.TrimPrefix(p[1], "~")
+			parts := strings.Split(v, ".")
+			major, err1 := strconv.Atoi(parts[0])
+			minor, err2 := 0, error(nil)
+			if len(parts) > 1 {
+				minor, err2 = strconv.Atoi(parts[1])
+			}
+			if err1 != nil || err2 != nil || len(parts) < 2 || len(parts) > 3 || strings.ContainsAny(p[1], "^><=*x ") {
+				t.Errorf("%s: chart version %q: want ~2.<minor> or an exact 2.<minor>.<patch>", file, p[1])
+				continue
+			}
+			if major != 2 || minor < 12 {
+				t.Errorf("%s: chart version %q ships nats-server %d.%d: pushfleet needs nats-server >= 2.12", file, p[1], major, minor)
+			}
+		}
+	}
 }

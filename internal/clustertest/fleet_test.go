@@ -481,7 +481,7 @@ func allReplicasCurrent(ctx context.Context, js jetstream.JetStream) bool {
 		}
 		n++
 	}
-	return names.Err() == nil && n == 7
+	return names.Err() == nil && n == len(streams.StreamConfigs(streams.Config{}))
 }
 
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
