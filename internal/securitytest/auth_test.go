@@ -31,7 +31,10 @@ func TestLeastPrivilegeFleetDeliversEndToEnd(t *testing.T) {
 	})
 	waitBound(t, fr, admin.js)
 	producer := as.connect(t, "producer")
-	used := deliverEverywhere(t, producer.js, admin.js, as.connect(t, "registry-client").nc, fakes, fr)
+	used := deliverEverywhere(t, producer.js, admin.js, as.connect(t, "registry-demo").nc, fakes, fr)
+	t.Run("an intent for demo published on push.intents.other is dead-lettered, not sent", func(t *testing.T) {
+		used = append(used, forgedAppDeadLettered(t, producer.js, admin.js, fakes, fr))
+	})
 
 	time.Sleep(300 * time.Millisecond) // let late violations reach the log
 	if v := as.log.violations(); len(v) > 0 {
@@ -130,10 +133,14 @@ func TestServiceUsersAreConfined(t *testing.T) {
 			_, err := apns.js.Publish(ctx, "$KV.push_tokens.demo.apns.tx", []byte(`{}`))
 			return err
 		})
-		// Provisioning is the admin's: a service that tries it is refused.
-		apns.denied(t, api("STREAM.UPDATE.%s", events.StreamIntents), func(ctx context.Context) error {
+		// Provisioning is the admin's: a service that tries it is refused
+		// (its first step, reading the stream, already), and so is updating
+		// a stream directly (turning roll-ups back on, say).
+		apns.denied(t, api("STREAM.INFO.%s", events.StreamIntents), func(ctx context.Context) error {
 			return streams.Provision(ctx, apns.js, streams.Config{})
 		})
+		apns.denied(t, api("STREAM.UPDATE.%s", events.StreamIntents), request(apns, api("STREAM.UPDATE.%s", events.StreamIntents),
+			`{"name":"PUSH_INTENTS","subjects":["push.intents.>"],"allow_rollup_hdrs":true}`))
 	})
 
 	t.Run("producer", func(t *testing.T) {
@@ -197,8 +204,9 @@ func TestServiceUsersAreConfined(t *testing.T) {
 			_, err := kv.Put(ctx, "demo.apns.tx", []byte(`{}`))
 			return err
 		})
-		d.denied(t, "push.send.apns.demo.retry.x", func(ctx context.Context) error {
-			_, err := d.js.Publish(ctx, "push.send.apns.demo.retry.x", []byte(`{}`))
+		retry := events.RetrySubject(events.APNs, "demo", "x")
+		d.denied(t, retry, func(ctx context.Context) error {
+			_, err := d.js.Publish(ctx, retry, []byte(`{}`))
 			return err
 		})
 		d.denied(t, api("CONSUMER.INFO.%s.%s", fcmStream, fcmDurable), func(ctx context.Context) error {

@@ -37,8 +37,9 @@ import (
 const confFile = "../../deploy/nats-server/pushfleet-auth.conf"
 
 // users of confFile; each has its password in $<USER>_NATS_PASSWORD.
+// registry-demo is the registry client of app demo (one user per app).
 var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink",
-	"producer", "registry-client", "sys"}
+	"producer", "registry-demo", "sys"}
 
 // services are the service processes, each connecting as the user of its name.
 var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink"}
@@ -214,8 +215,8 @@ func connectCommon(t *testing.T, name string, cc config.Common) *client {
 
 // binaryOf is the binary a user's clients run as, whose name sets the inbox
 // prefix the user may subscribe to: each service's is its own; the
-// producer's is pushctl's (`pushctl send`), and so is the admin's; the
-// registry-client's is its own (backends set it).
+// producer's is pushctl's (`pushctl send`), and so is the admin's; a
+// registry client's (registry-<app>) is its own (its backend sets it).
 func binaryOf(user string) string {
 	switch user {
 	case "producer", "admin":
@@ -440,15 +441,23 @@ func platformOf(service string) events.Platform {
 	return ""
 }
 
-// waitBound waits until every service has bound its durable consumer.
+// waitBound waits until every service has bound its durable consumers:
+// the dispatcher on PUSH_INTENTS and on its PUSH_SCHEDULES, each sender on
+// its PUSH_SEND_<P> and its PUSH_RETRY_<P>, the feedback-sink on
+// PUSH_FEEDBACK.
 func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
 	t.Helper()
-	want := map[string]string{events.DurableDispatcher: events.StreamIntents, events.DurableFeedbackSink: events.StreamFeedback}
+	type bound struct{ stream, durable string }
+	want := []bound{
+		{events.StreamIntents, events.DurableDispatcher}, {events.StreamSchedules, events.DurableDispatcher},
+		{events.StreamFeedback, events.DurableFeedbackSink},
+	}
 	for _, p := range events.Platforms {
-		want[events.SenderDurable(p)] = events.SendStream(p)
+		want = append(want, bound{events.SendStream(p), events.SenderDurable(p)}, bound{events.RetryStream(p), events.SenderDurable(p)})
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for durable, stream := range want {
+	for _, b := range want {
+		stream, durable := b.stream, b.durable
 		for {
 			fr.exited(t)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -469,7 +478,8 @@ func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
 // path a service's permissions must allow, and waits until each is done:
 // a live and an unregistered token per platform (jobs, feedback, token
 // state), an APNs job whose first request fails (the sender re-queues the
-// token as a schedule), and a send_at intent (a schedule of the producer).
+// token as a schedule in its PUSH_RETRY_APNS), a send_at intent (published
+// on push.intents.<app> like any other; the dispatcher makes the schedule).
 //
 // It returns every device token it pushed to, for checks on the logs.
 func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstream.JetStream, registry *nats.Conn, fakes *sandbox.Providers, fr *fleetRun) []events.Target {
@@ -503,14 +513,16 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	}, "a token delivered on every platform")
 
 	// One APNs request fails: the job's other token is delivered and the
-	// failed one re-queued on push.send.apns.<app>.retry.<job>.
+	// failed one re-queued on push.retry.apns.wait.<app>.<job hash>.
 	retried := []events.Target{
 		{Platform: events.APNs, Token: sandbox.Token(events.APNs, 300, false)},
 		{Platform: events.APNs, Token: sandbox.Token(events.APNs, 301, false)},
 	}
 	fakes.APNs.FailNext(1, providertest.Unavailable, 0)
 	publish(intent("sec-2", retried...))
-	// send_at one second ahead: stored as a schedule on push.schedules.
+	// send_at one second ahead: the producer publishes it on
+	// push.intents.<app>, the dispatcher stores it as its own schedule on
+	// push.schedules.<app>.<hash> and dispatches it from push.due.<app>.
 	later := intent("sec-3", events.Target{Platform: events.FCM, Token: sandbox.Token(events.FCM, 400, false)})
 	at := time.Now().Add(time.Second)
 	later.SendAt = &at
@@ -528,9 +540,9 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"alias":"sec-user"}`, sandbox.App, aliased.Platform, aliased.Token),
 		fmt.Sprintf(`{"app":%q,"platform":%q,"token":%q,"tags":["sec-tag"]}`, sandbox.App, tagged.Platform, tagged.Token),
 	} {
-		resp, err := registry.Request("push.registry.register", []byte(r), 10*time.Second)
+		resp, err := registry.Request("push.registry.register."+sandbox.App, []byte(r), 10*time.Second)
 		if err != nil {
-			t.Fatalf("registry-client registers a device: %v", err)
+			t.Fatalf("registry-%s registers a device: %v", sandbox.App, err)
 		}
 		if code := resp.Header.Get("Nats-Service-Error-Code"); code != "" {
 			t.Fatalf("register: %s %s", code, resp.Header.Get("Nats-Service-Error"))
@@ -568,10 +580,12 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The subject names the app, so the malformed intent's dead letter is
+	// under its subject's app.
 	waitUntil(t, fr, 30*time.Second, func() bool {
 		info, err := deadStream.Info(ctx, jetstream.WithSubjectFilter(events.DeadRoot+".>"))
 		return err == nil && info.State.Subjects[events.DeadSubject("apns", sandbox.App)] > 0 &&
-			info.State.Subjects[events.DeadSubject(events.StageIntents, "")] > 0
+			info.State.Subjects[events.DeadSubject(events.StageIntents, sandbox.App)] > 0
 	}, "dead letters of the apns-sender and the dispatcher stored")
 
 	kv, err := admin.KeyValue(ctx, events.TokensBucket)
@@ -645,4 +659,52 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// forgedAppDeadLettered publishes, as the producer, an intent whose body
+// names app demo on push.intents.other (the producer may publish on every
+// app's subject, so the subject is what an app's permissions would confine)
+// and waits for the dispatcher's dead letter, whose reason names both apps;
+// the target is never sent to. It returns the target.
+func forgedAppDeadLettered(t *testing.T, producer, admin jetstream.JetStream, fakes *sandbox.Providers, fr *fleetRun) events.Target {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	target := events.Target{Platform: events.APNs, Token: sandbox.Token(events.APNs, 800, false)}
+	body, err := json.Marshal(&events.Intent{ID: "sec-forged", App: sandbox.App, Targets: events.Targets{Tokens: []events.Target{target}},
+		Notification: events.Notification{Title: "forged", Body: "sent as demo on other's subject"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := events.IntentSubject("other")
+	if _, err := producer.Publish(ctx, subject, body); err != nil {
+		t.Fatalf("producer publishes on %s: %v", subject, err)
+	}
+	dead, err := admin.Stream(ctx, events.StreamDead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got events.DeadLetter
+	waitUntil(t, fr, 30*time.Second, func() bool {
+		for _, app := range []string{"other", sandbox.App} {
+			m, err := dead.GetLastMsgForSubject(ctx, events.DeadSubject(events.StageIntents, app))
+			if err != nil {
+				continue
+			}
+			var d events.DeadLetter
+			if json.Unmarshal(m.Data, &d) == nil && d.Subject == subject {
+				got = d
+				return true
+			}
+		}
+		return false
+	}, "the dispatcher's dead letter of the intent for demo on "+subject)
+	t.Logf("dead letter on %s: %s", got.Subject, got.Reason)
+	if !strings.Contains(got.Reason, sandbox.App) || !strings.Contains(got.Reason, "other") {
+		t.Errorf("dead letter reason %q does not name both apps", got.Reason)
+	}
+	if n := fakes.Delivered(target); n != 0 {
+		t.Errorf("the forged intent was delivered %d times", n)
+	}
+	return target
 }

@@ -139,7 +139,7 @@ func TestMutualTLSAndNKey(t *testing.T) {
 	})
 	waitBound(t, fr, admin.js)
 	producer := as.connect(t, "producer", withTLS)
-	registry := as.connect(t, "registry-client", withTLS)
+	registry := as.connect(t, "registry-demo", withTLS)
 	deliverEverywhere(t, producer.js, admin.js, registry.nc, fakes, fr)
 	time.Sleep(300 * time.Millisecond)
 	if v := as.log.violations(); len(v) > 0 {
