@@ -56,10 +56,16 @@ const settleTimeout = 75 * time.Second
 const ackWait = 10 * time.Second
 
 // workStreams are the streams that are empty once the fleet has nothing
-// left to do: intents, jobs and scheduled retries are all stored there
-// until acknowledged.
-var workStreams = []string{events.StreamIntents,
-	events.SendStream(events.APNs), events.SendStream(events.FCM), events.SendStream(events.Mi)}
+// left to do: intents, send_at schedules and the intents they release, jobs,
+// and re-queued tokens waiting for their next try are all stored there until
+// handled (a one-shot schedule is removed when it fires).
+func workStreams() []string {
+	out := []string{events.StreamIntents, events.StreamSchedules}
+	for _, p := range events.Platforms {
+		out = append(out, events.SendStream(p), events.RetryStream(p))
+	}
+	return out
+}
 
 // ---------------------------------------------------------------- binaries
 
@@ -69,8 +75,10 @@ var (
 	buildErr  error
 )
 
-// senderBinaries are the binaries the scenarios run as processes.
-var senderBinaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender"}
+// serviceBinaries are the binaries the scenarios run as processes: the
+// services, and the all-in-one (pushfleet, with its embedded JetStream
+// server) for restarts of the whole fleet.
+var serviceBinaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "pushfleet"}
 
 // binary returns the path of cmd/<name>, building every binary the
 // package needs once (without -race: they stand for production processes).
@@ -84,7 +92,7 @@ func binary(t *testing.T, name string) string {
 		}
 		binDir = dir
 		args := []string{"build", "-o", dir + string(filepath.Separator)}
-		for _, b := range senderBinaries {
+		for _, b := range serviceBinaries {
 			args = append(args, "github.com/pushfleet/pushfleet/cmd/"+b)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -95,7 +103,7 @@ func binary(t *testing.T, name string) string {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		fmt.Printf("faulttest: built %s in %.1fs\n", strings.Join(senderBinaries, ", "), time.Since(start).Seconds())
+		fmt.Printf("faulttest: built %s in %.1fs\n", strings.Join(serviceBinaries, ", "), time.Since(start).Seconds())
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -111,9 +119,10 @@ var (
 )
 
 // scenarioParallelism is how many scenarios run at once unless -parallel
-// says otherwise. They mostly wait (a SIGKILLed process's messages come back
-// after the AckWait), so they all run together even on two cores.
-const scenarioParallelism = 8
+// says otherwise: all of them. They mostly wait (a SIGKILLed process's
+// messages come back after the AckWait, notifications expire, retries back
+// off), so they all run together even on two cores.
+const scenarioParallelism = 16
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -137,64 +146,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
-}
-
-// tally is the final count of one scenario.
-type tally struct {
-	Scenario string
-	// Sent is the number of distinct (platform, token) targets published.
-	Sent int
-	// Delivered counts targets the fake provider accepted at least once;
-	// Duplicates the deliveries beyond the first.
-	Delivered, Duplicates int
-	// Invalid counts undelivered targets with an invalid_token,
-	// token_replaced, expired or suppressed outcome on PUSH_FEEDBACK.
-	Invalid int
-	// DeadLetters counts messages on PUSH_DEAD, by "stage/reason" in
-	// Reasons; DeadTokens the targets they account for.
-	DeadLetters, DeadTokens int
-	Reasons                 map[string]int
-	// Lost counts targets neither delivered, nor dead-lettered, nor invalid.
-	Lost int
-	// InFlight is the notifications (tokens) in messages delivered to the
-	// faulted stage and not acknowledged when the fault struck: the bound
-	// on duplicates. InFlightMsgs is those messages.
-	InFlight, InFlightMsgs int
-	Extra                  []string
-	Elapsed                time.Duration
-	// Unsettled: the fleet still had work when the tally was taken, so
-	// "lost" counts tokens not yet handled.
-	Unsettled bool
-
-	lostSample, dupSample []string
-}
-
-func (tl *tally) line() string {
-	reasons := "-"
-	if len(tl.Reasons) > 0 {
-		keys := make([]string, 0, len(tl.Reasons))
-		for k := range tl.Reasons {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%s ×%d", k, tl.Reasons[k])
-		}
-		reasons = strings.Join(parts, "; ")
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "tally scenario=%s sent=%d delivered=%d dead=%d (reasons: %s) lost=%d duplicates=%d in_flight_at_kill=%d",
-		tl.Scenario, tl.Sent, tl.Delivered, tl.DeadLetters, reasons, tl.Lost, tl.Duplicates, tl.InFlight)
-	fmt.Fprintf(&b, " in_flight_msgs=%d dead_tokens=%d invalid=%d", tl.InFlightMsgs, tl.DeadTokens, tl.Invalid)
-	for _, e := range tl.Extra {
-		b.WriteString(" " + e)
-	}
-	if tl.Unsettled {
-		b.WriteString(" UNSETTLED")
-	}
-	fmt.Fprintf(&b, " elapsed=%.1fs", tl.Elapsed.Seconds())
-	return b.String()
 }
 
 // ---------------------------------------------------------------- JetStream
@@ -281,19 +232,24 @@ func (g *gate) Dial(network, address string) (net.Conn, error) {
 // ---------------------------------------------------------------- harness
 
 // harness is one scenario's world: a JetStream server, the three fake
-// providers, the test's own connection, and the services it starts.
+// providers, the test's own connection, the services it starts, and the
+// ledger of the intents it published (what the tally accounts for).
 type harness struct {
 	t     *testing.T
 	name  string
 	start time.Time
-	js    *jsServer
-	nc    *nats.Conn
-	jsc   jetstream.JetStream
+	js    *jsServer // nil when the fleet embeds its own server (the all-in-one)
+	// natsURL is the server the test and the service processes connect to.
+	natsURL string
+	nc      *nats.Conn
+	jsc     jetstream.JetStream
 
 	sb   *sandbox.Providers
 	apns *apnsfake.Server // the sandbox's fakes
 	fcm  *fcmfake.Server
 	mi   *mifake.Server
+
+	ledger ledger
 
 	// unsettled is set when settle gave up: the tally is then provisional.
 	unsettled bool
@@ -307,7 +263,25 @@ type harness struct {
 	logs   []string
 }
 
+// newHarness starts a scenario on an in-process JetStream server of its
+// own, with every stream provisioned.
 func newHarness(t *testing.T, name string) *harness {
+	t.Helper()
+	h := newBareHarness(t, name)
+	h.js = startJetStream(t)
+	h.natsURL = h.js.url()
+	h.nc, h.jsc = h.connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := streams.Provision(ctx, h.jsc, streams.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// newBareHarness is a scenario without a NATS server: the fakes, the logs
+// and the ledger. The caller connects it (see useServer).
+func newBareHarness(t *testing.T, name string) *harness {
 	t.Helper()
 	h := &harness{t: t, name: name, start: time.Now(), logDir: t.TempDir()}
 	t.Cleanup(func() {
@@ -315,23 +289,25 @@ func newHarness(t *testing.T, name string) *harness {
 			h.dumpLogs()
 		}
 	})
-	h.js = startJetStream(t)
-	h.nc, h.jsc = h.connect()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := streams.Provision(ctx, h.jsc, streams.Config{}); err != nil {
-		t.Fatal(err)
-	}
 	h.sb = sandboxtest.Start(t)
 	h.apns, h.fcm, h.mi = h.sb.APNs, h.sb.FCM, h.sb.Mi
 	return h
 }
 
+// useServer connects the test to a NATS server the fleet runs itself.
+func (h *harness) useServer(url string) {
+	h.t.Helper()
+	h.natsURL = url
+	h.nc, h.jsc = h.connect()
+}
+
 // connect opens a connection of the test's own (publishing, counting,
-// inspecting), closed at the end of the test.
+// inspecting), closed at the end of the test. It reconnects, forever, to a
+// restarted server.
 func (h *harness) connect() (*nats.Conn, jetstream.JetStream) {
 	h.t.Helper()
-	nc, err := nats.Connect(h.js.url(), nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+	nc, err := nats.Connect(h.natsURL, nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.RetryOnFailedConnect(true),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
 			if sub != nil {
@@ -402,20 +378,67 @@ func intent(id string, targets []events.Target) *events.Intent {
 		Notification: events.Notification{Title: "faulttest", Body: "nothing lost", Data: map[string]any{"id": id}}}
 }
 
-// publish publishes intents and returns every target they carry.
+// publish publishes intents with the Go publisher, records them in the
+// ledger and returns every target they carry. A refused publish fails the
+// test.
 func (h *harness) publish(intents ...*events.Intent) []events.Target {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pub := events.NewPublisher(h.jsc)
 	var all []events.Target
 	for _, in := range intents {
-		if _, err := pub.Publish(ctx, in); err != nil {
+		if _, err := h.tryPublish(in); err != nil {
 			h.t.Fatalf("publish %s: %v", in.ID, err)
 		}
 		all = append(all, in.Targets.Tokens...)
 	}
 	return all
+}
+
+// tryPublish publishes one intent with the Go publisher and records it in
+// the ledger when the stream acknowledged it (a duplicate acknowledgement
+// too: the producer was told it is stored).
+func (h *harness) tryPublish(in *events.Intent) (*jetstream.PubAck, error) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ack, err := events.NewPublisher(h.jsc).Publish(ctx, in)
+	if err == nil {
+		h.ledger.add(in.App, in.ID, in.Targets.Tokens, ack)
+	}
+	return ack, err
+}
+
+// publishRaw publishes body on push.intents.<app> as a producer without the
+// Go publisher would (an intent it would refuse, malformed bytes), with
+// Nats-Msg-Id "<app>:<id>" and the intent id header when id is set. The
+// ledger records it with targets (the tokens the producer meant, when the
+// body cannot say) once the stream acknowledged it.
+func (h *harness) publishRaw(appName, id string, body []byte, targets []events.Target) *jetstream.PubAck {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msg := nats.NewMsg(events.IntentSubject(appName))
+	msg.Data = body
+	var opts []jetstream.PublishOpt
+	if id != "" {
+		msg.Header.Set(events.HeaderIntentID, id)
+		opts = append(opts, jetstream.WithMsgID(appName+":"+id))
+	}
+	ack, err := h.jsc.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		h.t.Fatalf("publish raw intent %q (%d bytes): %v", id, len(body), err)
+	}
+	h.ledger.add(appName, id, targets, ack)
+	return ack
+}
+
+// rawIntent encodes in as JSON, without the Go publisher's checks.
+func rawIntent(t *testing.T, in *events.Intent) []byte {
+	t.Helper()
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // ---------------------------------------------------------------- in-process services
@@ -462,7 +485,7 @@ func (h *harness) runInProcess(s services) *running {
 	if s.dialer != nil {
 		opts = append(opts, nats.SetCustomDialer(s.dialer))
 	}
-	nc, js, err := fleet.Connect(h.js.url(), opts...)
+	nc, js, err := fleet.Connect(h.natsURL, opts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -564,7 +587,7 @@ func (p *proc) launch() {
 	bin := binary(t, p.name)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	logf, logPath := p.h.newLog(p.name)
-	args := append([]string{"--nats-url", p.h.js.url(), "--http-addr", addr, "--drain-timeout", "5s",
+	args := append([]string{"--nats-url", p.h.natsURL, "--http-addr", addr, "--drain-timeout", "5s",
 		"--ack-wait", ackWait.String()}, p.args...)
 	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() { // the flags alone configure it
@@ -699,31 +722,57 @@ func (h *harness) waitFor(timeout time.Duration, what string, cond func() bool) 
 	}
 }
 
-// workLeft is the number of messages left on the work streams.
+// workLeft is the number of messages left on the work streams, read
+// upstream first: a stage stores what it hands on before it acknowledges
+// what it took, so a message moving on is always seen somewhere.
 func (h *harness) workLeft(ctx context.Context) (uint64, string, error) {
 	var total uint64
 	var parts []string
-	for _, name := range workStreams {
+	for _, name := range workStreams() {
 		s, err := h.jsc.Stream(ctx, name)
 		if err != nil {
-			return 0, "", err
+			return 0, "", fmt.Errorf("%s: %w", name, err)
 		}
 		info, err := s.Info(ctx)
 		if err != nil {
-			return 0, "", err
+			return 0, "", fmt.Errorf("%s: %w", name, err)
 		}
 		total += info.State.Msgs
-		parts = append(parts, fmt.Sprintf("%s=%d", name, info.State.Msgs))
+		if info.State.Msgs > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", name, info.State.Msgs))
+		}
 	}
 	return total, strings.Join(parts, " "), nil
 }
 
+// messages is the number of messages stream holds.
+func (h *harness) messages(stream string) uint64 {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := h.jsc.Stream(ctx, stream)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
 // settle waits until every work stream is empty: every intent dispatched,
-// every job answered for, every scheduled retry fired and answered. It
-// reports false (and why) after settleTimeout.
+// scheduled intent released and dispatched, job answered for and re-queued
+// token answered for. It reports false (and why) after settleTimeout.
 func (h *harness) settle() bool {
 	h.t.Helper()
-	deadline := time.Now().Add(settleTimeout)
+	return h.settleWithin(settleTimeout)
+}
+
+// settleWithin is settle with its own bound.
+func (h *harness) settleWithin(timeout time.Duration) bool {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
 	var last string
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -737,7 +786,7 @@ func (h *harness) settle() bool {
 		}
 		last = state
 		if time.Now().After(deadline) {
-			h.t.Errorf("fleet not settled in %v: %s", settleTimeout, last)
+			h.t.Errorf("fleet not settled in %v: %s", timeout, last)
 			h.unsettled = true
 			return false
 		}
@@ -779,149 +828,6 @@ func (h *harness) readStream(stream string, fn func(jetstream.Msg)) {
 		if ctx.Err() != nil {
 			h.t.Fatalf("read %s: %d of %d messages: %v", stream, got, want, ctx.Err())
 		}
-	}
-}
-
-// deadLetters returns every dead letter on PUSH_DEAD.
-func (h *harness) deadLetters() []events.DeadLetter {
-	h.t.Helper()
-	var out []events.DeadLetter
-	h.readStream(events.StreamDead, func(msg jetstream.Msg) {
-		var d events.DeadLetter
-		if err := json.Unmarshal(msg.Data(), &d); err != nil {
-			h.t.Errorf("undecodable dead letter on %s: %v", msg.Subject(), err)
-			return
-		}
-		out = append(out, d)
-	})
-	return out
-}
-
-// deadTargets lists the targets a dead letter gives up on: its tokens when
-// it names them, else every target of the intent or job it carries.
-func deadTargets(d events.DeadLetter) []events.Target {
-	p := events.Platform(d.Stage)
-	if p.Valid() && len(d.Tokens) > 0 {
-		out := make([]events.Target, len(d.Tokens))
-		for i, tok := range d.Tokens {
-			out[i] = events.Target{Platform: p, Token: tok}
-		}
-		return out
-	}
-	orig := d.Original()
-	switch {
-	case d.Stage == events.StageIntents:
-		var in struct {
-			Targets struct {
-				Tokens []events.Target `json:"tokens"`
-			} `json:"targets"`
-		}
-		_ = json.Unmarshal(orig, &in)
-		return in.Targets.Tokens
-	case p.Valid():
-		var job struct {
-			Tokens []string `json:"tokens"`
-		}
-		_ = json.Unmarshal(orig, &job)
-		out := make([]events.Target, len(job.Tokens))
-		for i, tok := range job.Tokens {
-			out[i] = events.Target{Platform: p, Token: tok}
-		}
-		return out
-	}
-	return nil
-}
-
-// finalOutcomes returns, per target, the non-delivery final outcomes
-// recorded on PUSH_FEEDBACK.
-func (h *harness) finalOutcomes() map[events.Target]events.Outcome {
-	h.t.Helper()
-	out := map[events.Target]events.Outcome{}
-	h.readStream(events.StreamFeedback, func(msg jetstream.Msg) {
-		f, err := events.DecodeFeedback(msg.Data())
-		if err != nil {
-			h.t.Errorf("undecodable feedback on %s: %v", msg.Subject(), err)
-			return
-		}
-		switch f.Outcome {
-		case events.InvalidToken, events.TokenReplaced, events.Expired, events.Suppressed:
-			out[events.Target{Platform: f.Platform, Token: f.Token}] = f.Outcome
-		}
-	})
-	return out
-}
-
-// shortReason keeps dead-letter reasons readable on one line.
-func shortReason(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 70 {
-		s = s[:70] + "…"
-	}
-	return s
-}
-
-// count takes the final tally of targets: call it once the fleet settled.
-func (h *harness) count(targets []events.Target) *tally {
-	h.t.Helper()
-	tl := &tally{Scenario: h.name, Reasons: map[string]int{}, Unsettled: h.unsettled}
-	dead := map[events.Target]bool{}
-	for _, d := range h.deadLetters() {
-		tl.DeadLetters++
-		tl.Reasons[d.Stage+"/"+shortReason(d.Reason)]++
-		for _, tg := range deadTargets(d) {
-			dead[tg] = true
-		}
-	}
-	outcomes := h.finalOutcomes()
-	seen := map[events.Target]bool{}
-	for _, tg := range targets {
-		if seen[tg] {
-			continue
-		}
-		seen[tg] = true
-		tl.Sent++
-		n := h.delivered(tg)
-		switch {
-		case n > 0:
-			tl.Delivered++
-			if n > 1 {
-				tl.Duplicates += n - 1
-				if len(tl.dupSample) < 5 {
-					tl.dupSample = append(tl.dupSample, fmt.Sprintf("%s/%s×%d", tg.Platform, tg.Token, n))
-				}
-			}
-		case dead[tg]:
-			tl.DeadTokens++
-		case outcomes[tg] != "":
-			tl.Invalid++
-		default:
-			tl.Lost++
-			if len(tl.lostSample) < 5 {
-				tl.lostSample = append(tl.lostSample, fmt.Sprintf("%s/%s", tg.Platform, tg.Token))
-			}
-		}
-	}
-	return tl
-}
-
-// report prints the tally (test log and standard output) and checks the
-// two promises: nothing lost, and no more duplicates than notifications in
-// flight when the fault struck.
-func (h *harness) report(tl *tally) {
-	h.t.Helper()
-	tl.Elapsed = time.Since(h.start)
-	line := tl.line()
-	h.t.Log(line)
-	fmt.Println(line)
-	talliesMu.Lock()
-	tallies = append(tallies, line)
-	talliesMu.Unlock()
-	if tl.Lost != 0 {
-		h.t.Errorf("%d notifications lost (neither delivered, dead-lettered nor invalid), e.g. %v", tl.Lost, tl.lostSample)
-	}
-	if tl.Duplicates > tl.InFlight {
-		h.t.Errorf("%d duplicate deliveries, more than the %d notifications in flight at the fault, e.g. %v",
-			tl.Duplicates, tl.InFlight, tl.dupSample)
 	}
 }
 

@@ -72,7 +72,7 @@ func TestJetStreamRestart(t *testing.T) {
 	g.closed.Store(false)
 
 	h.settle()
-	tl := h.count(targets)
+	tl := h.tally()
 	tl.InFlight, tl.InFlightMsgs = tokens, msgs
 	tl.Extra = append(tl.Extra, fmt.Sprintf("delivered_at_stop=%d delivered_during_shutdown=%d delivered_while_down=%d down=%s",
 		atStop, afterStop-atStop, duringDown, jsRestartDown))

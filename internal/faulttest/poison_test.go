@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -23,18 +24,20 @@ const (
 type poison struct {
 	name     string
 	stage    string
-	reason   string // the dead letter's reason contains it
-	intentID string // "" when it cannot be read
-	raw      []byte // original payload, to match letters without an intent id
-	tokens   []events.Target
+	reason   string          // the dead letter's reason contains it
+	intentID string          // its id, in the body or in the Push-Intent-Id header
+	raw      []byte          // original payload, published raw when the stage is intents
+	tokens   []events.Target // the tokens it was meant for
 }
 
-// Poison among good messages: malformed and invalid intents, a malformed
-// job, a notification APNs would refuse as too large (caught before
-// sending), an FCM override the SDK cannot represent, and a Mi message that
-// MiPush itself rejects permanently (65011, no description). Exactly those
-// are dead-lettered, each with its reason; every good token is delivered
-// exactly once; the services keep serving.
+// Poison among good messages: malformed and invalid intents, intents a
+// platform would certainly refuse (an APNs payload over 4096 bytes, a MiPush
+// notification without a description: 65011), published raw as a producer
+// without the Go publisher would, an FCM override the SDK cannot represent
+// and a malformed job. Those a platform would refuse are dead-lettered at
+// intake, with the field and the reason, before anything is sent; the FCM
+// override at its sender; every good token is delivered exactly once; the
+// services keep serving.
 func TestPoison(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "poison")
@@ -67,38 +70,58 @@ func TestPoison(t *testing.T) {
 	miBad.Notification = events.Notification{Title: "title but no description"}
 
 	poisons := []poison{
-		{name: "malformed intent JSON", stage: events.StageIntents, reason: "malformed intent",
+		{name: "malformed intent JSON", stage: events.StageIntents, reason: "malformed intent", intentID: "poison-json",
 			raw: []byte(`{"id":"poison-json","app":"demo","targets":{"tokens":[{"platform":"apns","token":"ab`)},
 		{name: "unknown platform", stage: events.StageIntents, reason: "targets.tokens[0].platform", intentID: "poison-platform",
-			raw: []byte(`{"id":"poison-platform","app":"demo","targets":{"tokens":[{"platform":"wp","token":"x1"}]},"notification":{"title":"x"}}`)},
-		{name: "APNs payload too large", stage: string(events.APNs), reason: "PayloadTooLarge", intentID: big.ID,
-			tokens: []events.Target{apnsPoison}},
+			raw:    []byte(`{"id":"poison-platform","app":"demo","targets":{"tokens":[{"platform":"wp","token":"x1"}]},"notification":{"title":"x"}}`),
+			tokens: []events.Target{{Platform: "wp", Token: "x1"}}},
+		{name: "APNs payload too large", stage: events.StageIntents, reason: "4096", intentID: big.ID,
+			raw: rawIntent(t, big), tokens: []events.Target{apnsPoison}},
 		{name: "FCM override the SDK rejects", stage: string(events.FCM), reason: "overrides.fcm.android", intentID: fcmBad.ID,
 			tokens: []events.Target{fcmPoison}},
-		{name: "Mi answer 65011", stage: string(events.Mi), reason: "65011", intentID: miBad.ID,
-			tokens: []events.Target{miPoison}},
+		{name: "MiPush title without description (65011)", stage: events.StageIntents, reason: "MiPush", intentID: miBad.ID,
+			raw: rawIntent(t, miBad), tokens: []events.Target{miPoison}},
 		{name: "malformed job", stage: string(events.Mi), reason: "malformed",
 			raw: []byte(`{"id":"poison-job","app":"demo","platform":"mi","tokens":["mi-poison"`)},
 	}
-	for _, p := range poisons[:2] {
-		if _, err := h.jsc.Publish(ctx, events.IntentSubject(app), p.raw); err != nil {
-			t.Fatal(err)
+	for _, p := range poisons {
+		if p.stage == events.StageIntents {
+			h.publishRaw(app, p.intentID, p.raw, p.tokens)
 		}
 	}
-	targets = append(targets, h.publish(big, fcmBad, miBad)...)
+	targets = append(targets, h.publish(fcmBad)...)
 	if _, err := h.jsc.Publish(ctx, events.SendSubject(events.Mi, app), poisons[5].raw); err != nil {
 		t.Fatal(err)
 	}
 	targets = append(targets, good(n/2, n)...)
 
+	// Dead tokens (the fakes report them unregistered): invalid, and once
+	// the registry knows, suppressed or invalid again, never lost.
+	var deadTokens []events.Target
+	for _, p := range events.Platforms {
+		deadTokens = append(deadTokens, events.Target{Platform: p, Token: sandbox.Token(p, 900010, true)})
+	}
+	h.publish(intent("dead-tokens", deadTokens))
+
 	settled := h.settle()
-	tl := h.count(targets)
+	if settled {
+		h.publish(intent("dead-tokens-again", deadTokens))
+		settled = h.settle()
+	}
+	tl := h.tally()
 	h.report(tl)
 	if !settled {
 		return
 	}
+	tl.wantEach(t, app, "dead-tokens", deadTokens, kindInvalid, "the provider reports them unregistered")
+	for _, tg := range deadTokens {
+		k := tokenKey{app, "dead-tokens-again", tg.Platform, tg.Token}
+		if outs := tl.byKey[k]; len(outs) != 1 || (outs[0] != kindSuppressed && outs[0] != kindInvalid) {
+			t.Errorf("%s: outcomes %v, want one: suppressed (the registry knows the token is dead) or invalid", k, outs)
+		}
+	}
 
-	letters := h.deadLetters()
+	letters := tl.letters
 	matched := make([]bool, len(letters))
 	for _, p := range poisons {
 		found := -1
@@ -106,7 +129,8 @@ func TestPoison(t *testing.T) {
 			if matched[i] || d.Stage != p.stage {
 				continue
 			}
-			if (p.intentID != "" && d.IntentID == p.intentID) || (p.raw != nil && bytes.Equal(d.Original(), p.raw)) {
+			if (p.intentID != "" && (d.IntentID == p.intentID || header(d.Headers, events.HeaderIntentID) == p.intentID)) ||
+				(p.raw != nil && bytes.Equal(d.Original(), p.raw)) {
 				found = i
 				break
 			}
@@ -120,15 +144,20 @@ func TestPoison(t *testing.T) {
 		if !strings.Contains(d.Reason, p.reason) {
 			t.Errorf("%s: dead letter reason %q, want it to name %q", p.name, d.Reason, p.reason)
 		}
+		if d.Attempts != 1 {
+			t.Errorf("%s: dead-lettered after %d deliveries, want the first", p.name, d.Attempts)
+		}
 		if len(d.Original()) == 0 {
 			t.Errorf("%s: dead letter without the original message", p.name)
 		}
 		for _, tg := range p.tokens {
-			if !containsToken(d.Tokens, tg.Token) {
+			if p.stage != events.StageIntents && !containsToken(d.Tokens, tg.Token) {
 				t.Errorf("%s: dead letter tokens %v lack %s", p.name, d.Tokens, tg.Token)
 			}
-			if n := h.delivered(tg); n != 0 {
-				t.Errorf("%s: poisoned token delivered %d times", p.name, n)
+			if tg.Platform.Valid() {
+				if n := h.delivered(tg); n != 0 {
+					t.Errorf("%s: poisoned token delivered %d times", p.name, n)
+				}
 			}
 		}
 	}

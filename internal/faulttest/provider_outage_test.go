@@ -54,7 +54,7 @@ func TestProvider503(t *testing.T) {
 	answered := px.answered.Load()
 
 	h.settle()
-	tl := h.count(targets)
+	tl := h.tally()
 	tl.Extra = append(tl.Extra, fmt.Sprintf("outage=%s answers_503=%d tokens_in_outage=%d", outageFor, answered, len(targets)-int(before)))
 	h.report(tl)
 	if tl.DeadLetters != 0 {

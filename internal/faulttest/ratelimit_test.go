@@ -22,6 +22,10 @@ const (
 	stormFactor        = 2.5
 	stormRetryAfter    = 2 * time.Second
 	stormFCMQuotaShare = 0.1
+	// fcmHoldRefusals is how many requests FCM refuses in the
+	// fcm-quota-hold scenario: the sender probes once per Retry-After while
+	// it holds the project, so the hold lasts about as many of them.
+	fcmHoldRefusals = 8
 )
 
 // A storm of 429 answers with Retry-After from APNs and FCM: every APNs
@@ -45,7 +49,6 @@ func TestRateLimitStorm(t *testing.T) {
 	h.runInProcess(services{dispatcher: true, sink: true, senders: []events.Platform{events.APNs, events.FCM}})
 
 	start := time.Now()
-	var targets []events.Target
 	for i := range n {
 		var tgs []events.Target
 		for _, p := range []events.Platform{events.APNs, events.FCM} {
@@ -53,11 +56,11 @@ func TestRateLimitStorm(t *testing.T) {
 				tgs = append(tgs, events.Target{Platform: p, Token: token(p, i*stormPerPlatform+j)})
 			}
 		}
-		targets = append(targets, h.publish(intent(fmt.Sprintf("rl-%d", i), tgs))...)
+		h.publish(intent(fmt.Sprintf("rl-%d", i), tgs))
 	}
 	h.settle()
 	took := time.Since(start)
-	tl := h.count(targets)
+	tl := h.tally()
 	fcmRefused := h.fcm.SendRequests() - h.fcm.TotalDelivered()
 	tl.Extra = append(tl.Extra, fmt.Sprintf("apns_429=%d fcm_429=%d retry_after=%s fcm_quota=%d/s storm_took=%.1fs",
 		refusals, fcmRefused, stormRetryAfter, quota, took.Seconds()))
@@ -76,31 +79,32 @@ func TestRateLimitStorm(t *testing.T) {
 
 // A count-based FCM storm meets the sender's project hold after
 // QUOTA_EXCEEDED: while the project is held, jobs are answered Retry without
-// any request. Those rate limits must not spend the retry budget (they once
-// did, and every token here was dead-lettered after about 215 requests):
-// with a budget of 4 attempts, 20 jobs of 5 tokens and FCM refusing the
-// next 250 requests, every token still ends delivered.
+// any request, and one probe request per Retry-After tests the quota. Those
+// rate limits must not spend the retry budget (they once did, and every
+// token here was dead-lettered): with a budget of 4 attempts, 20 jobs of 5
+// tokens and FCM refusing the next fcmHoldRefusals requests (a hold of at
+// least that many Retry-After periods, far longer than 4 attempts' backoff),
+// every token still ends delivered.
 func TestFCMHoldDoesNotSpendAttempts(t *testing.T) {
 	t.Parallel()
-	const jobs, perJob, attempts, refusals = 20, 5, 4, 250
+	const jobs, perJob, attempts, refusals = 20, 5, 4, fcmHoldRefusals
 	h := newHarness(t, "fcm-quota-hold")
 	h.fcm.FailNext(refusals, providertest.RateLimited, stormRetryAfter)
 	h.runInProcess(services{dispatcher: true, sink: true, senders: []events.Platform{events.FCM}, maxAttempts: attempts})
-	var targets []events.Target
 	for i := range jobs {
 		tgs := make([]events.Target, perJob)
 		for j := range tgs {
 			tgs[j] = events.Target{Platform: events.FCM, Token: token(events.FCM, i*perJob+j)}
 		}
-		targets = append(targets, h.publish(intent(fmt.Sprintf("hold-%d", i), tgs))...)
+		h.publish(intent(fmt.Sprintf("hold-%d", i), tgs))
 	}
 	h.settle()
-	tl := h.count(targets)
+	tl := h.tally()
 	requests := h.fcm.SendRequests()
 	tl.Extra = append(tl.Extra, fmt.Sprintf("fcm_requests=%d max_attempts=%d", requests, attempts))
 	h.report(tl)
-	if want := int64(tl.DeadTokens * attempts); requests < want {
+	if want := int64(tl.Dead() * attempts); requests < want {
 		t.Errorf("%d tokens dead-lettered after %d attempts each, but FCM got only %d requests (want ≥ %d): attempts were spent without sending",
-			tl.DeadTokens, attempts, requests, want)
+			tl.Dead(), attempts, requests, want)
 	}
 }

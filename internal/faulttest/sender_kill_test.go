@@ -60,7 +60,7 @@ func TestSenderSIGKILL(t *testing.T) {
 	sender.restart()
 
 	h.settle()
-	tl := h.count(targets)
+	tl := h.tally()
 	tl.InFlight, tl.InFlightMsgs = tokens, msgs
 	tl.Extra = append(tl.Extra, fmt.Sprintf("delivered_at_kill=%d", atKill))
 	h.report(tl)
