@@ -4,6 +4,8 @@ package feedback
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -34,13 +36,34 @@ func (p *Publisher) Publish(ctx context.Context, fbs []events.Feedback) error {
 			return fmt.Errorf("encode feedback: %w", err)
 		}
 		msg := &nats.Msg{Subject: events.FeedbackSubject(fbs[i].Platform, fbs[i].App), Data: b}
-		f, err := p.js.PublishMsgAsync(msg)
+		var opts []jetstream.PublishOpt
+		if id := MsgID(&fbs[i]); id != "" {
+			opts = append(opts, jetstream.WithMsgID(id))
+		}
+		f, err := p.js.PublishMsgAsync(msg, opts...)
 		if err != nil {
 			return fmt.Errorf("publish feedback: %w", err)
 		}
 		futures = append(futures, f)
 	}
 	return WaitAll(ctx, futures)
+}
+
+// MsgID is the Nats-Msg-Id of a final outcome: one per app, intent, job,
+// platform, token and outcome. A job redelivered after its feedback was
+// stored (a server restart lost the ack) publishes the same events again;
+// inside the dedup window the stream keeps one, so subscribers see each
+// token's final outcome once. `failed` has no id: every attempt is news.
+func MsgID(f *events.Feedback) string {
+	if f.Outcome == events.Failed {
+		return ""
+	}
+	h := sha256.New()
+	for _, part := range []string{f.App, f.IntentID, f.JobID, string(f.Platform), f.Token, string(f.Outcome)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return "fb-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // WaitAll waits for every publish acknowledgement, returning the first error.
