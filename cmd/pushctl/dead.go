@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,27 @@ func (f *deadFilter) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.since, "since", 0, "only dead letters newer than this (0: all)")
 	fs.Uint64Var(&f.seq, "seq", 0, "only the dead letter with this PUSH_DEAD sequence")
 	fs.IntVar(&f.limit, "n", 0, "at most this many (0: all)")
+}
+
+// check refuses a stage or app no dead letter can have: a typo would
+// otherwise match nothing and report "0 replayed" (or purged) as success.
+func (f *deadFilter) check() error {
+	if f.stage != "" && !slices.Contains(deadStages(), f.stage) {
+		return fmt.Errorf("unknown stage %q (want %s)", f.stage, strings.Join(deadStages(), ", "))
+	}
+	if f.app != "" && !events.ValidApp(f.app) {
+		return fmt.Errorf("app %q: names are 1-64 characters of A-Z a-z 0-9 _ -", f.app)
+	}
+	return nil
+}
+
+// deadStages lists the stages of dead letters.
+func deadStages() []string {
+	out := []string{events.StageIntents}
+	for _, p := range events.Platforms {
+		out = append(out, events.SenderStage(p))
+	}
+	return append(out, events.StageFeedback)
 }
 
 func (f *deadFilter) subject() string {
@@ -115,6 +137,9 @@ func (c *cli) dead(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := f.check(); err != nil {
+		return fmt.Errorf("dead %s: %w", verb, err)
+	}
 	nc, js, err := c.connect(common)
 	if err != nil {
 		return err
@@ -125,8 +150,9 @@ func (c *cli) dead(ctx context.Context, args []string) error {
 		count := 0
 		err := f.each(ctx, js, func(e entry) error {
 			count++
-			fmt.Fprintf(c.stdout, "%-6d %s stage=%s app=%s intent=%s attempts=%d tokens=%d reason=%q\n",
-				e.seq, e.d.At.Format(time.RFC3339), e.d.Stage, e.d.App, e.d.IntentID, e.d.Attempts, len(e.d.Tokens), e.d.Reason)
+			fmt.Fprintf(c.stdout, "%-6d %s stage=%s app=%s intent=%s attempts=%d tokens=%d%s reason=%q\n",
+				e.seq, e.d.At.Format(time.RFC3339), e.d.Stage, e.d.App, e.d.IntentID, e.d.Attempts,
+				len(e.d.Tokens)+e.d.TokensOmitted, truncatedNote(e.d), e.d.Reason)
 			return nil
 		})
 		fmt.Fprintf(c.stdout, "%d dead letters\n", count)
@@ -138,6 +164,10 @@ func (c *cli) dead(ctx context.Context, args []string) error {
 		return f.each(ctx, js, func(e entry) error {
 			b, _ := json.MarshalIndent(e.d, "", "  ")
 			fmt.Fprintln(c.stdout, string(b))
+			if e.d.Truncated {
+				// On stderr: stdout stays the dead letter's JSON.
+				fmt.Fprintf(c.stderr, "dead letter %d is %v\n", e.seq, errTruncated(e.d))
+			}
 			return nil
 		})
 	case "replay":
@@ -156,10 +186,11 @@ func (c *cli) replay(ctx context.Context, js jetstream.JetStream, f *deadFilter,
 	if err != nil {
 		return err
 	}
-	replayed := 0
+	replayed, skipped := 0, 0
 	err = f.each(ctx, js, func(e entry) error {
 		msg, id, err := replayMsg(e)
 		if err != nil {
+			skipped++
 			fmt.Fprintf(c.stderr, "skip %d: %v\n", e.seq, err)
 			return nil
 		}
@@ -176,12 +207,37 @@ func (c *cli) replay(ctx context.Context, js jetstream.JetStream, f *deadFilter,
 		return nil
 	})
 	fmt.Fprintf(c.stdout, "%d replayed\n", replayed)
+	if err == nil && skipped > 0 {
+		// Kept in PUSH_DEAD; a script must not take them for replayed.
+		err = fmt.Errorf("dead replay: %d dead letters not replayable, kept", skipped)
+	}
 	return err
+}
+
+// errTruncated says why a truncated dead letter cannot be replayed: only a
+// prefix of its original message was kept, with the whole one's size and
+// SHA-256.
+func errTruncated(d events.DeadLetter) error {
+	return fmt.Errorf("truncated (%d bytes, sha256 %s): not replayable", d.PayloadSize, d.PayloadSHA256)
+}
+
+// truncatedNote marks a truncated dead letter in dead list.
+func truncatedNote(d events.DeadLetter) string {
+	switch {
+	case !d.Truncated:
+		return ""
+	case d.TokensOmitted > 0:
+		return fmt.Sprintf(" (%d omitted) truncated", d.TokensOmitted)
+	}
+	return " truncated"
 }
 
 // replayMsg rebuilds the message a dead letter holds, with a fresh dedup id
 // so that the stream does not take it for the original.
 func replayMsg(e entry) (*nats.Msg, string, error) {
+	if e.d.Truncated {
+		return nil, "", errTruncated(e.d)
+	}
 	body := e.d.Original()
 	if len(body) == 0 || e.d.Subject == "" {
 		return nil, "", errors.New("no original message to replay")

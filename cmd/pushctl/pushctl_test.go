@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +308,64 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	}
 	if s.CachedInfo().Config.MaxAge != 48*time.Hour {
 		t.Fatalf("feedback retention %v, want 48h", s.CachedInfo().Config.MaxAge)
+	}
+}
+
+// A dead letter truncated to fit (its payload only a prefix, with the
+// whole one's size and SHA-256) says so in dead list and dead show, and
+// dead replay names why it cannot be replayed, keeps it and fails, instead
+// of "no original message to replay". A stage no dead letter can have is
+// refused instead of matching nothing and reporting "0 replayed".
+func TestDeadTruncatedAndUnknownStage(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	in := `{"id":"big","app":"demo","targets":{"alias":"u"},"notification":{"title":"t"},"pad":"` + strings.Repeat("x", 3000) + `"}`
+	d := events.DeadLetter{Stage: events.StageIntents, App: "demo", Reason: "too large", Attempts: 1,
+		Subject: events.IntentSubject("demo"), IntentID: "big"}
+	d.SetPayload([]byte(in))
+	b, err := d.Encode(1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored events.DeadLetter
+	if err := json.Unmarshal(b, &stored); err != nil || !stored.Truncated {
+		t.Fatalf("test dead letter not truncated: %v", err)
+	}
+	if _, err := e.js.Publish(ctx, events.DeadSubject(d.Stage, d.App), b); err != nil {
+		t.Fatal(err)
+	}
+	why := fmt.Sprintf("truncated (%d bytes, sha256 %s): not replayable", len(in), stored.PayloadSHA256)
+
+	out, err := e.run(t, "", "dead", "list")
+	if err != nil || !strings.Contains(out, " truncated ") || !strings.Contains(out, "1 dead letters") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = e.run(t, "", "dead", "show", "1")
+	if err != nil || !strings.Contains(out, `"truncated": true`) || !strings.Contains(out, why) {
+		t.Fatalf("show: %v\n%s\nwant %q", err, out, why)
+	}
+	out, err = e.run(t, "", "dead", "replay", "--stage", "intents")
+	if err == nil || !strings.Contains(out, "skip 1: "+why) || strings.Contains(out, "no original message") {
+		t.Fatalf("replay: %v\n%s\nwant an error and %q", err, out, why)
+	}
+	if n := e.msgs(t, events.StreamDead); n != 1 {
+		t.Fatalf("%d dead letters left, want the truncated one kept", n)
+	}
+	if n := e.msgs(t, events.StreamIntents); n != 0 {
+		t.Fatalf("%d intents published from a truncated dead letter", n)
+	}
+
+	for _, verb := range []string{"replay", "list", "purge"} {
+		out, err = e.run(t, "", "dead", verb, "--stage", "nosuch")
+		if err == nil || !strings.Contains(err.Error(), `unknown stage "nosuch"`) || !strings.Contains(err.Error(), "intents, apns, fcm, mi, feedback") ||
+			strings.Contains(out, "0 replayed") {
+			t.Fatalf("dead %s --stage nosuch: %v\n%s", verb, err, out)
+		}
+	}
+	if _, err := e.run(t, "", "dead", "replay", "--app", "a.b"); err == nil || !strings.Contains(err.Error(), `app "a.b"`) {
+		t.Fatalf("dead replay --app a.b: %v", err)
+	}
+	if n := e.msgs(t, events.StreamDead); n != 1 {
+		t.Fatalf("%d dead letters left, want 1", n)
 	}
 }

@@ -59,8 +59,8 @@ func (c *cli) tail(ctx context.Context, args []string) error {
 			if json.Unmarshal(msg.Data(), &d) != nil {
 				continue
 			}
-			fmt.Fprintf(c.stdout, "%s dead stage=%s app=%s intent=%s attempts=%d tokens=%d reason=%q\n",
-				d.At.Format(time.RFC3339), d.Stage, d.App, d.IntentID, d.Attempts, len(d.Tokens), d.Reason)
+			fmt.Fprintf(c.stdout, "%s dead stage=%s app=%s intent=%s attempts=%d tokens=%d%s reason=%q\n",
+				d.At.Format(time.RFC3339), d.Stage, d.App, d.IntentID, d.Attempts, len(d.Tokens)+d.TokensOmitted, truncatedNote(d), d.Reason)
 			n++
 			continue
 		}

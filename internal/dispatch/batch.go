@@ -3,15 +3,19 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/feedback"
+	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -41,6 +45,12 @@ func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, in *events
 	if err == nil {
 		err = out.waitAcks(ctx)
 	}
+	if errors.Is(err, tokens.ErrInvalidDevice) {
+		// The registry refuses the query itself (an alias or tag it cannot
+		// hold): no retry can change that, so it is dead-lettered now with
+		// the reason instead of being retried until its attempts run out.
+		return d.refused(ctx, in, out, err)
+	}
 	if err != nil {
 		// Jobs already stored are deduplicated by id when this comes back.
 		d.cfg.Logger.Warn("dispatch failed, will retry", "intent_id", in.ID, "app", in.App, "err", err)
@@ -48,6 +58,22 @@ func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, in *events
 	}
 	d.done(ctx, in, out)
 	return consumer.Done()
+}
+
+// refused dead-letters an intent whose audience the registry refused. The
+// registry checks the query before it reads any device, so nothing was
+// batched; whatever was is still settled first, so that no token is left
+// without its outcome.
+func (d *Dispatcher) refused(ctx context.Context, in *events.Intent, out *batcher, cause error) consumer.Verdict {
+	err := out.flushAll(ctx)
+	if err == nil {
+		err = out.waitAcks(ctx)
+	}
+	if err != nil {
+		d.cfg.Logger.Warn("dispatch failed, will retry", "intent_id", in.ID, "app", in.App, "err", err)
+		return consumer.RetryAfter(0, "publish", err.Error())
+	}
+	return *d.reject(in.App, in.ID, "invalid", fmt.Sprintf("targets refused by the token registry: %v", cause))
 }
 
 // done counts and logs a dispatched intent.
@@ -209,7 +235,7 @@ func (b *batcher) flush(ctx context.Context, p events.Platform) error {
 	msg := &nats.Msg{Subject: events.SendSubject(p, b.in.App), Data: data}
 	// Job ids derive from intent ids, which are unique only within an app,
 	// while a stream deduplicates across all its subjects.
-	f, err := b.d.js.PublishMsgAsync(msg, jetstream.WithMsgID(events.IntentMsgID(b.in.App, job.ID)))
+	f, err := b.d.js.PublishMsgAsync(msg, jetstream.WithMsgID(events.JobMsgID(b.in.App, job.ID)))
 	if err != nil {
 		return fmt.Errorf("publish job: %w", err)
 	}
@@ -238,12 +264,12 @@ func (b *batcher) deadJob(ctx context.Context, job *events.Job, data []byte, rea
 		dl.Stream, dl.Seq = meta.Stream, meta.Sequence.Stream
 	}
 	dl.SetPayload(data)
-	body, err := dl.Encode(events.DefaultMaxDeadLetterBytes)
+	body, err := dl.Encode(maxDeadLetterBytes(b.d.js))
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
 	msg := &nats.Msg{Subject: events.DeadSubject(events.StageIntents, job.App), Data: body}
-	msg.Header = nats.Header{events.HeaderReason: {reason}, events.HeaderStage: {events.StageIntents}}
+	msg.Header = nats.Header{events.HeaderReason: {headerValue(reason)}, events.HeaderStage: {events.StageIntents}}
 	f, err := b.d.js.PublishMsgAsync(msg, jetstream.WithMsgID("dead."+events.IntentMsgID(job.App, job.ID)))
 	if err != nil {
 		return fmt.Errorf("publish dead letter: %w", err)
@@ -274,3 +300,45 @@ func platformOverrides(o *events.Overrides, p events.Platform) *events.Overrides
 	}
 	return &out
 }
+
+// deadLetterHeadroom is left below the server's max_payload for a dead
+// letter's NATS headers (reason, stage, message id), as the runner does.
+const deadLetterHeadroom = 4 << 10
+
+// maxDeadLetterBytes is the most bytes a dead letter may take:
+// events.DefaultMaxDeadLetterBytes, lowered to what the server accepts when
+// js exposes its connection (a jetstream.JetStream does).
+func maxDeadLetterBytes(js jetstream.Publisher) int {
+	limit := events.DefaultMaxDeadLetterBytes
+	if c, ok := js.(interface{ Conn() *nats.Conn }); ok {
+		if nc := c.Conn(); nc != nil {
+			if mp := int(nc.MaxPayload()); mp > deadLetterHeadroom {
+				limit = min(limit, mp-deadLetterHeadroom)
+			}
+		}
+	}
+	return limit
+}
+
+// headerValue makes s usable as a header value: one line (a CR or LF in a
+// header makes the whole message unpublishable), at most 200 bytes, cut at
+// a rune boundary. The dead letter's body keeps the whole reason.
+func headerValue(s string) string {
+	s = strings.Map(func(c rune) rune {
+		if c < ' ' || c == 0x7f {
+			return ' '
+		}
+		return c
+	}, s)
+	if len(s) <= maxHeaderValue {
+		return s
+	}
+	n := maxHeaderValue
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// maxHeaderValue bounds a Push-Reason header.
+const maxHeaderValue = 200

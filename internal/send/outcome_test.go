@@ -320,3 +320,45 @@ func seriesCount(c prometheus.Collector) int {
 	}
 	return n
 }
+
+// Job ids derive from intent ids, unique only within an app: two apps'
+// jobs with the same id and tokens that both fail must both be re-queued.
+// The retry's Nats-Msg-Id is "<app>:<id>" like the dispatcher's job ids;
+// before, it was the bare id, and the second app's retry was dropped by
+// PUSH_RETRY_<P>'s dedup window as a duplicate of the first, its tokens
+// left without an outcome.
+func TestRequeueIsAppScoped(t *testing.T) {
+	// Part of each job fails: its first token is re-queued.
+	p := &scripted{script: []func(*events.Job) []provider.Result{func(job *events.Job) []provider.Result {
+		rs := provider.All(job.Tokens, provider.Delivered, "", nil)
+		rs[0] = provider.Result{Token: job.Tokens[0], Kind: provider.Retry, Reason: "503", Err: provider.ErrUnavailable}
+		return rs
+	}}}
+	svc, js := newTestService(t, Config{Platform: events.APNs, RetryBase: time.Hour, RetryMax: time.Hour}, p)
+	ctx := context.Background()
+	for _, app := range []string{"shop", "demo"} {
+		b, _ := json.Marshal(events.Job{ID: "same.apns.0.1a2b3c4d", IntentID: "same", App: app, Platform: events.APNs,
+			Tokens: []string{"aa", "bb"}, Notification: events.Notification{Title: "t"}, CreatedAt: time.Now()})
+		if v := svc.Handle(ctx, jobMsg{data: b}); v.Action != consumer.Ack {
+			t.Fatalf("%s: verdict %+v, want ack (tokens re-queued)", app, v)
+		}
+	}
+	stream, err := js.Stream(ctx, events.RetryStream(events.APNs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"shop", "demo"} {
+		id := events.RetryJobID("same.apns.0.1a2b3c4d", 1)
+		m, err := stream.GetLastMsgForSubject(ctx, events.RetrySubject(events.APNs, app, id))
+		if err != nil {
+			t.Fatalf("%s: no re-queued job on %s (%d in the stream): %v", app, events.RetrySubject(events.APNs, app, id), retryMsgs(t, js, events.APNs), err)
+		}
+		if got, want := m.Header.Get(jetstream.MsgIDHeader), events.JobMsgID(app, id); got != want || want != app+":"+id {
+			t.Errorf("%s: Nats-Msg-Id %q, want %q", app, got, app+":"+id)
+		}
+		job, err := events.DecodeJob(m.Data)
+		if err != nil || job.App != app || job.Generation != 1 || len(job.Tokens) != 1 || job.Tokens[0] != "aa" {
+			t.Fatalf("%s: re-queued job %+v, %v", app, job, err)
+		}
+	}
+}

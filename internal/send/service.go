@@ -285,7 +285,7 @@ func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string,
 	}
 	target := events.RetryDueSubject(job.Platform, job.App)
 	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data}
-	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(next.ID),
+	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(events.JobMsgID(job.App, next.ID)),
 		jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 	if err == nil {
 		s.m.Jobs.WithLabelValues(string(job.Platform)).Inc()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -148,6 +149,10 @@ func sameJob(a, b *events.Job) bool {
 func FuzzDecodeFeedback(f *testing.F) {
 	f.Add([]byte(`{"app":"shop","platform":"apns","token":"ab","outcome":"invalid_token","reason":"Unregistered","intent_id":"i","job_id":"j","at":"2025-01-02T03:04:05Z","provider_at":"2025-01-01T00:00:00.123Z"}`))
 	f.Add([]byte(`{"app":"shop","platform":"fcm","token":"t","outcome":"token_replaced","new_token":"u","at":"2025-01-02T03:04:05+02:00"}`))
+	// An alias or tag intent cancelled before its audience was resolved:
+	// the one event that may name no token.
+	f.Add([]byte(`{"app":"shop","platform":"mi","token":"","outcome":"cancelled","reason":"cancelled before resolution","intent_id":"i","at":"2025-01-02T03:04:05Z"}`))
+	f.Add([]byte(`{"app":"shop","platform":"apns","outcome":"cancelled","at":"2025-01-02T03:04:05Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fb, err := events.DecodeFeedback(b)
 		if err != nil {
@@ -156,8 +161,26 @@ func FuzzDecodeFeedback(f *testing.F) {
 			}
 			return
 		}
-		if fb.App == "" || fb.Token == "" || !fb.Platform.Valid() || fb.Outcome == "" {
-			t.Fatalf("accepted feedback without app, platform, token or outcome: %#v", fb)
+		if !events.ValidApp(fb.App) || !fb.Platform.Valid() || !slices.Contains(events.Outcomes, fb.Outcome) {
+			t.Fatalf("accepted feedback without a valid app, platform or outcome: %#v", fb)
+		}
+		// Only a cancelled event may name no token; any token named is a
+		// sane one, and new_token comes with token_replaced and only then.
+		if fb.Token == "" && fb.Outcome != events.Cancelled {
+			t.Fatalf("accepted %s feedback without a token: %#v", fb.Outcome, fb)
+		}
+		if fb.Token != "" {
+			if err := events.CheckToken(fb.Token); err != nil {
+				t.Fatalf("accepted feedback with a bad token: %v: %#v", err, fb)
+			}
+		}
+		if (fb.Outcome == events.TokenReplaced) != (fb.NewToken != "") {
+			t.Fatalf("accepted new_token %q with outcome %s", fb.NewToken, fb.Outcome)
+		}
+		if fb.NewToken != "" {
+			if err := events.CheckToken(fb.NewToken); err != nil || fb.NewToken == fb.Token {
+				t.Fatalf("accepted a bad new_token (%v): %#v", err, fb)
+			}
 		}
 		_ = fb.EffectiveTime()
 		enc, err := json.Marshal(fb)

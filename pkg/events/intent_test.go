@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -183,5 +184,67 @@ func TestOversizeIntentNamesTheLimit(t *testing.T) {
 func TestCancelledIsAnOutcome(t *testing.T) {
 	if !slices.Contains(events.Outcomes, events.Cancelled) || events.Cancelled != "cancelled" {
 		t.Fatalf("Outcomes %v lacks cancelled", events.Outcomes)
+	}
+}
+
+// An intent's explicit tokens follow CheckToken, the rule the feedback-sink
+// applies to the feedback they get, and its alias or tag the registry's
+// label rule (no white space, no control characters): before, a token or
+// alias with a control character or a Unicode space was accepted here and
+// its feedback refused by the sink, or its alias refused by the registry.
+func TestIntentNamesFollowSinkAndRegistryRules(t *testing.T) {
+	intent := func(targets string) []byte {
+		return []byte(`{"id":"a","app":"shop","targets":` + targets + `,"notification":{"title":"t","body":"b"}}`)
+	}
+	bad := []struct{ name, s string }{
+		{"BEL", "a\u0007b"}, {"DEL", "a\u007fb"}, {"C1 NEL", "a\u0085b"}, {"C1 CSI", "a\u009bb"},
+		{"no-break space", "a\u00a0b"}, {"line separator", "a\u2028b"}, {"ideographic space", "a\u3000b"},
+		{"tab", "a\tb"}, {"vertical tab", "a\vb"}, {"form feed", "a\fb"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			q, _ := json.Marshal(tc.s)
+			for field, targets := range map[string]string{
+				"targets.tokens[0].token": `{"tokens":[{"platform":"mi","token":` + string(q) + `}]}`,
+				"targets.alias":           `{"alias":` + string(q) + `}`,
+				"targets.tag":             `{"tag":` + string(q) + `}`,
+			} {
+				_, err := events.DecodeIntent(intent(targets), events.Limits{})
+				var ve *events.ValidationError
+				if !errors.As(err, &ve) || ve.Field != field {
+					t.Errorf("%s %q: err = %v, want a ValidationError on %s", field, tc.s, err, field)
+				}
+			}
+			if events.CheckToken(tc.s) == nil {
+				t.Errorf("CheckToken accepts %q", tc.s)
+			}
+		})
+	}
+	for _, ok := range []string{"user-42", "user@example.com", "ünïcödé", "日本語", "a:b/c+d=", strings.Repeat("é", 256)} {
+		q, _ := json.Marshal(ok)
+		for _, targets := range []string{`{"alias":` + string(q) + `}`, `{"tag":` + string(q) + `}`} {
+			if _, err := events.DecodeIntent(intent(targets), events.Limits{}); err != nil {
+				t.Errorf("%s: %v", targets, err)
+			}
+		}
+	}
+	if _, err := events.DecodeIntent(intent(`{"alias":"`+strings.Repeat("é", 257)+`"}`), events.Limits{}); err == nil {
+		t.Error("a 257-character alias was accepted")
+	}
+	// A label is refused exactly when the registry's rule refuses it: for
+	// every rune of the BMP.
+	for r := rune(0); r < 0x10000; r++ {
+		if r >= 0xd800 && r <= 0xdfff {
+			continue
+		}
+		s := "a" + string(r) + "b"
+		registryOK := !unicode.IsSpace(r) && !unicode.IsControl(r)
+		if got := events.ValidLabel(s); got != registryOK {
+			t.Errorf("ValidLabel(%q) = %v, registry rule says %v", s, got, registryOK)
+		}
+		tokenOK := registryOK && r != ','
+		if got := events.CheckToken(s) == nil; got != tokenOK {
+			t.Errorf("CheckToken(%q) = %v, want %v", s, got, tokenOK)
+		}
 	}
 }

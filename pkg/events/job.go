@@ -49,11 +49,18 @@ func JobID(intentID string, p Platform, batch int, tokens []string) string {
 
 // RetryJobID is the id of a job's re-queued part at a generation: the
 // original job's id with ".g<generation>", so ids stay short however often
-// a job is re-queued.
+// a job is re-queued. Like every job id it is unique only within its app:
+// publish it with JobMsgID.
 func RetryJobID(jobID string, generation int) string {
 	root, _, _ := strings.Cut(jobID, ".g")
 	return fmt.Sprintf("%s.g%d", root, generation)
 }
+
+// JobMsgID is the Nats-Msg-Id of a job, first or re-queued: "<app>:<id>".
+// Job ids derive from intent ids, unique only within an app, while a stream
+// deduplicates across all its subjects: two apps' jobs (or retries) with
+// the same id must not be taken for one.
+func JobMsgID(app, jobID string) string { return IntentMsgID(app, jobID) }
 
 // Expired reports whether the job's notification expiry has passed at now.
 func (j *Job) Expired(now time.Time) bool {

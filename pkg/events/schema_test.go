@@ -81,11 +81,75 @@ func TestDocExamplesMatchSchemaAndValidation(t *testing.T) {
 	for _, path := range invalid {
 		t.Run("invalid/"+filepath.Base(path), func(t *testing.T) {
 			b, v := load(t, path)
+			if strings.HasPrefix(filepath.Base(path), "feedback") {
+				if err := feedback.Validate(v); err == nil {
+					t.Error("schema accepts a documented counter-example")
+				}
+				if _, err := events.DecodeFeedback(b); err == nil {
+					t.Error("DecodeFeedback accepts a documented counter-example")
+				}
+				return
+			}
 			if err := intent.Validate(v); err == nil {
 				t.Error("schema accepts a documented counter-example")
 			}
 			if _, err := events.DecodeIntent(b, events.Limits{}); err == nil {
 				t.Error("DecodeIntent accepts a documented counter-example")
+			}
+		})
+	}
+}
+
+// The feedback schema and DecodeFeedback agree on what an event may be:
+// a tokenless event only when cancelled, app names that are subject
+// tokens, tokens without white space, control characters or commas, and
+// new_token with token_replaced only.
+func TestFeedbackSchemaAgreesWithDecode(t *testing.T) {
+	schema := compile(t, "feedback.schema.json")
+	const at = `,"at":"2026-11-25T10:00:00Z"}`
+	tests := []struct {
+		name, body string
+		ok         bool
+	}{
+		{"delivered", `{"app":"shop","platform":"apns","token":"ab01","outcome":"delivered"` + at, true},
+		{"cancelled with a token", `{"app":"shop","platform":"apns","token":"ab01","outcome":"cancelled"` + at, true},
+		{"cancelled without a token", `{"app":"shop","platform":"fcm","token":"","outcome":"cancelled","reason":"alias"` + at, true},
+		{"replacement", `{"app":"shop","platform":"fcm","token":"t","outcome":"token_replaced","new_token":"u"` + at, true},
+		{"app with dashes", `{"app":"my_shop-2","platform":"mi","token":"abc+/=","outcome":"failed"` + at, true},
+		{"empty token, delivered", `{"app":"shop","platform":"apns","token":"","outcome":"delivered"` + at, false},
+		{"empty token, expired", `{"app":"shop","platform":"apns","token":"","outcome":"expired"` + at, false},
+		{"app with a dot", `{"app":"shop.x","platform":"apns","token":"ab","outcome":"delivered"` + at, false},
+		{"app with a wildcard", `{"app":">","platform":"apns","token":"ab","outcome":"delivered"` + at, false},
+		{"empty app", `{"app":"","platform":"apns","token":"ab","outcome":"delivered"` + at, false},
+		{"app too long", `{"app":"` + strings.Repeat("a", 65) + `","platform":"apns","token":"ab","outcome":"delivered"` + at, false},
+		{"token with a space", `{"app":"shop","platform":"mi","token":"a b","outcome":"failed"` + at, false},
+		{"token with a tab", `{"app":"shop","platform":"mi","token":"a\tb","outcome":"failed"` + at, false},
+		{"token with a comma", `{"app":"shop","platform":"mi","token":"a,b","outcome":"failed"` + at, false},
+		{"token with NUL", `{"app":"shop","platform":"mi","token":"a\u0000b","outcome":"failed"` + at, false},
+		{"token with DEL", `{"app":"shop","platform":"mi","token":"a\u007fb","outcome":"failed"` + at, false},
+		{"token with a C1 control", `{"app":"shop","platform":"mi","token":"a\u0085b","outcome":"failed"` + at, false},
+		{"token with a no-break space", `{"app":"shop","platform":"mi","token":"a\u00a0b","outcome":"failed"` + at, false},
+		{"token with an ideographic space", `{"app":"shop","platform":"mi","token":"a\u3000b","outcome":"failed"` + at, false},
+		{"cancelled token with a space", `{"app":"shop","platform":"apns","token":" ","outcome":"cancelled"` + at, false},
+		{"replacement without new_token", `{"app":"shop","platform":"fcm","token":"t","outcome":"token_replaced"` + at, false},
+		{"replacement with an empty new_token", `{"app":"shop","platform":"fcm","token":"t","outcome":"token_replaced","new_token":""` + at, false},
+		{"new_token with a comma", `{"app":"shop","platform":"fcm","token":"t","outcome":"token_replaced","new_token":"u,v"` + at, false},
+		{"new_token with delivered", `{"app":"shop","platform":"fcm","token":"t","outcome":"delivered","new_token":"u"` + at, false},
+		{"new_token with cancelled", `{"app":"shop","platform":"fcm","token":"","outcome":"cancelled","new_token":"u"` + at, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := jsonschema.UnmarshalJSON(strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaErr := schema.Validate(v)
+			_, decodeErr := events.DecodeFeedback([]byte(tt.body))
+			if (schemaErr == nil) != tt.ok {
+				t.Errorf("schema: %v, want ok=%v", schemaErr, tt.ok)
+			}
+			if (decodeErr == nil) != tt.ok {
+				t.Errorf("DecodeFeedback: %v, want ok=%v", decodeErr, tt.ok)
 			}
 		})
 	}

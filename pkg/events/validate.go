@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -55,9 +54,16 @@ var (
 	idPattern = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
 	// namePattern is for apps, aliases and tags: subject tokens and KV key parts.
 	namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	// labelPattern allows richer aliases and tags (they are encoded in keys).
-	labelPattern = regexp.MustCompile(`^[^\s]{1,256}$`)
+	// labelPattern allows richer aliases and tags (they are encoded in
+	// keys): 1-256 characters without white space (\s is ASCII only in Go;
+	// \p{Z} adds the Unicode spaces) or control characters, the registry's
+	// rule, so that an intent never names an alias the registry refuses.
+	labelPattern = regexp.MustCompile(`^[^\s\p{Z}\p{Cc}]{1,256}$`)
 )
+
+// ValidLabel reports whether s can be an alias or a tag: valid UTF-8 of 1
+// to 256 characters without white space or control characters.
+func ValidLabel(s string) bool { return utf8.ValidString(s) && labelPattern.MatchString(s) }
 
 // ValidApp reports whether s can name an app (it is a subject token).
 func ValidApp(s string) bool { return namePattern.MatchString(s) }
@@ -202,117 +208,20 @@ func validateMi(n *Notification, o *MiOverrides) error {
 	return nil
 }
 
-// APNs payload limits (413 PayloadTooLarge past them).
-const (
-	apnsMaxPayload     = 4096
-	apnsMaxVoIPPayload = 5120
-)
-
-// validateAPNs builds the APNs payload as pkg/provider/apns does (the same
-// keys, merges and null deletions) and checks its size: the exact size, not
-// an estimate, so that no sendable push is refused.
+// validateAPNs builds the APNs payload as pkg/provider/apns does (with the
+// same builder, APNsPayload) and checks its size: the exact size, not an
+// estimate, so that no sendable push is refused and no refused one sent.
 func validateAPNs(n *Notification, o *APNsOverrides) error {
-	pushType := n.PushType
-	if pushType == "" {
-		pushType = "alert"
-		if n.ContentAvailable && n.Title == "" && n.Body == "" && n.Sound == "" && n.Badge == nil {
-			pushType = "background"
-		}
-	}
-	b, err := apnsPayload(n, pushType, o)
+	pushType := APNsPushType(n)
+	b, err := APNsPayload(n, pushType, o)
 	if err != nil {
 		return err
 	}
-	limit := apnsMaxPayload
-	if pushType == "voip" {
-		limit = apnsMaxVoIPPayload
-	}
-	if len(b) > limit {
+	if limit := APNsPayloadLimit(pushType); len(b) > limit {
 		return invalid("notification", "the APNs payload would be %d bytes, over APNs' limit of %d for push type %s",
 			len(b), limit, pushType)
 	}
 	return nil
-}
-
-// apnsPayload is pkg/provider/apns's buildPayload, without the provider's
-// error types (this package cannot import it).
-func apnsPayload(n *Notification, pushType string, o *APNsOverrides) ([]byte, error) {
-	aps := apnsAps(n, pushType)
-	top := make(map[string]any, len(n.Data)+1)
-	for k, v := range n.Data {
-		if k == "aps" {
-			return nil, invalid("notification.data", `key "aps" is reserved by APNs; use overrides.apns.aps`)
-		}
-		top[k] = v
-	}
-	if o != nil {
-		for k, v := range o.Payload {
-			if k != "aps" {
-				mergeRaw(top, map[string]json.RawMessage{k: v})
-				continue
-			}
-			var inner map[string]json.RawMessage
-			if err := json.Unmarshal(v, &inner); err != nil {
-				return nil, invalid("overrides.apns.payload.aps", "must be a JSON object")
-			}
-			mergeRaw(aps, inner)
-		}
-		mergeRaw(aps, o.Aps)
-	}
-	top["aps"] = aps
-	b, err := json.Marshal(top)
-	if err != nil {
-		return nil, invalid("notification", "cannot encode the APNs payload: %v", err)
-	}
-	return b, nil
-}
-
-// apnsAps is the aps dictionary APNs derives from n: a background push
-// carries only content-available (and thread-id, category).
-func apnsAps(n *Notification, pushType string) map[string]any {
-	aps := map[string]any{}
-	if pushType != "background" {
-		alert := map[string]string{}
-		if n.Title != "" {
-			alert["title"] = n.Title
-		}
-		if n.Body != "" {
-			alert["body"] = n.Body
-		}
-		if len(alert) > 0 {
-			aps["alert"] = alert
-		}
-		if n.Sound != "" {
-			aps["sound"] = n.Sound
-		}
-		if n.Badge != nil {
-			aps["badge"] = *n.Badge
-		}
-		if n.MutableContent {
-			aps["mutable-content"] = 1
-		}
-	}
-	if n.ContentAvailable || pushType == "background" {
-		aps["content-available"] = 1
-	}
-	if n.ThreadID != "" {
-		aps["thread-id"] = n.ThreadID
-	}
-	if n.Category != "" {
-		aps["category"] = n.Category
-	}
-	return aps
-}
-
-// mergeRaw sets raw values into dst; a JSON null deletes the key.
-func mergeRaw(dst map[string]any, src map[string]json.RawMessage) {
-	for k, v := range src {
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			delete(dst, k)
-			continue
-		}
-		dst[k] = v
-	}
 }
 
 // Expired reports whether the notification's expiry has passed at now.
@@ -337,11 +246,11 @@ func (t *Targets) validate(lim Limits) error {
 	case kinds > 1:
 		return invalid("targets", "set exactly one of tokens, alias or tag")
 	}
-	if t.Alias != "" && !labelPattern.MatchString(t.Alias) {
-		return invalid("targets.alias", "must be 1-256 characters without spaces")
+	if t.Alias != "" && !ValidLabel(t.Alias) {
+		return invalid("targets.alias", "must be 1-256 characters without white space or control characters")
 	}
-	if t.Tag != "" && !labelPattern.MatchString(t.Tag) {
-		return invalid("targets.tag", "must be 1-256 characters without spaces")
+	if t.Tag != "" && !ValidLabel(t.Tag) {
+		return invalid("targets.tag", "must be 1-256 characters without white space or control characters")
 	}
 	if len(t.Tokens) > lim.MaxTokens {
 		return invalid("targets.tokens", "%d tokens exceed the limit of %d per intent", len(t.Tokens), lim.MaxTokens)
@@ -354,15 +263,14 @@ func (t *Targets) validate(lim Limits) error {
 		if !tg.Platform.Valid() {
 			return invalid(field+".platform", "unknown platform %q (want apns, fcm or mi)", tg.Platform)
 		}
-		switch {
-		case tg.Token == "":
-			return invalid(field+".token", "is required")
-		case len(tg.Token) > lim.MaxTokenBytes:
+		// The configured limit first, then the rule the feedback-sink and
+		// the registry apply (CheckToken): a token accepted here always
+		// gets feedback the sink takes.
+		if tg.Token != "" && len(tg.Token) > lim.MaxTokenBytes {
 			return invalid(field+".token", "%d bytes exceed the limit of %d", len(tg.Token), lim.MaxTokenBytes)
-		case !utf8.ValidString(tg.Token):
-			return invalid(field+".token", "is not valid UTF-8")
-		case strings.ContainsAny(tg.Token, " \t\r\n,"):
-			return invalid(field+".token", "must not contain spaces or commas")
+		}
+		if err := CheckToken(tg.Token); err != nil {
+			return invalid(field+".token", "%v", err)
 		}
 	}
 	return nil

@@ -10,12 +10,8 @@ import (
 	"github.com/sideshow/apns2"
 )
 
-// Push types that change how a request is built.
-const (
-	pushAlert      = "alert"
-	pushBackground = "background"
-	pushVoIP       = "voip"
-)
+// pushBackground is the push type that changes the request's priority.
+const pushBackground = "background"
 
 // topicSuffix is what Apple appends to the bundle id for each push type;
 // types absent here use the bare bundle id.
@@ -117,17 +113,10 @@ func (m *message) notification(token string) *apns2.Notification {
 	}
 }
 
-// pushTypeOf is the notification's push type: the one it names, else
-// background for a silent content-available push, else alert.
-func pushTypeOf(n *events.Notification) string {
-	switch {
-	case n.PushType != "":
-		return n.PushType
-	case n.ContentAvailable && n.Title == "" && n.Body == "" && n.Sound == "" && n.Badge == nil:
-		return pushBackground
-	}
-	return pushAlert
-}
+// pushTypeOf is the notification's push type (events.APNsPushType): the
+// one it names, else background for a silent content-available push, else
+// alert.
+func pushTypeOf(n *events.Notification) string { return events.APNsPushType(n) }
 
 // priorityOf maps pushfleet's priority: high → 10, normal → 5, unset → 10;
 // background pushes are always 5 (Apple rejects 10).
