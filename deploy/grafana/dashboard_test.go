@@ -34,9 +34,11 @@ type dashboard struct {
 	Panels     []panel `json:"panels"`
 	Templating struct {
 		List []struct {
-			Name  string          `json:"name"`
-			Type  string          `json:"type"`
-			Query json.RawMessage `json:"query"` // a string, or {"query": …}
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Query      json.RawMessage `json:"query"` // a string, or {"query": …}
+			IncludeAll bool            `json:"includeAll"`
+			AllValue   string          `json:"allValue"`
 		} `json:"list"`
 	} `json:"templating"`
 }
@@ -89,7 +91,8 @@ var (
 	descRe     = regexp.MustCompile(`fqName: "([^"]*)".*variableLabels: \{([^}]*)\}`)
 )
 
-func TestDashboardMetricsExist(t *testing.T) {
+func readDashboard(t *testing.T) *dashboard {
+	t.Helper()
 	b, err := os.ReadFile(dashboardFile)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +101,88 @@ func TestDashboardMetricsExist(t *testing.T) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatalf("%s: %v", dashboardFile, err)
 	}
+	return &d
+}
+
+// scopeVariables are the dashboard variables every query must filter on, in
+// the order they are defined: one Prometheus may scrape several pushfleet
+// deployments (namespaces), through several jobs.
+var scopeVariables = []string{"job", "namespace", "instance"}
+
+// metricSelector is a pushfleet_ metric as written, with its matchers if any.
+var metricSelector = regexp.MustCompile(`\b(pushfleet_[a-z0-9_]+)(\{[^}]*\})?`)
+
+// TestDashboardScopedByVariables checks that the job, namespace and instance
+// variables exist, match everything when "All" is selected (a series without
+// a namespace label included), and filter every metric of every panel query;
+// and that each variable's query filters on the scope variables defined
+// before it.
+func TestDashboardScopedByVariables(t *testing.T) {
+	d := readDashboard(t)
+	pos := map[string]int{}
+	for i, v := range d.Templating.List {
+		pos[v.Name] = i
+	}
+	for i, name := range scopeVariables {
+		j, ok := pos[name]
+		if !ok {
+			t.Errorf("no template variable $%s", name)
+			continue
+		}
+		v := d.Templating.List[j]
+		if v.Type != "query" || !v.IncludeAll || v.AllValue != ".*" {
+			t.Errorf("variable $%s: want a query variable with includeAll and allValue \".*\", got type %q includeAll %v allValue %q",
+				name, v.Type, v.IncludeAll, v.AllValue)
+		}
+		if i > 0 && j < pos[scopeVariables[i-1]] {
+			t.Errorf("variable $%s must come after $%s", name, scopeVariables[i-1])
+		}
+	}
+	// need lists the matchers a query must hold: all scope variables for a
+	// panel, those defined before it for a variable.
+	need := func(before int) []string {
+		var out []string
+		for _, name := range scopeVariables {
+			if j, ok := pos[name]; ok && j < before {
+				out = append(out, name+`=~"$`+name+`"`)
+			}
+		}
+		return out
+	}
+	check := func(where, expr string, matchers []string) {
+		for _, m := range metricSelector.FindAllStringSubmatch(expr, -1) {
+			for _, want := range matchers {
+				if !strings.Contains(m[2], want) {
+					t.Errorf("%s: %s%s does not filter on %s", where, m[1], m[2], want)
+				}
+			}
+		}
+	}
+	all := need(len(d.Templating.List))
+	if len(all) != len(scopeVariables) {
+		return
+	}
+	for where, expr := range d.exprs(t) {
+		if !strings.HasPrefix(where, "variable $") {
+			check(where, expr, all)
+		}
+	}
+	for i, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		var q string
+		if json.Unmarshal(v.Query, &q) != nil {
+			var o struct{ Query string }
+			_ = json.Unmarshal(v.Query, &o)
+			q = o.Query
+		}
+		check("variable $"+v.Name, q, need(i))
+	}
+}
+
+func TestDashboardMetricsExist(t *testing.T) {
+	d := readDashboard(t)
 	reg := metrics.New().Registry
 	families := declared(t)
 
@@ -262,4 +347,33 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestDashboardShowsAlertedMetrics checks that every metric the alert rules
+// (deploy/prometheus/pushfleet-rules.yaml) fire on has a panel, so that an
+// operator paged by one finds it on the dashboard.
+func TestDashboardShowsAlertedMetrics(t *testing.T) {
+	rules, err := os.ReadFile("../prometheus/pushfleet-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]bool{}
+	for where, expr := range readDashboard(t).exprs(t) {
+		if strings.HasPrefix(where, "variable $") {
+			continue
+		}
+		for _, n := range metricName.FindAllString(expr, -1) {
+			shown[n] = true
+		}
+	}
+	want := metricName.FindAllString(string(rules), -1)
+	if len(want) == 0 {
+		t.Fatal("the alert rules name no pushfleet_ metric")
+	}
+	for _, n := range want {
+		if !shown[n] {
+			t.Errorf("alerts use %s, but no panel of %s shows it", n, dashboardFile)
+			shown[n] = true // once
+		}
+	}
 }
