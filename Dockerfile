@@ -1,8 +1,11 @@
 # syntax=docker/dockerfile:1
 #
-# One image with every pushfleet binary in /usr/local/bin: the Kubernetes
+# One image with the pushfleet binaries in /usr/local/bin: the five services
+# (dispatcher, apns-sender, gcm-sender, mi-sender, feedback-sink), the
+# operator CLI `pushctl` and the all-in-one `pushfleet`. The Kubernetes
 # Deployments pick theirs with `command` (deploy/k8s). Without a command it
-# runs the all-in-one `pushfleet`.
+# runs the all-in-one. ./cmd/... holds only those: the benchmark tool is
+# tools/pushbench (`go run ./tools/pushbench`) and is not in the image.
 #
 #   docker build -t pushfleet .
 #   docker run --rm pushfleet /usr/local/bin/dispatcher -h

@@ -1,49 +1,27 @@
 package providertest
 
 import (
-	"time"
-
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
-// Failure is a fault a Fake can inject into its next answers.
-type Failure int
+// Failure is a fault a fake can inject; the fakes declare it in
+// fakeserver, production code that must not import this package.
+type Failure = fakeserver.Failure
 
-// Faults every fake supports.
+// The faults every fake supports (see fakeserver for what each answers).
 const (
-	// RateLimited answers the provider's "slow down" (APNs 429, FCM 429
-	// QUOTA_EXCEEDED, Mi 10023) with a Retry-After where the protocol has one.
-	RateLimited Failure = iota + 1
-	// Unavailable answers 503 (Mi: 10009 system busy).
-	Unavailable
-	// Internal answers 500 (Mi: HTTP 500).
-	Internal
-	// AuthFailure rejects the credentials (APNs 403 InvalidProviderToken,
-	// FCM 401 THIRD_PARTY_AUTH_ERROR, Mi 21301).
-	AuthFailure
-	// BadRequest rejects the message as malformed (APNs 400 BadTopic…,
-	// FCM 400 INVALID_ARGUMENT, Mi 10017).
-	BadRequest
-	// DropConnection closes the connection without answering.
-	DropConnection
+	RateLimited    = fakeserver.RateLimited
+	Unavailable    = fakeserver.Unavailable
+	Internal       = fakeserver.Internal
+	AuthFailure    = fakeserver.AuthFailure
+	BadRequest     = fakeserver.BadRequest
+	DropConnection = fakeserver.DropConnection
 )
 
 // Fake is the control surface of a provider fake that the suite drives.
-type Fake interface {
-	// SetDead makes the fake report token as dead (unregistered).
-	SetDead(token string)
-	// FailNext makes the next n requests answer with f. retryAfter is sent
-	// where the protocol carries one (zero: none).
-	FailNext(n int, f Failure, retryAfter time.Duration)
-	// SetLatency delays every answer by d.
-	SetLatency(d time.Duration)
-	// Delivered returns how many times a notification reached token.
-	Delivered(token string) int
-	// RequestTimes returns when each push request reached the fake, in
-	// order, whatever its answer (feedback polls and OAuth excluded).
-	RequestTimes() []time.Time
-}
+type Fake = fakeserver.Control
 
 // Features declares what a provider guarantees, so checks that do not apply
 // are skipped with a reason rather than failed.

@@ -3,7 +3,6 @@ package providertest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -259,14 +258,4 @@ func testExpiryBacklog(t *testing.T, h *Harness) {
 	if expired == 0 {
 		t.Fatalf("no token expired although %d answers of %v each outlast the expiry", n, latency)
 	}
-}
-
-// String helps failure messages name a Failure.
-func (f Failure) String() string {
-	names := map[Failure]string{RateLimited: "rate-limited", Unavailable: "unavailable", Internal: "internal",
-		AuthFailure: "auth-failure", BadRequest: "bad-request", DropConnection: "drop-connection"}
-	if s, ok := names[f]; ok {
-		return s
-	}
-	return fmt.Sprintf("Failure(%d)", int(f))
 }

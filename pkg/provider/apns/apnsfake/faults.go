@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
-var _ providertest.Fake = (*Server)(nil)
+var _ fakeserver.Control = (*Server)(nil)
 
 // fault is one injected answer, taken by the next request.
 type fault struct {
@@ -26,20 +26,20 @@ type fault struct {
 //	AuthFailure    403 InvalidProviderToken
 //	BadRequest     400 BadTopic
 //	DropConnection the request's TCP connection is closed, no answer
-func (s *Server) FailNext(n int, f providertest.Failure, retryAfter time.Duration) {
+func (s *Server) FailNext(n int, f fakeserver.Failure, retryAfter time.Duration) {
 	var ft fault
 	switch f {
-	case providertest.RateLimited:
+	case fakeserver.RateLimited:
 		ft.answer = &apiError{status: http.StatusTooManyRequests, reason: "TooManyRequests", retryAfter: retryAfter}
-	case providertest.Unavailable:
+	case fakeserver.Unavailable:
 		ft.answer = &apiError{status: http.StatusServiceUnavailable, reason: "ServiceUnavailable", retryAfter: retryAfter}
-	case providertest.Internal:
+	case fakeserver.Internal:
 		ft.answer = errorOf(http.StatusInternalServerError, "InternalServerError")
-	case providertest.AuthFailure:
+	case fakeserver.AuthFailure:
 		ft.answer = errorOf(http.StatusForbidden, "InvalidProviderToken")
-	case providertest.BadRequest:
+	case fakeserver.BadRequest:
 		ft.answer = errorOf(http.StatusBadRequest, "BadTopic")
-	case providertest.DropConnection:
+	case fakeserver.DropConnection:
 		ft.drop = true
 	default:
 		panic("apnsfake: unknown failure " + f.String())

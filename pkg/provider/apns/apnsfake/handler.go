@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 const devicePath = "/3/device/"
@@ -99,7 +99,7 @@ func (s *Server) handle(r *http.Request) *apiError {
 
 // wait applies SetLatency; false means the request ended first.
 func (s *Server) wait(ctx context.Context) bool {
-	return providertest.Delay(ctx, time.Duration(s.latency.Load()), nil)
+	return fakeserver.Delay(ctx, time.Duration(s.latency.Load()), nil)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {

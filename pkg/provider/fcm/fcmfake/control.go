@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 // Token prefixes the fake answers for without being told, so a sandbox user
@@ -19,7 +19,7 @@ const (
 	MalformedPrefix = "bad"
 )
 
-var _ providertest.Fake = (*Server)(nil)
+var _ fakeserver.Control = (*Server)(nil)
 
 // AddProject registers an FCM project; sends to unknown projects get 404.
 func (s *Server) AddProject(id string) {
@@ -58,7 +58,7 @@ func (s *Server) setFlag(set map[string]bool, token string) {
 //   - DropConnection: no answer (the HTTP/2 stream is reset)
 //
 // Failures are counted per request, so a batch of k tokens uses k of them.
-func (s *Server) FailNext(n int, f providertest.Failure, retryAfter time.Duration) {
+func (s *Server) FailNext(n int, f fakeserver.Failure, retryAfter time.Duration) {
 	s.mu.Lock()
 	s.fail = injected{n: n, failure: f, retryAfter: retryAfter}
 	s.mu.Unlock()

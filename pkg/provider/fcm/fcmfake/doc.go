@@ -30,6 +30,6 @@
 //   - an unknown project: 404 NOT_FOUND (no FcmError); an account of another
 //     project: 403 PERMISSION_DENIED (no FcmError)
 //
-// FailNext injects the providertest failures; see its documentation for the
+// FailNext injects the fakeserver failures; see its documentation for the
 // exact answers.
 package fcmfake

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 // env is a fake with one project and an HTTP/2 client holding an access token.
@@ -300,18 +300,18 @@ func privateKey(t *testing.T, saJSON []byte) string {
 
 func TestFailNext(t *testing.T) {
 	cases := []struct {
-		f          providertest.Failure
+		f          fakeserver.Failure
 		retryAfter time.Duration
 		code       int
 		fcmCode    string
 		header     string
 	}{
-		{providertest.RateLimited, 7 * time.Second, 429, "QUOTA_EXCEEDED", "7"},
-		{providertest.Unavailable, 0, 503, "UNAVAILABLE", "121"},
-		{providertest.Unavailable, 2 * time.Second, 503, "UNAVAILABLE", "2"},
-		{providertest.Internal, 0, 500, "INTERNAL", ""},
-		{providertest.AuthFailure, 0, 401, "THIRD_PARTY_AUTH_ERROR", ""},
-		{providertest.BadRequest, 0, 400, "INVALID_ARGUMENT", ""},
+		{fakeserver.RateLimited, 7 * time.Second, 429, "QUOTA_EXCEEDED", "7"},
+		{fakeserver.Unavailable, 0, 503, "UNAVAILABLE", "121"},
+		{fakeserver.Unavailable, 2 * time.Second, 503, "UNAVAILABLE", "2"},
+		{fakeserver.Internal, 0, 500, "INTERNAL", ""},
+		{fakeserver.AuthFailure, 0, 401, "THIRD_PARTY_AUTH_ERROR", ""},
+		{fakeserver.BadRequest, 0, 400, "INVALID_ARGUMENT", ""},
 	}
 	e := newEnv(t, fcmfake.Options{})
 	for _, tc := range cases {
@@ -327,7 +327,7 @@ func TestFailNext(t *testing.T) {
 		})
 	}
 	t.Run("drop", func(t *testing.T) {
-		e.f.FailNext(1, providertest.DropConnection, 0)
+		e.f.FailNext(1, fakeserver.DropConnection, 0)
 		req, _ := http.NewRequest(http.MethodPost, e.f.Endpoint()+"/projects/proj/messages:send", strings.NewReader(msg(`{"token":"t1"}`)))
 		req.Header.Set("Authorization", "Bearer "+e.bearer)
 		if resp, err := e.hc.Do(req); err == nil {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 // maxBodyBytes bounds what the fake reads of a request body.
@@ -68,7 +68,7 @@ func (s *Server) wait(r *http.Request) bool {
 	s.mu.Lock()
 	d := s.latency
 	s.mu.Unlock()
-	return providertest.Delay(r.Context(), d, s.closing)
+	return fakeserver.Delay(r.Context(), d, s.closing)
 }
 
 // checkToken answers for dead, malformed and foreign tokens.
@@ -92,24 +92,24 @@ func (s *Server) checkToken(tok string) (apiError, bool) {
 	return apiError{}, true
 }
 
-// inject answers with an injected providertest failure.
+// inject answers with an injected fakeserver failure.
 func (s *Server) inject(w http.ResponseWriter, f injected) {
 	switch f.failure {
-	case providertest.RateLimited:
+	case fakeserver.RateLimited:
 		writeError(w, errQuota(f.retryAfter))
-	case providertest.Unavailable:
+	case fakeserver.Unavailable:
 		ra := f.retryAfter
 		if ra <= 0 {
 			ra = UnavailableRetryAfter
 		}
 		writeError(w, apiError{code: http.StatusServiceUnavailable, status: "UNAVAILABLE", message: msgUnavailable, fcmCode: "UNAVAILABLE", retryAfter: ra})
-	case providertest.Internal:
+	case fakeserver.Internal:
 		writeError(w, apiError{code: http.StatusInternalServerError, status: "INTERNAL", message: msgInternal, fcmCode: "INTERNAL", retryAfter: f.retryAfter})
-	case providertest.AuthFailure:
+	case fakeserver.AuthFailure:
 		writeError(w, apiError{code: http.StatusUnauthorized, status: "UNAUTHENTICATED", message: msgThirdPartyErr, fcmCode: "THIRD_PARTY_AUTH_ERROR"})
-	case providertest.BadRequest:
+	case fakeserver.BadRequest:
 		writeError(w, badArgument("message.android.ttl", "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration), \"forever\"", true))
-	case providertest.DropConnection:
+	case fakeserver.DropConnection:
 		// Over HTTP/2 this resets the stream without an answer; over
 		// HTTP/1.1 it closes the connection.
 		panic(http.ErrAbortHandler)

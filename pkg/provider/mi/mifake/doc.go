@@ -27,7 +27,7 @@
 // data.bad_regids of a code 0 answer, or as 20301 "No valid targets!" when
 // every regid of the request is dead.
 //
-// Injected faults (FailNext) map the providertest failures onto MiPush:
+// Injected faults (FailNext) map the fakeserver failures onto MiPush:
 // RateLimited → 200 code 10023 (MiPush sends no Retry-After), Unavailable →
 // 200 code 10009 "system busy" (the SDK's own code for it; a 503 can be had
 // with FailNextAnswer), Internal → HTTP 500, AuthFailure → 21301,

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 // Answer is an injected answer. With Drop the connection is closed without
@@ -26,7 +26,7 @@ type fault struct {
 
 // FailNext makes the next n message requests fail with f (see the package
 // doc for the mapping). MiPush has no Retry-After, so retryAfter is ignored.
-func (s *Server) FailNext(n int, f providertest.Failure, retryAfter time.Duration) {
+func (s *Server) FailNext(n int, f fakeserver.Failure, retryAfter time.Duration) {
 	s.FailNextAnswer(n, failureAnswer(f))
 }
 
@@ -55,19 +55,19 @@ func (s *Server) nextFault() (Answer, bool) {
 	return a, true
 }
 
-func failureAnswer(f providertest.Failure) Answer {
+func failureAnswer(f fakeserver.Failure) Answer {
 	switch f {
-	case providertest.RateLimited:
+	case fakeserver.RateLimited:
 		return Answer{Code: 10023, Reason: "user request frequency exceeded", Description: "用户请求频率超限"}
-	case providertest.Unavailable:
+	case fakeserver.Unavailable:
 		return Answer{Code: 10009, Reason: "system busy", Description: "系统繁忙"}
-	case providertest.Internal:
+	case fakeserver.Internal:
 		return Answer{Status: http.StatusInternalServerError, Body: "Internal Server Error"}
-	case providertest.AuthFailure:
+	case fakeserver.AuthFailure:
 		return errBadSecret
-	case providertest.BadRequest:
+	case fakeserver.BadRequest:
 		return Answer{Code: 10017, Reason: "invalid parameter value", Description: "非法参数值"}
-	case providertest.DropConnection:
+	case fakeserver.DropConnection:
 		return Answer{Drop: true}
 	}
 	return Answer{Status: http.StatusInternalServerError, Body: "unknown injected failure"}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 type target int
@@ -183,7 +183,7 @@ func (s *Server) wait(r *http.Request) bool {
 		d += rand.N(s.jitter)
 	}
 	s.mu.Unlock()
-	return providertest.Delay(r.Context(), d, s.done)
+	return fakeserver.Delay(r.Context(), d, s.done)
 }
 
 // splitValues accepts repeated params and a comma-joined list alike; a

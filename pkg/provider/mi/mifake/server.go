@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 // DeadPrefix marks dead regids by convention (shared by every pushfleet
@@ -95,7 +97,7 @@ func Start(opts Options) (*Server, error) {
 	opts.MaxPayloadBytes = cmp.Or(opts.MaxPayloadBytes, DefaultMaxPayloadBytes)
 	opts.DayQuota = cmp.Or(opts.DayQuota, DefaultDayQuota)
 	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
-	cert, pool, err := selfSigned()
+	cert, pool, err := fakeserver.SelfSigned("mifake")
 	if err != nil {
 		return nil, fmt.Errorf("mifake: certificate: %w", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
-	"github.com/pushfleet/pushfleet/pkg/provider/providertest"
 )
 
 type reply struct {
@@ -117,15 +117,15 @@ func TestFakeFailures(t *testing.T) {
 	for _, http1 := range []bool{false, true} {
 		f, c, secret := start(t, mifake.Options{HTTP1Only: http1})
 		tests := []struct {
-			f      providertest.Failure
+			f      fakeserver.Failure
 			status int
 			code   int
 		}{
-			{providertest.RateLimited, 200, 10023},
-			{providertest.Unavailable, 200, 10009},
-			{providertest.Internal, 500, 0},
-			{providertest.AuthFailure, 200, 21301},
-			{providertest.BadRequest, 200, 10017},
+			{fakeserver.RateLimited, 200, 10023},
+			{fakeserver.Unavailable, 200, 10009},
+			{fakeserver.Internal, 500, 0},
+			{fakeserver.AuthFailure, 200, 21301},
+			{fakeserver.BadRequest, 200, 10017},
 		}
 		for _, tc := range tests {
 			f.FailNext(1, tc.f, 0)
@@ -134,7 +134,7 @@ func TestFakeFailures(t *testing.T) {
 				t.Fatalf("http1=%v %v: status %d code %d, want %d %d", http1, tc.f, status, r.Code, tc.status, tc.code)
 			}
 		}
-		f.FailNext(1, providertest.DropConnection, 0)
+		f.FailNext(1, fakeserver.DropConnection, 0)
 		req, _ := http.NewRequest(http.MethodPost, f.URL()+"/v3/message/regid", strings.NewReader(msg("registration_id", "r1").Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if resp, err := c.Do(req); err == nil {

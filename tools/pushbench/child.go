@@ -8,22 +8,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/embedded"
 	"github.com/pushfleet/pushfleet/internal/fleet"
-	"github.com/pushfleet/pushfleet/internal/health"
 	"github.com/pushfleet/pushfleet/internal/metrics"
-	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
@@ -34,6 +30,10 @@ import (
 // fleetFlags are the fleet settings under test. The driver registers them
 // too and hands their values to every fleet process it starts.
 type fleetFlags struct {
+	// Common holds the settings every component shares (--max-attempts,
+	// --ack-wait, --drain-timeout, --stream-replicas…, registered as the
+	// binaries register them) and the fleet's log level.
+	Common     config.Common
 	Dispatcher config.Dispatcher
 	Sender     config.Sender
 	Sink       config.Sink
@@ -41,9 +41,6 @@ type fleetFlags struct {
 	APNsConns, APNsStreams int
 	FCMBatches, FCMConns   int
 	MiInFlight             int
-	LogLevel               string
-	DrainTimeout           time.Duration
-	StreamReplicas         int
 	// TCP connects the services to the embedded server over loopback TCP
 	// instead of in-process (as the all-in-one does).
 	TCP bool
@@ -53,19 +50,16 @@ type fleetFlags struct {
 func (f *fleetFlags) register(fs *flag.FlagSet) []string {
 	before := map[string]bool{}
 	fs.VisitAll(func(fl *flag.Flag) { before[fl.Name] = true })
-	f.Dispatcher.Register(fs) // --dispatcher-in-flight, --batch-apns/-fcm/-mi, --max-tokens, --max-intent-bytes
-	f.Sender.RegisterInFlight(fs, "fleet: ")
-	fs.DurationVar(&f.Sender.Send.RequestTimeout, "request-timeout", 30*time.Second, "fleet: bound on one job's provider call")
-	fs.IntVar(&f.Sender.Send.MaxAttempts, "max-attempts", 10, "fleet: tries per token before it is dead-lettered")
-	f.Sink.Register(fs) // --sink-in-flight, --success-flush
+	f.Common.RegisterShared(fs, "fleet: ") // --max-attempts, --ack-wait, --drain-timeout, --stream-replicas, --dedup-window, retentions
+	f.Dispatcher.Register(fs)              // --dispatcher-in-flight, --batch-apns/-fcm/-mi, --max-tokens, --max-intent-bytes
+	f.Sender.RegisterLimits(fs, "fleet: ") // --sender-in-flight, --sender-tokens-in-flight, --request-timeout
+	f.Sink.Register(fs)                    // --sink-in-flight, --success-flush
 	fs.IntVar(&f.APNsConns, "apns-conns", apns.DefaultConnsPerPool, "fleet: APNs HTTP/2 connections per (credentials, environment)")
 	fs.IntVar(&f.APNsStreams, "apns-streams-per-conn", apns.DefaultMaxStreamsPerConn, "fleet: APNs requests in flight per connection")
-	fs.IntVar(&f.FCMBatches, "fcm-batches", 8, "fleet: FCM SendEach calls in flight (each up to 50 requests at a time)")
-	fs.IntVar(&f.FCMConns, "fcm-conns", 4, "fleet: FCM connections per host")
-	fs.IntVar(&f.MiInFlight, "mi-in-flight", 100, "fleet: MiPush requests in flight per host")
-	fs.StringVar(&f.LogLevel, "fleet-log-level", "info", "fleet: log level (the fleet's log goes to a file in the run directory)")
-	fs.DurationVar(&f.DrainTimeout, "fleet-drain-timeout", 20*time.Second, "fleet: graceful shutdown bound")
-	fs.IntVar(&f.StreamReplicas, "stream-replicas", 1, "fleet: replicas of every stream (an external cluster may want 3)")
+	fs.IntVar(&f.FCMBatches, "fcm-batches", fcm.DefaultMaxConcurrentBatches, "fleet: FCM SendEach calls in flight (each up to 50 requests at a time)")
+	fs.IntVar(&f.FCMConns, "fcm-conns", fcm.DefaultMaxConnsPerHost, "fleet: FCM connections per host")
+	fs.IntVar(&f.MiInFlight, "mi-in-flight", mi.DefaultMaxInFlightPerHost, "fleet: MiPush requests in flight per host")
+	fs.StringVar(&f.Common.LogLevel, "fleet-log-level", config.DefaultLogLevel, "fleet: log level (the fleet's log goes to a file in the run directory)")
 	fs.BoolVar(&f.TCP, "fleet-tcp", false, "fleet: connect the services to the embedded server over loopback TCP instead of in-process (the all-in-one's way)")
 	var names []string
 	fs.VisitAll(func(fl *flag.Flag) {
@@ -118,9 +112,10 @@ type fleetStats struct {
 }
 
 // runFleetChild is `pushbench fleet`, the process under test: the
-// all-in-one (embedded JetStream with file storage, or an external server)
-// with the providers pointed at the fakes. It is started by the driver and
-// steered over its standard input and output.
+// all-in-one's process life (fleet.Process: embedded JetStream with file
+// storage, or an external server) with the providers pointed at the fakes.
+// What is its own: the fakes, the readiness report on standard output and
+// the steering by the driver over its standard input and output.
 func runFleetChild(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("pushbench fleet", flag.ContinueOnError)
 	fset.SetOutput(stderr)
@@ -133,11 +128,15 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 	if err := config.Parse(fset, args, getenv); err != nil {
 		return err
 	}
-	lvl, err := config.ParseLevel(ff.LogLevel)
-	if err != nil {
-		return err
+	p := fleet.Process{Name: "pushbench-fleet", Config: ff.Common, Stderr: stderr}
+	p.Config.NATSURL, p.Config.HTTPAddr, p.Config.Provision = *natsURL, "127.0.0.1:0", true
+	if *natsURL == "" {
+		if *store == "" {
+			return errors.New("--store is required with an embedded server")
+		}
+		p.Embedded = &embedded.Config{StoreDir: *store, Listen: "127.0.0.1:-1"}
+		p.EmbeddedTCP = ff.TCP
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("service", "pushbench-fleet")
 
 	// The fakes: another process's, or ours.
 	var info fakesInfo
@@ -158,66 +157,22 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 		ready.Fakes = &info
 	}
 
-	// The server: embedded (as the all-in-one runs it) or external.
-	// Asynchronous errors (slow consumers above all) are logged: the
-	// all-in-one drops them silently.
-	connOpts := []nats.Option{nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-		subj := ""
-		if sub != nil {
-			subj = sub.Subject
-		}
-		log.Warn("nats async error", "subject", subj, "err", err)
-	})}
-	url := *natsURL
-	if url == "" {
-		if *store == "" {
-			return errors.New("--store is required with an embedded server")
-		}
-		srv, err := embedded.Start(embedded.Config{StoreDir: *store, Listen: "127.0.0.1:-1", Logger: log})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		ready.NATSURL = srv.ClientURL()
-		if ff.TCP {
-			url = srv.ClientURL()
-		} else {
-			connOpts = append(connOpts, srv.ConnectOption())
-		}
-	} else {
-		connOpts = append(connOpts, nats.Name("pushbench-fleet"), nats.MaxReconnects(-1))
-		ready.NATSURL = url
+	p.Build = func(ctx context.Context, env *fleet.Env) (fleet.Service, error) {
+		return fleetServices(ctx, env, &ff, &info)
 	}
-	nc, js, err := fleet.Connect(url, connOpts...)
-	if err != nil {
-		return err
+	p.Foreground = func(ctx context.Context, env *fleet.Env) error {
+		ready.NATSURL, ready.HTTP = env.NATSURL, env.Health.URL()
+		return steer(ctx, env, stdin, stdout, ready, ff.Common.Streams.Replicas)
 	}
-	defer nc.Close()
-	if err := fleet.Provision(ctx, js, streams.Config{Replicas: ff.StreamReplicas}, log); err != nil {
-		return err
-	}
-	m := metrics.New()
-	hs := health.New("127.0.0.1:0", m.Registry, log)
-	if err := hs.Start(); err != nil {
-		return err
-	}
-	defer hs.Shutdown(context.WithoutCancel(ctx))
-	ready.HTTP = hs.URL()
-	env := &fleet.Env{NC: nc, JS: js, Metrics: m, Health: hs, Logger: log, DrainTimeout: ff.DrainTimeout, MaxAttempts: ff.Sender.Send.MaxAttempts}
+	return p.Run(ctx)
+}
 
-	g, closeSenders, err := fleetServices(ctx, env, &ff, &info)
-	if err != nil {
-		return err
-	}
-	defer closeSenders()
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- g.Run(runCtx) }()
-
+// steer reports the fleet ready on out, then answers the driver's
+// commands until it says quit or goes away.
+func steer(ctx context.Context, env *fleet.Env, stdin io.Reader, stdout io.Writer, ready childReady, replicas int) error {
 	// A separate connection for the ceiling, so that it never queues behind
 	// the services' traffic.
-	cnc, cjs, err := fleet.Connect(url, connOpts...)
+	cnc, cjs, err := env.Dial()
 	if err != nil {
 		return err
 	}
@@ -227,7 +182,7 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 	if err := out.Encode(ready); err != nil {
 		return err
 	}
-	peaks := startMemSampler(runCtx)
+	peaks := startMemSampler(ctx)
 	var prof *os.File
 	in := bufio.NewScanner(stdin)
 	in.Buffer(make([]byte, 64*1024), 1<<20)
@@ -241,7 +196,7 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 		}
 		switch req.Op {
 		case "stats":
-			s := takeFleetStats(m)
+			s := takeFleetStats(env.Metrics)
 			peaks.fill(&s)
 			resp.Stats = &s
 		case "goroutines":
@@ -278,13 +233,12 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 				prof = nil
 			}
 		case "jsceiling":
-			r, err := runJSCeiling(ctx, cjs, req.Size, req.Count, req.Duration, ff.StreamReplicas)
+			r, err := runJSCeiling(ctx, cjs, req.Size, req.Count, req.Duration, replicas)
 			resp.Ceiling = &r
 			resp.Err = errString(err)
 		case "quit":
 			_ = out.Encode(resp)
-			stop()
-			return shutdown(nc, done, log)
+			return nil
 		default:
 			resp.Err = "unknown op " + req.Op
 		}
@@ -293,16 +247,7 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 		}
 	}
 	// The driver went away: stop as well.
-	stop()
-	return shutdown(nc, done, log)
-}
-
-func shutdown(nc *nats.Conn, done <-chan error, log *slog.Logger) error {
-	err := <-done
-	if derr := nc.Drain(); derr != nil {
-		log.Warn("nats drain", "err", derr)
-	}
-	return err
+	return nil
 }
 
 func errString(err error) string {
@@ -314,40 +259,32 @@ func errString(err error) string {
 
 // fleetServices assembles the all-in-one's five services, as
 // internal/allinone does, with each provider's sender pointed at its fake.
-func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fakesInfo) (fleet.Group, func(), error) {
-	var g fleet.Group
-	var closers []func() error
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			_ = closers[i]()
-		}
-	}
+// The senders are closed when the process stops (env.Cleanup).
+func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fakesInfo) (fleet.Service, error) {
 	d, err := env.Dispatcher(ctx, ff.Dispatcher)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sk, err := env.FeedbackSink(ctx, ff.Sink)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	g = append(g, d, sk)
+	g := fleet.Group{d, sk}
 	senders, err := providerSenders(env, ff, info)
 	for _, s := range senders {
-		closers = append(closers, s.close)
+		env.Cleanup(func() { _ = s.close() })
 	}
 	if err != nil {
-		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	for _, p := range events.Platforms {
 		svc, err := env.Sender(p, senders[p].sender, ff.Sender)
 		if err != nil {
-			closeAll()
-			return nil, nil, err
+			return nil, err
 		}
 		g = append(g, svc)
 	}
-	return g, closeAll, nil
+	return g, nil
 }
 
 type builtSender struct {

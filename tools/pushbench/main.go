@@ -2,9 +2,9 @@
 // with its two ceilings: raw JetStream on the same server and the bare
 // apns2 client against the same APNs fake.
 //
-//	go run ./cmd/pushbench                                  # every scenario
-//	go run ./cmd/pushbench --scenarios s1:apns:0ms --count 20000
-//	go run ./cmd/pushbench -h                               # everything else
+//	go run ./tools/pushbench                                  # every scenario
+//	go run ./tools/pushbench --scenarios s1:apns:0ms --count 20000
+//	go run ./tools/pushbench -h                               # everything else
 //
 // The fleet under test runs in its own process (`pushbench fleet`, the
 // all-in-one: embedded JetStream with file storage in a temporary

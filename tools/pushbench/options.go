@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 )
 
 // defaultScenarios is the full run: every target of docs/BENCHMARKS.md.
@@ -133,7 +134,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.Registrars, "registrars", 64, "goroutines registering devices for a tag scenario")
 	fs.IntVar(&o.CeilingCount, "ceiling-count", 100000, "messages / pushes per ceiling measurement at most")
 	fs.DurationVar(&o.CeilingDuration, "ceiling-duration", 10*time.Second, "time per ceiling phase at most")
-	fs.IntVar(&o.APNs2Goroutines, "apns2-goroutines", 200, "goroutines sharing the bare apns2 client (200: the fleet's default APNs in-flight bound, 2 conns x 100 streams)")
+	fs.IntVar(&o.APNs2Goroutines, "apns2-goroutines", apns.DefaultConnsPerPool*apns.DefaultMaxStreamsPerConn,
+		fmt.Sprintf("goroutines sharing the bare apns2 client (default: the fleet's default APNs in-flight bound, %d conns x %d streams)",
+			apns.DefaultConnsPerPool, apns.DefaultMaxStreamsPerConn))
 	fs.BoolVar(&o.NoCeilings, "no-ceilings", false, "skip the ceiling measurements")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the fleet process per scenario to PREFIX-<scenario>.pprof (go tool pprof -top PREFIX-...)")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the fleet process per scenario, taken when half its notifications are done, to PREFIX-<scenario>.heap.pprof")

@@ -1,4 +1,4 @@
-package mifake
+package fakeserver
 
 import (
 	"crypto/ecdsa"
@@ -12,9 +12,11 @@ import (
 	"time"
 )
 
-// selfSigned makes a fresh certificate for 127.0.0.1, ::1 and localhost,
-// and a pool trusting it.
-func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+// SelfSigned makes a fresh certificate for 127.0.0.1, ::1 and localhost,
+// named name, and a pool that trusts it: a fake's server certificate. Each
+// call makes a new key, so no two fakes (and no two binaries) share one, unlike
+// net/http/httptest's fixed test certificate.
+func SelfSigned(name string) (tls.Certificate, *x509.CertPool, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
@@ -26,7 +28,7 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "mifake", Organization: []string{"pushfleet fake MiPush"}},
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"pushfleet provider fake"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,

@@ -170,8 +170,8 @@ func runFakes(ctx context.Context, args []string, getenv func(string) string, st
 	fset.Usage = config.Usage(fset, `pushbench fakes: serve the APNs, FCM and MiPush fakes in their own process, so
 that the fleet's CPU is measured without theirs.
 
-  go run ./cmd/pushbench fakes --out /tmp/fakes.json &
-  go run ./cmd/pushbench --fakes-file /tmp/fakes.json
+  go run ./tools/pushbench fakes --out /tmp/fakes.json &
+  go run ./tools/pushbench --fakes-file /tmp/fakes.json
 
 The first line of standard output (and the --out file) is JSON: each fake's
 URL, CA certificate and sandbox credentials for the app "demo" (sandbox.App), and a

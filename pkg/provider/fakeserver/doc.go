@@ -1,0 +1,10 @@
+// Package fakeserver holds what the faithful provider fakes (apnsfake,
+// fcmfake, mifake) share: the faults they can inject (Failure), the control
+// surface every fake implements (Control), the wait behind their SetLatency
+// (Delay) and a fresh self-signed loopback certificate (SelfSigned).
+//
+// It is production code: the all-in-one's sandbox mode and pushbench run the
+// fakes, so neither this package nor the fakes may import testing. The
+// conformance suite that drives a Control from tests is
+// pkg/provider/providertest.
+package fakeserver
