@@ -5,20 +5,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 
-	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 )
 
 func main() {
 	fleet.Main("dispatcher", func(ctx context.Context) error {
 		return fleet.RunCommand(ctx, "dispatcher", "turns push intents into per-platform delivery jobs", os.Args[1:], os.Getenv, os.Stderr,
-			func(fs *flag.FlagSet) fleet.Build {
-				var d config.Dispatcher
-				d.Register(fs)
-				return func(ctx context.Context, env *fleet.Env) (fleet.Service, error) { return env.Dispatcher(ctx, d) }
-			})
+			fleet.DispatcherCommand)
 	})
 }

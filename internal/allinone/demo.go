@@ -1,6 +1,7 @@
 package allinone
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,12 +20,19 @@ import (
 
 // DemoConfig shapes the demo load.
 type DemoConfig struct {
-	// DeadEvery makes every n-th intent target a dead token (default 10).
+	// DeadEvery makes every n-th intent target a dead token (default
+	// DefaultDemoDeadEvery).
 	DeadEvery int
 	// Timeout bounds waiting for every notification to be accounted for
-	// (default 2m).
+	// (default DefaultDemoTimeout).
 	Timeout time.Duration
 }
+
+// Defaults of DemoConfig.
+const (
+	DefaultDemoDeadEvery = 10
+	DefaultDemoTimeout   = 2 * time.Minute
+)
 
 // tally counts final outcomes per platform for one demo run.
 type tally struct {
@@ -55,12 +63,8 @@ func (t *tally) finals() int {
 // DeadEvery-th to a dead token, and waits until each notification has a
 // final outcome in PUSH_FEEDBACK.
 func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Writer) error {
-	if cfg.DeadEvery == 0 {
-		cfg.DeadEvery = 10
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
+	cfg.DeadEvery = cmp.Or(cfg.DeadEvery, DefaultDemoDeadEvery)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultDemoTimeout)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	run := fmt.Sprintf("demo-%d", time.Now().UnixNano())

@@ -4,18 +4,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/embedded"
 	"github.com/pushfleet/pushfleet/internal/fleet"
-	"github.com/pushfleet/pushfleet/internal/health"
-	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/providers"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -42,123 +37,119 @@ type Options struct {
 	DemoConfig DemoConfig
 	Stdout     io.Writer
 	Stderr     io.Writer
+
+	// started, when set, sees the environment once the services run (tests).
+	started func(env *fleet.Env)
 }
 
 // ErrUnaccounted is returned when a demo run ends with notifications unaccounted for.
 var ErrUnaccounted = errors.New("some notifications are unaccounted for")
 
-// Run runs the fleet until ctx ends, or until the demo is done.
-func Run(ctx context.Context, o Options) error {
-	if err := o.Common.Validate(); err != nil {
-		return err
-	}
-	log := o.Common.Logger(o.Stderr, "pushfleet")
-	natsURL := o.Common.NATSURL
-	var connOpts []nats.Option
-	if natsURL == "" {
-		dir := o.DataDir
-		if dir == "" {
-			dir = "data"
-		}
-		dir, _ = filepath.Abs(dir)
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		srv, err := embedded.Start(embedded.Config{StoreDir: dir, Listen: o.Listen, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		connOpts = append(connOpts, srv.ConnectOption())
-		natsURL = "embedded"
-		if o.Listen != "" {
-			natsURL = "nats://" + o.Listen
-		}
-		log.Info("embedded JetStream started", "store", dir, "listen", o.Listen)
-	} else {
-		opts, err := o.Common.NATSOptions("pushfleet", log)
-		if err != nil {
-			return err
-		}
-		connOpts = opts
-	}
-	url := o.Common.NATSURL
-	nc, js, err := fleet.Connect(url, connOpts...)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	if err := fleet.Provision(ctx, js, o.Common.Streams, log); err != nil {
-		return err
-	}
-	m := metrics.New()
-	hs := health.New(o.Common.HTTPAddr, m.Registry, log)
-	if err := hs.Start(); err != nil {
-		return err
-	}
-	defer hs.Shutdown(context.WithoutCancel(ctx))
-	context.AfterFunc(ctx, hs.Stopping)
-	// MaxAttempts: --max-attempts is a common flag now; Sender.Send.MaxAttempts
-	// is the older home of the same setting (used while it is unset).
-	common := o.Common
-	common.MaxAttempts = cmp.Or(common.MaxAttempts, o.Sender.Send.MaxAttempts)
-	env := fleet.NewEnv(&common, nc, js, m, hs, log)
+// Defaults of the all-in-one's own flags.
+const (
+	DefaultHTTPAddr = "127.0.0.1:8080"
+	DefaultDataDir  = "data"
+	DefaultListen   = "127.0.0.1:4222"
+)
 
-	g, closeProviders, mode, err := services(ctx, env, &o)
-	if err != nil {
-		return err
+// Register adds the all-in-one's flags to fs: the common ones (--nats-url
+// empty: the embedded server), its own, and those of the five services.
+func (o *Options) Register(fs *flag.FlagSet) {
+	o.Common.Register(fs, DefaultHTTPAddr)
+	// The all-in-one embeds its server unless told otherwise.
+	if f := fs.Lookup("nats-url"); f != nil {
+		f.DefValue, f.Usage = "", "external NATS server URL; empty runs an embedded JetStream server"
+		_ = f.Value.Set("")
 	}
-	defer closeProviders()
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- g.Run(runCtx) }()
-	banner(o.Stdout, mode, natsURL, hs.URL())
-
-	var demoErr error
-	if o.Demo > 0 {
-		demoErr = runDemo(runCtx, env, o.Demo, o.DemoConfig, o.Stdout)
-		stop()
-	}
-	runErr := <-done
-	if err := nc.Drain(); err != nil {
-		log.Warn("nats drain", "err", err)
-	}
-	return errors.Join(demoErr, runErr)
+	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "embedded JetStream store directory")
+	fs.StringVar(&o.Listen, "listen", DefaultListen, "client address of the embedded server, for pushctl (empty: in-process only)")
+	// Before the services' flags: theirs then keep it.
+	fs.StringVar(&o.AppsFile, "apps-file", "", "apps configuration with real provider credentials (empty: local sandbox providers)")
+	o.Dispatcher.Register(fs)
+	o.Sender.Register(fs)
+	o.Sink.Register(fs)
+	o.APNs.Register(fs)
+	o.FCM.Register(fs)
+	o.Mi.Register(fs)
+	fs.IntVar(&o.Demo, "demo", 0, "publish N demo intents over the three platforms, print a summary and exit (0 when all are accounted for)")
+	fs.DurationVar(&o.DemoConfig.Timeout, "demo-timeout", DefaultDemoTimeout, "how long the demo waits for every notification")
 }
 
-// services builds the five services with sandbox or real providers.
-func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, func(), string, error) {
+// Parse reads the all-in-one's flags from args, each with its environment
+// twin; -h prints them to stderr.
+func Parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (Options, error) {
+	fs := flag.NewFlagSet("pushfleet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := Options{Stdout: stdout, Stderr: stderr}
+	o.Register(fs)
+	fs.Usage = config.Usage(fs, "pushfleet: the whole push fleet in one process")
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return Options{}, err
+	}
+	return o, nil
+}
+
+// Run runs the fleet until ctx ends, or until the demo is done: the
+// fleet's process life (fleet.Process) with the embedded server unless
+// Common.NATSURL names one, the five services, the banner and the demo.
+func Run(ctx context.Context, o Options) error {
+	var mode string
+	p := fleet.Process{Name: "pushfleet", Config: o.Common, Stderr: o.Stderr,
+		Build: func(ctx context.Context, env *fleet.Env) (fleet.Service, error) {
+			g, m, err := services(ctx, env, &o)
+			mode = m
+			return g, err
+		},
+		Foreground: func(ctx context.Context, env *fleet.Env) error {
+			if o.started != nil {
+				o.started(env)
+			}
+			banner(o.Stdout, mode, cmp.Or(env.NATSURL, "embedded"), env.Health.URL())
+			if o.Demo > 0 {
+				return runDemo(ctx, env, o.Demo, o.DemoConfig, o.Stdout)
+			}
+			<-ctx.Done()
+			return nil
+		},
+	}
+	if o.Common.NATSURL == "" {
+		p.Embedded = &embedded.Config{StoreDir: cmp.Or(o.DataDir, DefaultDataDir), Listen: o.Listen}
+	}
+	return p.Run(ctx)
+}
+
+// services builds the five services with sandbox or real providers, and
+// says which.
+func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, string, error) {
 	var g fleet.Group
 	// With real credentials the apps file also names the known apps: an
 	// intent for any other app is refused at intake, not by each sender.
 	o.Dispatcher.AppsFile = cmp.Or(o.Dispatcher.AppsFile, o.AppsFile)
 	d, err := env.Dispatcher(ctx, o.Dispatcher)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	g = append(g, d)
 	sk, err := env.FeedbackSink(ctx, o.Sink)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	g = append(g, sk)
 
 	if o.AppsFile == "" {
 		sb, err := startSandbox(env.Metrics.Provider)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, "", err
 		}
+		env.Cleanup(func() { _ = sb.close() })
 		for _, p := range events.Platforms {
 			svc, err := env.Sender(p, sb.senders[p], o.Sender)
 			if err != nil {
-				sb.close()
-				return nil, nil, "", err
+				return nil, "", err
 			}
 			g = append(g, svc)
 		}
-		return g, func() { _ = sb.close() }, "sandbox providers (local fakes; tokens starting with \"dead\" are reported dead)", nil
+		return g, "sandbox providers (local fakes; tokens starting with \"dead\" are reported dead)", nil
 	}
 
 	sc := o.Sender
@@ -166,11 +157,11 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, fun
 	for _, build := range []func(*fleet.Env, config.Sender) (fleet.Service, error){o.APNs.Service, o.FCM.Service, o.Mi.Service} {
 		svc, err := build(env, sc)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, "", err
 		}
 		g = append(g, svc)
 	}
-	return g, func() {}, "providers from " + o.AppsFile, nil
+	return g, "providers from " + o.AppsFile, nil
 }
 
 func banner(w io.Writer, mode, natsURL, httpURL string) {

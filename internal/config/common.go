@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/streams"
 )
@@ -42,7 +42,19 @@ type Common struct {
 	MaxAttempts int
 }
 
-// Register adds the common flags to fs.
+// DefaultLogLevel is the default of --log-level.
+const DefaultLogLevel = "info"
+
+// ErrInvalid is wrapped by every configuration error of every package:
+// a flag or environment value that does not parse, Validate of Common,
+// of the services' settings (dispatch, send, sink), of the consumers and
+// of the streams, and the providers' settings. The value lives in
+// internal/config/invalid, below the packages that wrap it.
+var ErrInvalid = invalid.Err
+
+// Register adds the common flags to fs: the connection to NATS, the HTTP
+// endpoints, logging, provisioning, and the shared settings
+// (RegisterShared).
 func (c *Common) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.StringVar(&c.NATSURL, "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
 	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file (JWT + nkey seed)")
@@ -53,33 +65,44 @@ func (c *Common) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.StringVar(&c.NATSCert, "nats-cert", "", "client certificate file for mutual TLS with NATS")
 	fs.StringVar(&c.NATSKey, "nats-key", "", "client key file for mutual TLS with NATS")
 	fs.StringVar(&c.HTTPAddr, "http-addr", defaultHTTP, "address of the /metrics, /healthz and /readyz endpoints")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogLevel, "log-level", DefaultLogLevel, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Provision, "provision", true, "create or update the JetStream streams at start")
-	fs.IntVar(&c.Streams.Replicas, "stream-replicas", 1, "replicas of every stream and the KV bucket (3 on a cluster)")
-	fs.DurationVar(&c.Streams.DedupWindow, "dedup-window", 2*time.Minute, "how long intent and job ids are remembered for deduplication")
-	fs.DurationVar(&c.Streams.FeedbackMaxAge, "feedback-retention", 7*24*time.Hour, "how long PUSH_FEEDBACK keeps feedback events")
-	fs.DurationVar(&c.Streams.DeadMaxAge, "dead-retention", 30*24*time.Hour, "how long PUSH_DEAD keeps dead letters")
-	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight work")
-	fs.DurationVar(&c.AckWait, "ack-wait", 30*time.Second, "how long a message held by a crashed or cut-off service waits before redelivery (live handlers extend it)")
-	fs.IntVar(&c.MaxAttempts, "max-attempts", consumer.DefaultMaxAttempts, "deliveries of a message (and tries of a token) before it is dead-lettered; a message redelivered past it without a verdict (crash, timeout) is dead-lettered too")
+	c.RegisterShared(fs, "")
 }
 
-// Validate reports unusable settings.
+// RegisterShared adds the settings every component of the pipeline
+// shares, whatever the process runs: the streams' sizing, the consumers'
+// ack wait and drain bound, and the retry budget of every stage. Usage
+// texts are prefixed with prefix. Each default is the owning package's.
+func (c *Common) RegisterShared(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&c.Streams.Replicas, "stream-replicas", streams.DefaultReplicas, prefix+"replicas of every stream and the KV bucket (3 on a cluster)")
+	fs.DurationVar(&c.Streams.DedupWindow, "dedup-window", streams.DefaultDedupWindow, prefix+"how long intent and job ids are remembered for deduplication")
+	fs.DurationVar(&c.Streams.FeedbackMaxAge, "feedback-retention", streams.DefaultFeedbackMaxAge, prefix+"how long PUSH_FEEDBACK keeps feedback events")
+	fs.DurationVar(&c.Streams.DeadMaxAge, "dead-retention", streams.DefaultDeadMaxAge, prefix+"how long PUSH_DEAD keeps dead letters")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", consumer.DefaultDrainTimeout, prefix+"how long shutdown waits for in-flight work")
+	fs.DurationVar(&c.AckWait, "ack-wait", consumer.DefaultAckWait, prefix+"how long a message held by a crashed or cut-off service waits before redelivery (live handlers extend it)")
+	fs.IntVar(&c.MaxAttempts, "max-attempts", consumer.DefaultMaxAttempts, prefix+"deliveries of a message (and tries of a token) before it is dead-lettered; a message redelivered past it without a verdict (crash, timeout) is dead-lettered too")
+}
+
+// Validate reports unusable settings; every error wraps ErrInvalid.
 func (c *Common) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
 	if (c.NATSCert == "") != (c.NATSKey == "") {
-		return errors.New("--nats-cert and --nats-key go together")
+		return invalid.Errorf("", "--nats-cert and --nats-key go together")
 	}
 	if c.NATSUser != "" && c.NATSPassword == "" {
-		return errors.New("--nats-user needs --nats-password")
+		return invalid.Errorf("", "--nats-user needs --nats-password")
 	}
-	if c.AckWait != 0 && c.AckWait < time.Second { // zero: the consumer's default
-		return errors.New("--ack-wait must be at least 1s")
+	if c.AckWait != 0 && c.AckWait < consumer.MinAckWait { // zero: the consumer's default
+		return invalid.Errorf("", "--ack-wait must be at least %v", consumer.MinAckWait)
 	}
 	if c.MaxAttempts < 0 { // zero: the default
-		return errors.New("--max-attempts must be positive")
+		return invalid.Errorf("", "--max-attempts must be positive")
+	}
+	if c.DrainTimeout < 0 {
+		return invalid.Errorf("", "--drain-timeout must not be negative")
 	}
 	return c.Streams.Validate()
 }
@@ -88,7 +111,7 @@ func (c *Common) Validate() error {
 func ParseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+		return 0, invalid.Errorf("", "log level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
 }
@@ -103,10 +126,39 @@ func (c *Common) Logger(w io.Writer, service string) *slog.Logger {
 // messages, publish acks, API answers) arrive on <prefix>.<random>.
 func InboxPrefix(name string) string { return "_INBOX_" + name }
 
-// NATSOptions are the connection options for the configured auth and TLS.
-// name is the binary's name; it names the connection and its inbox prefix.
+// NATSOptions are the connection options of the binary called name, for
+// the configured auth and TLS: ClientOptions plus the credentials.
 func (c *Common) NATSOptions(name string, log *slog.Logger) ([]nats.Option, error) {
-	opts := []nats.Option{
+	opts := ClientOptions(name, log)
+	if c.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(c.NATSCreds))
+	}
+	if c.NATSUser != "" {
+		opts = append(opts, nats.UserInfo(c.NATSUser, c.NATSPassword))
+	}
+	if c.NATSNKey != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NATSNKey)
+		if err != nil {
+			return nil, invalid.Errorf("", "--nats-nkey: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if c.NATSCA != "" {
+		opts = append(opts, nats.RootCAs(c.NATSCA))
+	}
+	if c.NATSCert != "" {
+		opts = append(opts, nats.ClientCert(c.NATSCert, c.NATSKey))
+	}
+	return opts, nil
+}
+
+// ClientOptions are the options of every NATS connection of a pushfleet
+// process, whatever its server (an external one, or the all-in-one's
+// embedded server): name names the connection and its inbox prefix,
+// asynchronous errors and reconnections go to log. Auth and TLS are
+// NATSOptions'.
+func ClientOptions(name string, log *slog.Logger) []nats.Option {
+	return []nats.Option{
 		nats.Name(name),
 		// Per-service reply subjects (_INBOX_<name>.<random>, which the
 		// jetstream package follows for pulls, publish acks and API answers)
@@ -138,24 +190,4 @@ func (c *Common) NATSOptions(name string, log *slog.Logger) ([]nats.Option, erro
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 		nats.LameDuckModeHandler(func(nc *nats.Conn) { log.Info("nats server entering lame duck mode", "url", nc.ConnectedUrlRedacted()) }),
 	}
-	if c.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.NATSCreds))
-	}
-	if c.NATSUser != "" {
-		opts = append(opts, nats.UserInfo(c.NATSUser, c.NATSPassword))
-	}
-	if c.NATSNKey != "" {
-		o, err := nats.NkeyOptionFromSeed(c.NATSNKey)
-		if err != nil {
-			return nil, fmt.Errorf("nats nkey: %w", err)
-		}
-		opts = append(opts, o)
-	}
-	if c.NATSCA != "" {
-		opts = append(opts, nats.RootCAs(c.NATSCA))
-	}
-	if c.NATSCert != "" {
-		opts = append(opts, nats.ClientCert(c.NATSCert, c.NATSKey))
-	}
-	return opts, nil
 }

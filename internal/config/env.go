@@ -4,11 +4,14 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 )
 
 // EnvPrefix starts every environment twin: flag --nats-url is PUSHFLEET_NATS_URL.
@@ -20,10 +23,14 @@ func EnvName(flagName string) string {
 }
 
 // Parse parses args into fs, then fills every flag not given on the command
-// line from its environment twin. Flags win over the environment.
+// line from its environment twin. Flags win over the environment. A value
+// that does not parse is an error wrapping ErrInvalid; -h is flag.ErrHelp.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return invalid.Wrap("", err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -34,7 +41,7 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 		}
 		if v := getenv(EnvName(f.Name)); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, e)
+				err = invalid.Errorf("", "%s=%q: %w", EnvName(f.Name), v, e)
 			}
 		}
 	})

@@ -2,9 +2,11 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/dispatch"
 	"github.com/pushfleet/pushfleet/internal/send"
 	"github.com/pushfleet/pushfleet/internal/sink"
@@ -23,11 +25,11 @@ type Dispatcher struct {
 // Register adds the dispatcher's flags to fs. --apps-file is added only when
 // fs has none yet: the all-in-one registers its own (and passes it on).
 func (d *Dispatcher) Register(fs *flag.FlagSet) {
-	fs.IntVar(&d.MaxInFlight, "dispatcher-in-flight", 32, "intents handled at once by this process")
-	fs.IntVar(&d.Dispatch.BatchAPNs, "batch-apns", 100, "most APNs tokens per delivery job")
-	fs.IntVar(&d.Dispatch.BatchFCM, "batch-fcm", 500, "most FCM tokens per delivery job (at most 500)")
-	fs.IntVar(&d.Dispatch.BatchMi, "batch-mi", 1000, "most MiPush regids per delivery job")
-	fs.IntVar(&d.Dispatch.Limits.MaxTokens, "max-tokens", 10000, "most explicit tokens per intent")
+	fs.IntVar(&d.MaxInFlight, "dispatcher-in-flight", dispatch.DefaultMaxInFlight, "intents handled at once by this process")
+	fs.IntVar(&d.Dispatch.BatchAPNs, "batch-apns", dispatch.DefaultBatchAPNs, "most APNs tokens per delivery job")
+	fs.IntVar(&d.Dispatch.BatchFCM, "batch-fcm", dispatch.DefaultBatchFCM, fmt.Sprintf("most FCM tokens per delivery job (at most %d)", dispatch.MaxBatchFCM))
+	fs.IntVar(&d.Dispatch.BatchMi, "batch-mi", dispatch.DefaultBatchMi, "most MiPush regids per delivery job")
+	fs.IntVar(&d.Dispatch.Limits.MaxTokens, "max-tokens", events.DefaultLimits.MaxTokens, "most explicit tokens per intent")
 	fs.IntVar(&d.Dispatch.Limits.MaxIntentBytes, "max-intent-bytes", events.DefaultLimits.MaxIntentBytes,
 		"largest intent accepted, in bytes (keep it below the NATS server's max_payload, so that a larger one is dead-lettered with its reason)")
 	fs.DurationVar(&d.Dispatch.ScheduleHorizon, "schedule-horizon", dispatch.DefaultScheduleHorizon,
@@ -53,6 +55,14 @@ func splitList(s string) []string {
 	return out
 }
 
+// Validate reports unusable dispatcher settings; every error wraps ErrInvalid.
+func (d *Dispatcher) Validate() error {
+	if d.MaxInFlight < 0 {
+		return invalid.Errorf("", "--dispatcher-in-flight must be positive")
+	}
+	return d.Dispatch.Validate()
+}
+
 // Sender are a provider sender's settings besides the provider's own.
 type Sender struct {
 	Send        send.Config
@@ -63,27 +73,39 @@ type Sender struct {
 	AppsReload time.Duration
 }
 
-// DefaultSenderInFlight is the default of --sender-in-flight: enough
-// one-token jobs to hide a provider's round trip (a token at APNs for 20 ms
-// needs 160 in flight for 8,000/s); --sender-tokens-in-flight bounds what
-// large jobs hold.
-const DefaultSenderInFlight = 256
+// DefaultAppsReload is the default of --apps-reload.
+const DefaultAppsReload = 10 * time.Second
 
-// Register adds the sender's flags to fs.
+// Register adds the sender's flags to fs. --apps-file is added only when
+// fs has none yet: the all-in-one registers its own (and passes it on).
 func (s *Sender) Register(fs *flag.FlagSet) {
-	s.RegisterInFlight(fs, "")
-	fs.DurationVar(&s.Send.RequestTimeout, "request-timeout", 30*time.Second, "bound on one job's provider call")
-	fs.StringVar(&s.AppsFile, "apps-file", "", "apps configuration file (YAML or JSON) with per-app provider credentials")
-	fs.DurationVar(&s.AppsReload, "apps-reload", 10*time.Second, "how often the apps file is checked for changes (0: never)")
+	s.RegisterLimits(fs, "")
+	if fs.Lookup("apps-file") == nil {
+		fs.StringVar(&s.AppsFile, "apps-file", "", "apps configuration file (YAML or JSON) with per-app provider credentials")
+	}
+	fs.DurationVar(&s.AppsReload, "apps-reload", DefaultAppsReload, "how often the apps file is checked for changes (0: never)")
 }
 
-// RegisterInFlight adds the two bounds of a sender's concurrent work,
-// --sender-in-flight (jobs) and --sender-tokens-in-flight, their usage
+// RegisterLimits adds the bounds of a sender's work: --sender-in-flight
+// (jobs), --sender-tokens-in-flight and --request-timeout, their usage
 // prefixed with prefix.
-func (s *Sender) RegisterInFlight(fs *flag.FlagSet, prefix string) {
-	fs.IntVar(&s.MaxInFlight, "sender-in-flight", DefaultSenderInFlight, prefix+"jobs handled at once per sender")
+func (s *Sender) RegisterLimits(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&s.MaxInFlight, "sender-in-flight", send.DefaultMaxInFlight, prefix+"jobs handled at once per sender")
 	fs.IntVar(&s.Send.MaxTokensInFlight, "sender-tokens-in-flight", send.DefaultMaxTokensInFlight,
 		prefix+"tokens at the provider at once per sender, across jobs (a larger job goes alone)")
+	fs.DurationVar(&s.Send.RequestTimeout, "request-timeout", send.DefaultRequestTimeout, prefix+"bound on one job's provider call")
+}
+
+// Validate reports unusable sender settings of its own; Send is validated
+// with its platform, by send.New. Every error wraps ErrInvalid.
+func (s *Sender) Validate() error {
+	if s.MaxInFlight < 0 {
+		return invalid.Errorf("", "--sender-in-flight must be positive")
+	}
+	if s.AppsReload < 0 {
+		return invalid.Errorf("", "--apps-reload must not be negative")
+	}
+	return nil
 }
 
 // Sink are the feedback-sink's settings.
@@ -94,6 +116,14 @@ type Sink struct {
 
 // Register adds the sink's flags to fs.
 func (s *Sink) Register(fs *flag.FlagSet) {
-	fs.IntVar(&s.MaxInFlight, "sink-in-flight", 64, "feedback events handled at once by this process")
-	fs.DurationVar(&s.Sink.FlushInterval, "success-flush", 5*time.Second, "how often last-success times of delivered tokens are written")
+	fs.IntVar(&s.MaxInFlight, "sink-in-flight", sink.DefaultMaxInFlight, "feedback events handled at once by this process")
+	fs.DurationVar(&s.Sink.FlushInterval, "success-flush", sink.DefaultFlushInterval, "how often last-success times of delivered tokens are written")
+}
+
+// Validate reports unusable sink settings; every error wraps ErrInvalid.
+func (s *Sink) Validate() error {
+	if s.MaxInFlight < 0 {
+		return invalid.Errorf("", "--sink-in-flight must be positive")
+	}
+	return s.Sink.Validate()
 }

@@ -2,11 +2,10 @@ package consumer
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -22,10 +21,11 @@ type Config struct {
 	// Stage names the pipeline stage in dead letters and metrics.
 	Stage string
 
-	// MaxInFlight bounds messages handled at once by this process (default 64).
+	// MaxInFlight bounds messages handled at once by this process (default
+	// DefaultMaxInFlight, 64).
 	MaxInFlight int
 	// MaxAckPending bounds unacknowledged messages across every replica
-	// (default 4 × MaxInFlight, at least 1000).
+	// (default 4 × MaxInFlight, at least DefaultMinMaxAckPending).
 	MaxAckPending int
 	// AckWait is how long the server waits for an ack before redelivering,
 	// e.g. after a crash (default 30s). Long handlers extend it with InProgress.
@@ -54,26 +54,48 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultMaxAttempts is the default of MaxAttempts (and of --max-attempts).
-const DefaultMaxAttempts = 10
+// Defaults of Config, declared once: setDefaults applies them and the
+// command-line flags (internal/config) show them.
+const (
+	DefaultMaxInFlight = 64
+	// DefaultMinMaxAckPending is the least default MaxAckPending.
+	DefaultMinMaxAckPending = 1000
+	DefaultAckWait          = 30 * time.Second
+	DefaultMaxAttempts      = 10
+	DefaultBackoffBase      = time.Second
+	DefaultBackoffMax       = 5 * time.Minute
+	DefaultDrainTimeout     = 20 * time.Second
+)
+
+// MinAckWait is the least AckWait: the keep-alive of a live handler
+// renews the ack wait every half of it.
+const MinAckWait = time.Second
 
 // MinDeadLetterBytes is the least MaxDeadLetterBytes: room for a dead
 // letter's reason, location and a payload prefix.
 const MinDeadLetterBytes = 16 << 10
 
-// ErrConfig wraps every configuration error.
-var ErrConfig = errors.New("consumer config")
+// ErrConfig is the sentinel every configuration error wraps: the one of
+// every pushfleet package (config.ErrInvalid), named here as before.
+var ErrConfig = invalid.Err
 
 func (c *Config) setDefaults() {
-	c.MaxInFlight = cmp.Or(c.MaxInFlight, 64)
-	c.MaxAckPending = cmp.Or(c.MaxAckPending, max(4*c.MaxInFlight, 1000))
-	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, DefaultMaxInFlight)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, max(4*c.MaxInFlight, DefaultMinMaxAckPending))
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.MaxDeadLetterBytes = cmp.Or(c.MaxDeadLetterBytes, events.DefaultMaxDeadLetterBytes)
-	c.BackoffBase = cmp.Or(c.BackoffBase, time.Second)
-	c.BackoffMax = cmp.Or(c.BackoffMax, 5*time.Minute)
-	c.DrainTimeout = cmp.Or(c.DrainTimeout, 20*time.Second)
+	c.BackoffBase = cmp.Or(c.BackoffBase, DefaultBackoffBase)
+	c.BackoffMax = cmp.Or(c.BackoffMax, DefaultBackoffMax)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+}
+
+// WithDefaults returns c with every zero field set to its default: the
+// configuration a Runner built from c runs with.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
 }
 
 // Validate reports missing or inconsistent fields.
@@ -81,17 +103,17 @@ func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
 	case c.Stream == "" || c.Durable == "" || c.Stage == "":
-		return fmt.Errorf("%w: stream, durable and stage are required", ErrConfig)
+		return invalid.Errorf("consumer", "stream, durable and stage are required")
 	case c.MaxInFlight < 1:
-		return fmt.Errorf("%w: max in flight must be positive", ErrConfig)
+		return invalid.Errorf("consumer", "max in flight must be positive")
 	case c.MaxAttempts < 1:
-		return fmt.Errorf("%w: max attempts must be positive", ErrConfig)
+		return invalid.Errorf("consumer", "max attempts must be positive")
 	case c.MaxDeadLetterBytes < MinDeadLetterBytes:
-		return fmt.Errorf("%w: max dead-letter bytes must be at least %d", ErrConfig, MinDeadLetterBytes)
-	case c.AckWait < time.Second:
-		return fmt.Errorf("%w: ack wait must be at least 1s", ErrConfig)
+		return invalid.Errorf("consumer", "max dead-letter bytes must be at least %d", MinDeadLetterBytes)
+	case c.AckWait < MinAckWait:
+		return invalid.Errorf("consumer", "ack wait must be at least %v", MinAckWait)
 	case c.BackoffMax < c.BackoffBase:
-		return fmt.Errorf("%w: backoff max below backoff base", ErrConfig)
+		return invalid.Errorf("consumer", "backoff max below backoff base")
 	}
 	return nil
 }

@@ -3,18 +3,34 @@ package dispatch
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
 // DefaultScheduleHorizon is how far ahead send_at may be (30 days) unless
 // Config.ScheduleHorizon says otherwise.
 const DefaultScheduleHorizon = events.DefaultScheduleHorizon
+
+// Defaults of Config and of the dispatcher's consumers, declared once:
+// setDefaults applies them and the command-line flags (internal/config)
+// show them.
+const (
+	DefaultBatchAPNs      = 100
+	DefaultBatchFCM       = MaxBatchFCM
+	DefaultBatchMi        = 1000
+	DefaultPublishTimeout = 30 * time.Second
+	// DefaultMaxInFlight is the intents one dispatcher process handles at
+	// once (--dispatcher-in-flight).
+	DefaultMaxInFlight = 32
+)
+
+// MaxBatchFCM is the most FCM tokens of one job: what one SendEach call takes.
+const MaxBatchFCM = 500
 
 // IntentIDs remembers the intent ids taken during the dedup window: the KV
 // bucket push_intent_ids (events.IntentIDsBucket), whose max age is the
@@ -30,8 +46,9 @@ type Config struct {
 	Limits events.Limits
 	// BatchAPNs, BatchFCM and BatchMi are the most tokens per job. APNs takes
 	// one token per HTTP/2 request, so its batch only amortizes JetStream
-	// work (default 100); FCM's SendEach takes 500 (default and maximum);
-	// MiPush takes a comma-separated list of 1000 (default).
+	// work (default DefaultBatchAPNs, 100); FCM's SendEach takes 500
+	// (MaxBatchFCM, the default and maximum); MiPush takes a
+	// comma-separated list of 1000 (DefaultBatchMi).
 	BatchAPNs, BatchFCM, BatchMi int
 	// PublishTimeout bounds each wait for the acknowledgements of published
 	// jobs, schedules or feedback events (default 30s); the dispatch as a
@@ -50,29 +67,39 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	c.BatchAPNs = cmp.Or(c.BatchAPNs, 100)
-	c.BatchFCM = cmp.Or(c.BatchFCM, 500)
-	c.BatchMi = cmp.Or(c.BatchMi, 1000)
-	c.PublishTimeout = cmp.Or(c.PublishTimeout, 30*time.Second)
+	c.BatchAPNs = cmp.Or(c.BatchAPNs, DefaultBatchAPNs)
+	c.BatchFCM = cmp.Or(c.BatchFCM, DefaultBatchFCM)
+	c.BatchMi = cmp.Or(c.BatchMi, DefaultBatchMi)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
 	c.ScheduleHorizon = cmp.Or(c.ScheduleHorizon, DefaultScheduleHorizon)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
+// WithDefaults returns c with every zero field set to its default: the
+// configuration a dispatcher built from c runs with.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 // Validate reports batch sizes the providers would reject, a negative
-// horizon and app names that cannot be subject tokens.
+// horizon and app names that cannot be subject tokens. Every error wraps
+// config.ErrInvalid.
 func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
 	case c.BatchAPNs < 1 || c.BatchFCM < 1 || c.BatchMi < 1:
-		return fmt.Errorf("dispatch: batch sizes must be positive")
-	case c.BatchFCM > 500:
-		return fmt.Errorf("dispatch: FCM batch %d exceeds SendEach's 500", c.BatchFCM)
+		return invalid.Errorf("dispatch", "batch sizes must be positive")
+	case c.BatchFCM > MaxBatchFCM:
+		return invalid.Errorf("dispatch", "FCM batch %d exceeds SendEach's %d", c.BatchFCM, MaxBatchFCM)
 	case c.ScheduleHorizon < time.Second:
-		return fmt.Errorf("dispatch: schedule horizon %v must be at least 1s", c.ScheduleHorizon)
+		return invalid.Errorf("dispatch", "schedule horizon %v must be at least 1s", c.ScheduleHorizon)
+	case c.PublishTimeout < 0:
+		return invalid.Errorf("dispatch", "publish timeout %v must not be negative", c.PublishTimeout)
 	}
 	for _, app := range c.Apps {
 		if !events.ValidApp(app) {
-			return fmt.Errorf("dispatch: app %q: names are 1-64 characters of A-Z a-z 0-9 _ -", app)
+			return invalid.Errorf("dispatch", "app %q: names are 1-64 characters of A-Z a-z 0-9 _ -", app)
 		}
 	}
 	return nil

@@ -6,16 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 )
 
 // Config describes the embedded server.
 type Config struct {
-	// StoreDir is the JetStream file store (required: never a shared temp dir).
+	// StoreDir is the JetStream file store (required: never a shared temp
+	// dir), created when missing.
 	StoreDir string
 	// Listen is a client address to expose, e.g. "127.0.0.1:4222", so that
 	// pushctl and other processes can connect; empty: in-process only.
@@ -28,14 +33,27 @@ type Config struct {
 // Server is a running embedded server.
 type Server struct {
 	*server.Server
+	// StoreDir is the absolute path of the JetStream store.
+	StoreDir  string
 	listening bool
 }
+
+// startTimeout bounds the wait for the server to accept connections.
+const startTimeout = 30 * time.Second
 
 // Start starts the server and waits until it accepts connections.
 func Start(c Config) (*Server, error) {
 	if c.StoreDir == "" {
-		return nil, fmt.Errorf("embedded nats: a store directory is required")
+		return nil, invalid.Errorf("embedded nats", "a store directory is required")
 	}
+	dir, err := filepath.Abs(c.StoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: store directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded nats: store directory: %w", err)
+	}
+	c.StoreDir = dir
 	opts := &server.Options{
 		ServerName: "pushfleet", JetStream: true, StoreDir: c.StoreDir,
 		NoSigs: true, DontListen: c.Listen == "", HTTPPort: c.MonitorPort,
@@ -56,11 +74,20 @@ func Start(c Config) (*Server, error) {
 		s.SetLoggerV2(slogAdapter{c.Logger.With("component", "nats-server")}, false, false, false)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
+	if !s.ReadyForConnections(startTimeout) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready after 30s (store %s)", c.StoreDir)
+		return nil, fmt.Errorf("embedded nats: not ready after %v (store %s)", startTimeout, c.StoreDir)
 	}
-	return &Server{Server: s, listening: c.Listen != ""}, nil
+	return &Server{Server: s, StoreDir: c.StoreDir, listening: c.Listen != ""}, nil
+}
+
+// URL is where other processes reach the server (nats://host:port), empty
+// when it does not listen (in-process only).
+func (s *Server) URL() string {
+	if !s.listening {
+		return ""
+	}
+	return s.ClientURL()
 }
 
 // ConnectOption connects a client in-process, without a socket.
@@ -75,11 +102,11 @@ func (s *Server) Stop() {
 func splitHostPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", 0, fmt.Errorf("embedded nats: listen address %q: %w", addr, err)
+		return "", 0, invalid.Errorf("embedded nats", "listen address %q: %w", addr, err)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil {
-		return "", 0, fmt.Errorf("embedded nats: listen address %q: bad port", addr)
+		return "", 0, invalid.Errorf("embedded nats", "listen address %q: bad port", addr)
 	}
 	return host, port, nil
 }

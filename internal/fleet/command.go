@@ -25,19 +25,38 @@ func Main(name string, run func(ctx context.Context) error) {
 	}
 }
 
+// DefaultHTTPAddr is the default --http-addr of a service binary.
+const DefaultHTTPAddr = ":8080"
+
 // RunCommand is the life of a service binary: the common flags plus the
 // service's own (register adds them and returns how to build the service),
-// each with its environment twin, then RunProcess.
+// each with its environment twin, then Process.Run.
 func RunCommand(ctx context.Context, name, what string, args []string, getenv func(string) string, stderr io.Writer,
 	register func(fs *flag.FlagSet) Build) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c config.Common
-	c.Register(fs, ":8080")
-	build := register(fs)
+	p := Process{Name: name, Stderr: stderr}
+	p.Config.Register(fs, DefaultHTTPAddr)
+	p.Build = register(fs)
 	fs.Usage = config.Usage(fs, name+": "+what)
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
-	return RunProcess(ctx, &c, name, stderr, build)
+	return p.Run(ctx)
+}
+
+// DispatcherCommand registers the dispatcher's flags and builds the
+// dispatcher: cmd/dispatcher's part of RunCommand.
+func DispatcherCommand(fs *flag.FlagSet) Build {
+	var d config.Dispatcher
+	d.Register(fs)
+	return func(ctx context.Context, env *Env) (Service, error) { return env.Dispatcher(ctx, d) }
+}
+
+// FeedbackSinkCommand registers the feedback-sink's flags and builds it:
+// cmd/feedback-sink's part of RunCommand.
+func FeedbackSinkCommand(fs *flag.FlagSet) Build {
+	var s config.Sink
+	s.Register(fs)
+	return func(ctx context.Context, env *Env) (Service, error) { return env.FeedbackSink(ctx, s) }
 }

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,17 +27,23 @@ type Service interface {
 
 var errNotReady = errors.New("consumer not bound")
 
+// runner builds a consumer runner with the settings every consumer of the
+// process shares (Env's; zero: the consumer's defaults).
 func (e *Env) runner(name string, cfg consumer.Config, h consumer.Handler) (*consumer.Runner, error) {
 	cfg.Logger = e.Logger.With("component", name)
 	cfg.DrainTimeout = e.DrainTimeout
 	cfg.AckWait = e.AckWait
-	if e.MaxAttempts > 0 {
-		cfg.MaxAttempts = e.MaxAttempts
-	}
+	cfg.MaxAttempts = e.MaxAttempts
 	r, err := consumer.New(e.JS, cfg, h, e.Metrics)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	e.record(func(b *Built) {
+		if b.Consumers == nil {
+			b.Consumers = map[string]consumer.Config{}
+		}
+		b.Consumers[name] = cfg.WithDefaults()
+	})
 	if e.Health != nil {
 		e.Health.AddCheck("nats", e.connected)
 		e.Health.AddCheck(name, func() error {
@@ -54,6 +61,9 @@ func (e *Env) runner(name string, cfg consumer.Config, h consumer.Handler) (*con
 // suppressed by a watch-fed cache. The dispatcher starts consuming only once
 // the cache holds a full snapshot, so no dead token slips through at start.
 func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
@@ -82,6 +92,7 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 	if err != nil {
 		return nil, err
 	}
+	e.record(func(b *Built) { dc := o.Dispatch.WithDefaults(); b.Dispatcher = &dc })
 	r, err := e.runner("dispatcher", consumer.Config{
 		Stream: events.StreamIntents, Durable: events.DurableDispatcher, Stage: events.StageIntents,
 		FilterSubjects: []string{events.IntentsRoot + ".>"}, MaxInFlight: o.MaxInFlight,
@@ -102,16 +113,24 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 
 // Sender builds platform p's sender service around a provider.
 func (e *Env) Sender(p events.Platform, s provider.Sender, o config.Sender) (Service, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	name := events.SenderDurable(p)
 	o.Send.Platform = p
 	o.Send.Logger = e.Logger.With("component", name)
-	if e.MaxAttempts > 0 {
-		o.Send.MaxAttempts = e.MaxAttempts
-	}
+	// One retry budget for the token and its messages (zero: the default).
+	o.Send.MaxAttempts = cmp.Or(e.MaxAttempts, o.Send.MaxAttempts)
 	svc, err := send.New(o.Send, s, e.JS, e.Metrics)
 	if err != nil {
 		return nil, err
 	}
+	e.record(func(b *Built) {
+		if b.Senders == nil {
+			b.Senders = map[events.Platform]send.Config{}
+		}
+		b.Senders[p] = o.Send.WithDefaults()
+	})
 	jobs, err := e.runner(name, consumer.Config{
 		Stream: events.SendStream(p), Durable: name, Stage: events.SenderStage(p),
 		FilterSubjects: []string{events.SendRoot + "." + string(p) + ".*"},
@@ -136,6 +155,9 @@ func (e *Env) Sender(p events.Platform, s provider.Sender, o config.Sender) (Ser
 // FeedbackSink builds the feedback-sink service. It also serves the token
 // registry's request/reply API (pushfleet-registry), since it owns token state.
 func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
@@ -148,6 +170,7 @@ func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) 
 	cfg := o.Sink
 	cfg.Logger = log
 	s := sink.New(cfg, reg.Store(), e.Metrics)
+	e.record(func(b *Built) { sc := cfg.WithDefaults(); b.Sink = &sc })
 	r, err := e.runner("feedback-sink", consumer.Config{
 		Stream: events.StreamFeedback, Durable: events.DurableFeedbackSink, Stage: events.StageFeedback,
 		MaxInFlight: o.MaxInFlight,

@@ -2,7 +2,6 @@ package providers
 
 import (
 	"flag"
-	"time"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
@@ -18,12 +17,12 @@ type APNsFlags struct {
 
 // Register adds the flags to fs.
 func (f *APNsFlags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.cfg.ProductionURL, "apns-production-url", "https://api.push.apple.com", "APNs production base URL")
-	fs.StringVar(&f.cfg.SandboxURL, "apns-sandbox-url", "https://api.sandbox.push.apple.com", "APNs sandbox (development) base URL")
+	fs.StringVar(&f.cfg.ProductionURL, "apns-production-url", apns.DefaultProductionURL, "APNs production base URL")
+	fs.StringVar(&f.cfg.SandboxURL, "apns-sandbox-url", apns.DefaultSandboxURL, "APNs sandbox (development) base URL")
 	fs.StringVar((*string)(&f.caFile), "apns-ca-file", "", "extra CA certificates (PEM) to trust for APNs, e.g. a local fake's")
-	fs.IntVar(&f.cfg.ConnsPerPool, "apns-conns", 2, "HTTP/2 connections per (credentials, environment)")
-	fs.IntVar(&f.cfg.MaxStreamsPerConn, "apns-streams-per-conn", 100, "requests in flight per connection")
-	fs.DurationVar(&f.cfg.RequestTimeout, "apns-request-timeout", 10*time.Second, "bound on one APNs request")
+	fs.IntVar(&f.cfg.ConnsPerPool, "apns-conns", apns.DefaultConnsPerPool, "HTTP/2 connections per (credentials, environment)")
+	fs.IntVar(&f.cfg.MaxStreamsPerConn, "apns-streams-per-conn", apns.DefaultMaxStreamsPerConn, "requests in flight per connection")
+	fs.DurationVar(&f.cfg.RequestTimeout, "apns-request-timeout", apns.DefaultRequestTimeout, "bound on one APNs request")
 }
 
 // Service builds the apns sender service from the apps file named in sc.

@@ -2,7 +2,7 @@ package providers
 
 import (
 	"flag"
-	"time"
+	"fmt"
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
@@ -20,9 +20,10 @@ type FCMFlags struct {
 func (f *FCMFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.Endpoint, "fcm-endpoint", fcm.DefaultEndpoint, "FCM HTTP v1 base URL")
 	fs.StringVar((*string)(&f.caFile), "fcm-ca-file", "", "extra CA certificates (PEM) to trust for FCM and its OAuth endpoint, e.g. a local fake's")
-	fs.IntVar(&f.cfg.MaxConcurrentBatches, "fcm-concurrent-batches", 8, "batches of up to 500 messages in flight (each runs up to 50 requests at a time)")
-	fs.IntVar(&f.cfg.RatePerMinute, "fcm-rate", 600000, "messages per minute per FCM project before the sender waits")
-	fs.DurationVar(&f.cfg.BatchTimeout, "fcm-batch-timeout", 15*time.Second, "bound on one batch of up to 500 messages")
+	fs.IntVar(&f.cfg.MaxConcurrentBatches, "fcm-concurrent-batches", fcm.DefaultMaxConcurrentBatches,
+		fmt.Sprintf("batches of up to %d messages in flight (each runs up to 50 requests at a time)", fcm.MaxBatch))
+	fs.IntVar(&f.cfg.RatePerMinute, "fcm-rate", fcm.DefaultRatePerMinute, "messages per minute per FCM project before the sender waits")
+	fs.DurationVar(&f.cfg.BatchTimeout, "fcm-batch-timeout", fcm.DefaultBatchTimeout, fmt.Sprintf("bound on one batch of up to %d messages", fcm.MaxBatch))
 }
 
 // Service builds the fcm sender service from the apps file named in sc.

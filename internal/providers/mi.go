@@ -22,11 +22,11 @@ type MiFlags struct {
 func (f *MiFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.BaseURL, "mi-url", "", "one MiPush base URL for every region and the feedback API (a fake or a proxy); empty: Xiaomi's regional hosts")
 	fs.StringVar((*string)(&f.caFile), "mi-ca-file", "", "extra CA certificates (PEM) to trust for MiPush, e.g. a local fake's")
-	fs.IntVar(&f.cfg.BatchSize, "mi-batch", 1000, "most regids per MiPush request")
-	fs.IntVar(&f.cfg.MaxConnsPerHost, "mi-conns", 16, "connections per MiPush host")
-	fs.DurationVar(&f.cfg.ConnMaxAge, "mi-conn-max-age", 5*time.Minute, "recycle MiPush connections after this long")
-	fs.DurationVar(&f.cfg.RequestTimeout, "mi-request-timeout", 30*time.Second, "bound on one MiPush request")
-	fs.DurationVar(&f.Poll, "mi-feedback-poll", 5*time.Minute, "how often each app's invalid regids are fetched from MiPush (0: never)")
+	fs.IntVar(&f.cfg.BatchSize, "mi-batch", mi.DefaultBatchSize, "most regids per MiPush request")
+	fs.IntVar(&f.cfg.MaxConnsPerHost, "mi-conns", mi.DefaultMaxConnsPerHost, "connections per MiPush host")
+	fs.DurationVar(&f.cfg.ConnMaxAge, "mi-conn-max-age", mi.DefaultConnMaxAge, "recycle MiPush connections after this long")
+	fs.DurationVar(&f.cfg.RequestTimeout, "mi-request-timeout", mi.DefaultRequestTimeout, "bound on one MiPush request")
+	fs.DurationVar(&f.Poll, "mi-feedback-poll", mi.DefaultPollInterval, "how often each app's invalid regids are fetched from MiPush (0: never)")
 }
 
 // Service builds the mi sender service from the apps file named in sc and,

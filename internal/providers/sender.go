@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushfleet/pushfleet/internal/apps"
 	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -29,7 +30,7 @@ type Sender[T apps.Validator] interface {
 func Service[T apps.Validator, S Sender[T]](env *fleet.Env, p events.Platform, sc config.Sender,
 	newSender func(map[string]T) (S, error)) (fleet.Service, error) {
 	if sc.AppsFile == "" {
-		return nil, fmt.Errorf("--apps-file is required: it holds the %s credentials of every app", p)
+		return nil, invalid.Errorf("", "--apps-file is required: it holds the %s credentials of every app", p)
 	}
 	f, err := apps.Load(sc.AppsFile)
 	if err != nil {
@@ -106,18 +107,18 @@ func (c closing) Run(ctx context.Context) error {
 type caFile string
 
 // finish completes a provider configuration for env: the CA pool, a logger
-// and the metrics, then validates it.
+// and the metrics, then validates it. Its errors wrap config.ErrInvalid.
 func (f caFile) finish(env *fleet.Env, component string, roots **x509.CertPool, log **slog.Logger,
 	m **provider.Metrics, validate func() error) error {
 	pool, err := f.load()
 	if err != nil {
-		return err
+		return invalid.Wrap("--"+component+"-ca-file", err)
 	}
 	*roots, *log, *m = pool, env.Logger.With("component", component), env.Metrics.Provider
 	// Provider metrics label apps through the fleet's bound, like every
 	// other app label.
 	env.Metrics.Provider.SetAppLabel(env.Metrics.App)
-	return validate()
+	return invalid.Wrap("", validate())
 }
 
 func (f caFile) load() (*x509.CertPool, error) {

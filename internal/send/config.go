@@ -2,10 +2,11 @@ package send
 
 import (
 	"cmp"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
+	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -15,7 +16,8 @@ type Config struct {
 	// RequestTimeout bounds one job's provider call (default 30s).
 	RequestTimeout time.Duration
 	// MaxAttempts is the retry budget of a token across redeliveries and
-	// re-queued partial jobs (default 10; match the consumer's).
+	// re-queued partial jobs (default consumer.DefaultMaxAttempts, 10: the
+	// fleet gives both the same --max-attempts).
 	MaxAttempts int
 	// PauseMin and PauseMax bound how long an app's sends pause after its
 	// credentials were rejected; the pause doubles while rejections go on
@@ -48,37 +50,68 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
-// DefaultMaxTokensInFlight is the default of Config.MaxTokensInFlight.
-const DefaultMaxTokensInFlight = 5000
+// Defaults of Config and of a sender's consumers, declared once:
+// setDefaults applies them and the command-line flags (internal/config)
+// show them.
+const (
+	DefaultRequestTimeout   = 30 * time.Second
+	DefaultPauseMin         = 30 * time.Second
+	DefaultPauseMax         = 10 * time.Minute
+	DefaultRetryBase        = time.Second
+	DefaultRetryMax         = 5 * time.Minute
+	DefaultRateLimitBudget  = time.Hour
+	DefaultBreakerThreshold = 10
+	DefaultBreakerMin       = 2 * time.Second
+	DefaultBreakerMax       = time.Minute
+	DefaultPublishTimeout   = 30 * time.Second
+	// DefaultMaxTokensInFlight is the default of Config.MaxTokensInFlight
+	// (--sender-tokens-in-flight).
+	DefaultMaxTokensInFlight = 5000
+	// DefaultMaxInFlight is the jobs one sender process handles at once
+	// (--sender-in-flight): enough one-token jobs to hide a provider's
+	// round trip (a token at APNs for 20 ms needs 160 in flight for
+	// 8,000/s); MaxTokensInFlight bounds what large jobs hold.
+	DefaultMaxInFlight = 256
+)
 
 func (c *Config) setDefaults() {
-	c.RequestTimeout = cmp.Or(c.RequestTimeout, 30*time.Second)
-	c.MaxAttempts = cmp.Or(c.MaxAttempts, 10)
-	c.PauseMin = cmp.Or(c.PauseMin, 30*time.Second)
-	c.PauseMax = cmp.Or(c.PauseMax, 10*time.Minute)
-	c.RetryBase = cmp.Or(c.RetryBase, time.Second)
-	c.RetryMax = cmp.Or(c.RetryMax, 5*time.Minute)
-	c.RateLimitBudget = cmp.Or(c.RateLimitBudget, time.Hour)
-	c.BreakerThreshold = cmp.Or(c.BreakerThreshold, 10)
-	c.BreakerMin = cmp.Or(c.BreakerMin, 2*time.Second)
-	c.BreakerMax = cmp.Or(c.BreakerMax, time.Minute)
-	c.PublishTimeout = cmp.Or(c.PublishTimeout, 30*time.Second)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, consumer.DefaultMaxAttempts)
+	c.PauseMin = cmp.Or(c.PauseMin, DefaultPauseMin)
+	c.PauseMax = cmp.Or(c.PauseMax, DefaultPauseMax)
+	c.RetryBase = cmp.Or(c.RetryBase, DefaultRetryBase)
+	c.RetryMax = cmp.Or(c.RetryMax, DefaultRetryMax)
+	c.RateLimitBudget = cmp.Or(c.RateLimitBudget, DefaultRateLimitBudget)
+	c.BreakerThreshold = cmp.Or(c.BreakerThreshold, DefaultBreakerThreshold)
+	c.BreakerMin = cmp.Or(c.BreakerMin, DefaultBreakerMin)
+	c.BreakerMax = cmp.Or(c.BreakerMax, DefaultBreakerMax)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
 	c.MaxTokensInFlight = cmp.Or(c.MaxTokensInFlight, DefaultMaxTokensInFlight)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
-// Validate reports an unusable configuration.
+// WithDefaults returns c with every zero field set to its default: the
+// configuration a sender service built from c runs with.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
+// Validate reports an unusable configuration. Every error wraps
+// config.ErrInvalid.
 func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
 	case !c.Platform.Valid():
-		return fmt.Errorf("send: unknown platform %q", c.Platform)
+		return invalid.Errorf("send", "unknown platform %q", c.Platform)
 	case c.MaxAttempts < 1:
-		return fmt.Errorf("send: max attempts must be positive")
+		return invalid.Errorf("send", "max attempts must be positive")
 	case c.MaxTokensInFlight < 1:
-		return fmt.Errorf("send: max tokens in flight must be positive")
+		return invalid.Errorf("send", "max tokens in flight must be positive")
+	case c.RequestTimeout < 0 || c.PublishTimeout < 0:
+		return invalid.Errorf("send", "request and publish timeouts must not be negative")
 	case c.PauseMax < c.PauseMin || c.RetryMax < c.RetryBase || c.BreakerMax < c.BreakerMin:
-		return fmt.Errorf("send: a maximum is below its minimum")
+		return invalid.Errorf("send", "a maximum is below its minimum")
 	}
 	return nil
 }

@@ -20,18 +20,46 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// Config tunes the sink.
+// Config tunes the sink. Zero values take the documented defaults.
 type Config struct {
 	// FlushInterval batches last-success updates of delivered tokens (default
-	// 5s): one KV write per token per interval instead of one per push.
+	// DefaultFlushInterval): one KV write per token per interval instead of
+	// one per push.
 	FlushInterval time.Duration
 	Logger        *slog.Logger
+}
+
+// Defaults of Config and of the sink's consumer, declared once: New applies
+// them and the command-line flags (internal/config) show them.
+const (
+	DefaultFlushInterval = 5 * time.Second
+	// DefaultMaxInFlight is the feedback events one feedback-sink process
+	// handles at once (--sink-in-flight).
+	DefaultMaxInFlight = 64
+)
+
+// WithDefaults returns c with every zero field set to its default: the
+// configuration New runs a Sink with.
+func (c Config) WithDefaults() Config {
+	c.FlushInterval = cmp.Or(c.FlushInterval, DefaultFlushInterval)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	return c
+}
+
+// Validate reports an unusable configuration; its errors wrap
+// config.ErrInvalid.
+func (c Config) Validate() error {
+	if c.FlushInterval < 0 {
+		return invalid.Errorf("sink", "flush interval %v must not be negative", c.FlushInterval)
+	}
+	return nil
 }
 
 // Sink is the consumer.Handler of PUSH_FEEDBACK.
@@ -52,9 +80,7 @@ type successKey struct {
 
 // New returns a Sink writing to store.
 func New(cfg Config, store *tokens.Store, m *metrics.Fleet) *Sink {
-	cfg.FlushInterval = cmp.Or(cfg.FlushInterval, 5*time.Second)
-	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	return &Sink{cfg: cfg, store: store, m: m, success: map[successKey]time.Time{}}
+	return &Sink{cfg: cfg.WithDefaults(), store: store, m: m, success: map[successKey]time.Time{}}
 }
 
 // Dead-letter categories of the sink (bounded metric label values).

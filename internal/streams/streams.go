@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -34,8 +35,15 @@ const (
 	DefaultDeadMaxAge     = 30 * 24 * time.Hour
 )
 
-// ErrConfig wraps every configuration error.
-var ErrConfig = errors.New("streams config")
+// ErrConfig is the sentinel every configuration error wraps: the one of
+// every pushfleet package (config.ErrInvalid), named here as before.
+var ErrConfig = invalid.Err
+
+// MaxReplicas is the most replicas JetStream allows a stream.
+const MaxReplicas = 5
+
+// MinDedupWindow is the least DedupWindow.
+const MinDedupWindow = time.Second
 
 // ErrServerUnsupported is returned by Provision when the server accepted a
 // stream but did not apply a setting pushfleet relies on (nats-server 2.11
@@ -64,16 +72,24 @@ func (c *Config) setDefaults() {
 	c.DeadMaxAge = cmp.Or(c.DeadMaxAge, DefaultDeadMaxAge)
 }
 
-// Validate reports configuration that JetStream would reject.
+// WithDefaults returns c with every zero field set to its default: the
+// configuration StreamConfigs and Provision use.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
+// Validate reports configuration that JetStream would reject. Every error
+// wraps config.ErrInvalid.
 func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
-	case c.Replicas < 1 || c.Replicas > 5:
-		return fmt.Errorf("%w: replicas must be 1..5, got %d", ErrConfig, c.Replicas)
-	case c.DedupWindow < time.Second:
-		return fmt.Errorf("%w: dedup window must be at least 1s, got %v", ErrConfig, c.DedupWindow)
+	case c.Replicas < 1 || c.Replicas > MaxReplicas:
+		return invalid.Errorf("streams", "replicas must be 1..%d, got %d", MaxReplicas, c.Replicas)
+	case c.DedupWindow < MinDedupWindow:
+		return invalid.Errorf("streams", "dedup window must be at least %v, got %v", MinDedupWindow, c.DedupWindow)
 	case c.FeedbackMaxAge < c.DedupWindow || c.DeadMaxAge < c.DedupWindow:
-		return fmt.Errorf("%w: feedback and dead-letter retention must be at least the dedup window", ErrConfig)
+		return invalid.Errorf("streams", "feedback and dead-letter retention must be at least the dedup window")
 	}
 	return nil
 }

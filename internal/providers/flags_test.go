@@ -1,0 +1,75 @@
+package providers_test
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/providers"
+	"github.com/pushfleet/pushfleet/pkg/provider/apns"
+	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+)
+
+// The provider flags default to the providers' own constants.
+func TestProviderFlagDefaultsAreTheProvidersConstants(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	(&providers.APNsFlags{}).Register(fs)
+	(&providers.FCMFlags{}).Register(fs)
+	(&providers.MiFlags{}).Register(fs)
+	for name, want := range map[string]any{
+		"apns-production-url": apns.DefaultProductionURL, "apns-sandbox-url": apns.DefaultSandboxURL,
+		"apns-conns": apns.DefaultConnsPerPool, "apns-streams-per-conn": apns.DefaultMaxStreamsPerConn,
+		"apns-request-timeout": apns.DefaultRequestTimeout,
+		"fcm-endpoint":         fcm.DefaultEndpoint, "fcm-concurrent-batches": fcm.DefaultMaxConcurrentBatches,
+		"fcm-rate": fcm.DefaultRatePerMinute, "fcm-batch-timeout": fcm.DefaultBatchTimeout,
+		"mi-batch": mi.DefaultBatchSize, "mi-conns": mi.DefaultMaxConnsPerHost, "mi-conn-max-age": mi.DefaultConnMaxAge,
+		"mi-request-timeout": mi.DefaultRequestTimeout, "mi-feedback-poll": mi.DefaultPollInterval,
+	} {
+		f := fs.Lookup(name)
+		if f == nil {
+			t.Errorf("--%s not registered", name)
+			continue
+		}
+		if got := f.Value.(flag.Getter).Get(); got != want {
+			t.Errorf("--%s default %v, want %v", name, got, want)
+		}
+	}
+}
+
+// A provider setting that cannot work is a configuration error, wrapping
+// config.ErrInvalid like every other.
+func TestProviderConfigErrorsWrapErrInvalid(t *testing.T) {
+	env := testEnv(t)
+	apps := filepath.Join(t.TempDir(), "apps.yaml")
+	writeFile(t, apps, "apps:\n  shop:\n    mi: {package_name: com.example.shop, app_secret: s3cret, region: china}\n")
+	for _, tc := range []struct {
+		name  string
+		flags providers.Flags
+		args  []string
+		sc    config.Sender
+	}{
+		{"apns url", &providers.APNsFlags{}, []string{"--apns-production-url=http://apple.example"}, config.Sender{AppsFile: apps}},
+		{"apns conns", &providers.APNsFlags{}, []string{"--apns-conns=-1"}, config.Sender{AppsFile: apps}},
+		{"fcm endpoint", &providers.FCMFlags{}, []string{"--fcm-endpoint=ftp://fcm.example"}, config.Sender{AppsFile: apps}},
+		{"mi batch", &providers.MiFlags{}, []string{"--mi-batch=-1"}, config.Sender{AppsFile: apps}},
+		{"ca file", &providers.MiFlags{}, []string{"--mi-ca-file=/nonexistent/ca.pem"}, config.Sender{AppsFile: apps}},
+		{"no apps file", &providers.MiFlags{}, nil, config.Sender{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			tc.flags.Register(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			_, err := tc.flags.Service(env, tc.sc)
+			if !errors.Is(err, config.ErrInvalid) {
+				t.Fatalf("err = %v, want one wrapping config.ErrInvalid", err)
+			}
+		})
+	}
+}
