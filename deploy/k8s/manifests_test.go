@@ -8,6 +8,7 @@ package k8s_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +49,15 @@ func consumers() map[string][2]string {
 		m[events.SenderDurable(p)] = [2]string{events.SendStream(p), events.SenderDurable(p)}
 	}
 	return m
+}
+
+// gateways are the Deployments that read no stream: scaled by an HPA.
+var gateways = []string{"push-gateway"}
+
+// binaries are every Deployment's binary.
+func binaries() []string {
+	names := slices.Collect(maps.Keys(consumers()))
+	return append(names, gateways...)
 }
 
 // binDir is where the Dockerfile installs the binaries.
@@ -95,7 +106,7 @@ func buildBinaries(t *testing.T) map[string]binary {
 	}
 	dir := t.TempDir()
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	for name := range consumers() {
+	for _, name := range binaries() {
 		args = append(args, "./cmd/"+name)
 	}
 	cmd := exec.Command("go", args...)
@@ -105,7 +116,7 @@ func buildBinaries(t *testing.T) map[string]binary {
 	}
 	line := regexp.MustCompile(`(?m)^\s+--([a-z0-9-]+)\s+\[(PUSHFLEET_[A-Z0-9_]+)\](?: \(default (.*)\))?$`)
 	bins := map[string]binary{}
-	for name := range consumers() {
+	for _, name := range binaries() {
 		// -h exits non-zero (flag.ErrHelp); the usage is what matters.
 		out, _ := exec.Command(filepath.Join(dir, name), "-h").CombinedOutput()
 		b := binary{env: map[string]bool{}, defaults: map[string]string{}}
@@ -225,6 +236,7 @@ type manifests struct {
 	configMaps  map[string]*corev1.ConfigMap
 	pdbs        []*policyv1.PodDisruptionBudget
 	scaled      []*scaledObject
+	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	podMonitors []*podMonitor
 	namespaces  []*corev1.Namespace
 	namespaced  map[string]string // "Kind/name" → metadata.namespace
@@ -272,6 +284,8 @@ func decode(t *testing.T, out []byte) *manifests {
 			obj = &corev1.Namespace{}
 		case "policy/v1 PodDisruptionBudget":
 			obj = &policyv1.PodDisruptionBudget{}
+		case "autoscaling/v2 HorizontalPodAutoscaler":
+			obj = &autoscalingv2.HorizontalPodAutoscaler{}
 		case "keda.sh/v1alpha1 ScaledObject":
 			obj = &scaledObject{}
 		case "monitoring.coreos.com/v1 PodMonitor":
@@ -299,6 +313,8 @@ func decode(t *testing.T, out []byte) *manifests {
 			m.pdbs, meta = append(m.pdbs, o), o.ObjectMeta
 		case *scaledObject:
 			m.scaled, meta = append(m.scaled, o), o.Metadata
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			m.hpas, meta = append(m.hpas, o), o.ObjectMeta
 		case *podMonitor:
 			m.podMonitors, meta = append(m.podMonitors, o), o.Metadata
 		}
@@ -326,6 +342,7 @@ func (m *manifests) check(t *testing.T, bins map[string]binary, values natsValue
 		t.Run(name, func(t *testing.T) { m.checkDeployment(t, d, b, values) })
 	}
 	m.checkScaledObjects(t, want, values)
+	m.checkHPAs(t)
 	m.checkPodMonitors(t)
 	// With a Namespace object (an overlay), everything lives in it.
 	for _, ns := range m.namespaces {
@@ -648,6 +665,38 @@ func (m *manifests) checkScaledObjects(t *testing.T, want map[string][2]string, 
 	for name := range want {
 		if seen[name] != 1 {
 			t.Errorf("Deployment %s: want exactly one ScaledObject, got %d", name, seen[name])
+		}
+	}
+}
+
+// checkHPAs: each gateway Deployment has exactly one HPA, each HPA targets
+// a Deployment that no ScaledObject scales, and the Deployment leaves its
+// replica count to it.
+func (m *manifests) checkHPAs(t *testing.T) {
+	seen := map[string]int{}
+	for _, h := range m.hpas {
+		ref := h.Spec.ScaleTargetRef
+		d := m.deployments[ref.Name]
+		if ref.Kind != "Deployment" || d == nil {
+			t.Errorf("HorizontalPodAutoscaler %s: scaleTargetRef %+v names no Deployment", h.Name, ref)
+			continue
+		}
+		seen[ref.Name]++
+		if d.Spec.Replicas != nil {
+			t.Errorf("Deployment %s sets spec.replicas, but HorizontalPodAutoscaler %s owns the replica count", ref.Name, h.Name)
+		}
+		if mn := h.Spec.MinReplicas; mn == nil || *mn < 1 || *mn > h.Spec.MaxReplicas {
+			t.Errorf("HorizontalPodAutoscaler %s: want 1 <= minReplicas <= maxReplicas", h.Name)
+		}
+		for _, so := range m.scaled {
+			if so.Spec.ScaleTargetRef.Name == ref.Name {
+				t.Errorf("Deployment %s is scaled by both HorizontalPodAutoscaler %s and ScaledObject %s", ref.Name, h.Name, so.Metadata.Name)
+			}
+		}
+	}
+	for _, name := range gateways {
+		if m.deployments[name] != nil && seen[name] != 1 {
+			t.Errorf("Deployment %s: want exactly one HorizontalPodAutoscaler, got %d", name, seen[name])
 		}
 	}
 }

@@ -149,6 +149,7 @@ var attacks = func() []attack {
 	type row = attack
 	rows := []row{
 		{"producer", events.IntentSubject("demo"), ""},
+		{"push-gateway", events.IntentSubject("demo"), ""},
 		{"dispatcher", events.ScheduleSubject("demo", "attack"), events.StreamSchedules},
 		{"dispatcher", events.FeedbackSubject(events.APNs, "demo"), ""},
 		{"dispatcher", events.DeadSubject(events.StageIntents, "demo"), ""},

@@ -39,7 +39,7 @@ const confFile = "../../deploy/nats-server/pushfleet-auth.conf"
 // users of confFile; each has its password in $<USER>_NATS_PASSWORD.
 // registry-demo is the registry client of app demo (one user per app).
 var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink",
-	"producer", "registry-demo", "sys"}
+	"producer", "push-gateway", "registry-demo", "sys"}
 
 // services are the service processes, each connecting as the user of its name.
 var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink"}
