@@ -11,6 +11,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/embedded"
 	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/gateway"
 	"github.com/pushfleet/pushfleet/internal/providers"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -31,6 +32,8 @@ type Options struct {
 	APNs       providers.APNsFlags
 	FCM        providers.FCMFlags
 	Mi         providers.MiFlags
+	// Gateway is the HTTP push gateway, off unless --gateway-addr is set.
+	Gateway gateway.Config
 	// Demo, when positive, publishes that many intents, waits until every
 	// notification is accounted for, prints a summary and returns.
 	Demo       int
@@ -66,6 +69,7 @@ func (o *Options) Register(fs *flag.FlagSet) {
 	// Before the services' flags: theirs then keep it.
 	fs.StringVar(&o.AppsFile, "apps-file", "", "apps configuration with real provider credentials (empty: local sandbox providers)")
 	o.Dispatcher.Register(fs)
+	o.Gateway.Register(fs, "") // off by default in the all-in-one
 	o.Sender.Register(fs)
 	o.Sink.Register(fs)
 	o.APNs.Register(fs)
@@ -135,6 +139,16 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 		return nil, "", err
 	}
 	g = append(g, sk)
+	if o.Gateway.Addr != "" {
+		gc := o.Gateway
+		gc.Limits, gc.Horizon = o.Dispatcher.Dispatch.Limits, o.Dispatcher.Dispatch.ScheduleHorizon
+		gw, err := gateway.NewService(gc, gateway.ProcessEnv{JS: env.JS, NC: env.NC, Metrics: env.Metrics,
+			Health: env.Health, Logger: env.Logger, DrainTimeout: env.DrainTimeout})
+		if err != nil {
+			return nil, "", err
+		}
+		g = append(g, gw)
+	}
 
 	if o.AppsFile == "" {
 		sb, err := startSandbox(env.Metrics.Provider)
