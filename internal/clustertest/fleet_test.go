@@ -19,6 +19,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/internal/sink"
@@ -36,13 +37,14 @@ import (
 // Every token must reach its provider at least once, or be recorded invalid,
 // or be dead-lettered: nothing is lost.
 func TestFleetSurvivesNodeLoss(t *testing.T) {
+	t.Parallel()
 	const (
 		intents   = 1000 // one token per platform each: 3,000 notifications
 		deadEvery = 20   // every 20th intent's tokens are unregistered
 		pace      = 8 * time.Millisecond
 	)
 	start := time.Now()
-	c := Start(t, 3)
+	c := natstest.StartCluster(t, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	adminNC, adminJS := connect(t, c, 0, "admin")
@@ -280,7 +282,7 @@ type process struct {
 	done chan error
 }
 
-func startProcess(ctx context.Context, t *testing.T, c *Cluster, first int, name string, log *slog.Logger,
+func startProcess(ctx context.Context, t *testing.T, c *natstest.Cluster, first int, name string, log *slog.Logger,
 	build func(env *fleet.Env) (fleet.Service, error)) *process {
 	t.Helper()
 	nc, js := connect(t, c, first, name)
@@ -331,7 +333,7 @@ func waitConsumers(t *testing.T, js jetstream.JetStream) {
 // preferLeader asks the leader of stream (or of its consumer durable, if
 // not empty) to step down in favour of node. Best effort: the test goes on
 // with whatever leader there is.
-func preferLeader(t *testing.T, nc *nats.Conn, c *Cluster, node *Node, stream, durable string) {
+func preferLeader(t *testing.T, nc *nats.Conn, c *natstest.Cluster, node *natstest.Server, stream, durable string) {
 	t.Helper()
 	subj, what := "$JS.API.STREAM.LEADER.STEPDOWN."+stream, stream
 	leads := func() bool { return c.StreamLeader("$G", stream) == node }
@@ -358,7 +360,7 @@ func preferLeader(t *testing.T, nc *nats.Conn, c *Cluster, node *Node, stream, d
 }
 
 // leaderships lists what node leads: the meta group, streams, consumers.
-func leaderships(c *Cluster, node *Node) []string {
+func leaderships(c *natstest.Cluster, node *natstest.Server) []string {
 	var led []string
 	if c.MetaLeader() == node {
 		led = append(led, "meta")

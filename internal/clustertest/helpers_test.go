@@ -13,12 +13,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/internal/streams"
 )
 
 // connect dials the cluster starting with node first, failing over to the
 // others and reconnecting forever, as a production service does.
-func connect(t testing.TB, c *Cluster, first int, name string) (*nats.Conn, jetstream.JetStream) {
+func connect(t testing.TB, c *natstest.Cluster, first int, name string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, js, err := fleet.Connect(c.URLs(first), nats.Name(name), nats.DontRandomize(),
 		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.Timeout(2*time.Second))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -21,7 +22,8 @@ import (
 // token store must retry on it so that concurrent writers on different
 // nodes both keep their changes.
 func TestKVCompareAndSwapOnR3Bucket(t *testing.T) {
-	c := Start(t, 3)
+	t.Parallel()
+	c := natstest.StartCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_, adminJS := connect(t, c, 0, "admin")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -93,7 +94,7 @@ func TestDedupAcrossRestart(t *testing.T) {
 // feedback-sink) and connects the test to its server.
 func (h *harness) startAllInOne() *proc {
 	h.t.Helper()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(h.t))
+	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(h.t, 1)[0])
 	apps := h.appsFile()
 	// --nats-url= last: empty runs the embedded server (launch passes the
 	// harness's URL first).

@@ -50,7 +50,7 @@ func TestDispatcherSIGKILL(t *testing.T) {
 	// dispatcherKillJobs job publishes through and drops everything after
 	// them: fewer than one intent's jobs, so no intent can be acknowledged
 	// and the kill falls mid-batch however loaded the machine is.
-	gate := newPubGate(t, strings.TrimPrefix(h.js.url(), "nats://"), events.SendRoot+".", dispatcherKillJobs)
+	gate := newPubGate(t, strings.TrimPrefix(h.js.URL(), "nats://"), events.SendRoot+".", dispatcherKillJobs)
 	dispatcher := &proc{h: h, name: "dispatcher", args: []string{"--nats-url", gate.URL(), "--log-level", "info"}}
 	t.Cleanup(dispatcher.stop)
 	killed := make(chan struct{})

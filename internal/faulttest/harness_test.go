@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -150,73 +149,8 @@ func TestMain(m *testing.M) {
 
 // ---------------------------------------------------------------- JetStream
 
-// jsServer is an in-process JetStream server with its file store in a
-// temporary directory, on a fixed loopback port so it can be restarted in
-// place.
-type jsServer struct {
-	opts server.Options
-	mu   sync.Mutex
-	srv  *server.Server
-}
-
-func startJetStream(t *testing.T) *jsServer {
-	t.Helper()
-	opts := natstest.Options(t.TempDir())
-	opts.Port = freePort(t)
-	j := &jsServer{opts: opts}
-	if err := j.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.shutdown)
-	return j
-}
-
-// start starts the server, retrying briefly while the port is still held.
-func (j *jsServer) start() error {
-	var last error
-	for range 50 {
-		o := j.opts
-		s, err := server.NewServer(&o)
-		if err != nil {
-			return err
-		}
-		go s.Start()
-		if s.ReadyForConnections(10 * time.Second) {
-			j.mu.Lock()
-			j.srv = s
-			j.mu.Unlock()
-			return nil
-		}
-		s.Shutdown()
-		s.WaitForShutdown()
-		last = errors.New("nats server not ready in 10s")
-		time.Sleep(100 * time.Millisecond)
-	}
-	return last
-}
-
-func (j *jsServer) shutdown() {
-	j.mu.Lock()
-	s := j.srv
-	j.srv = nil
-	j.mu.Unlock()
-	if s != nil {
-		s.Shutdown()
-		s.WaitForShutdown()
-	}
-}
-
-func (j *jsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", j.opts.Port) }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// The scenarios' server is a natstest.Server: it can be shut down and
+// restarted in place (same port, same store).
 
 // gate is a NATS dialer that can refuse connections, to hold in-process
 // services off a restarted server until the test has looked at it.
@@ -238,7 +172,7 @@ type harness struct {
 	t     *testing.T
 	name  string
 	start time.Time
-	js    *jsServer // nil when the fleet embeds its own server (the all-in-one)
+	js    *natstest.Server // nil when the fleet embeds its own server (the all-in-one)
 	// natsURL is the server the test and the service processes connect to.
 	natsURL string
 	nc      *nats.Conn
@@ -268,8 +202,8 @@ type harness struct {
 func newHarness(t *testing.T, name string) *harness {
 	t.Helper()
 	h := newBareHarness(t, name)
-	h.js = startJetStream(t)
-	h.natsURL = h.js.url()
+	h.js = natstest.StartServer(t)
+	h.natsURL = h.js.URL()
 	h.nc, h.jsc = h.connect()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -585,7 +519,7 @@ func (p *proc) launch() {
 	t.Helper()
 	p.killed.Store(false)
 	bin := binary(t, p.name)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
 	logf, logPath := p.h.newLog(p.name)
 	args := append([]string{"--nats-url", p.h.natsURL, "--http-addr", addr, "--drain-timeout", "5s",
 		"--ack-wait", ackWait.String()}, p.args...)

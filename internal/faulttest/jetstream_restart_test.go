@@ -54,13 +54,11 @@ func TestJetStreamRestart(t *testing.T) {
 
 	g.closed.Store(true)
 	atStop := h.totalDelivered()
-	h.js.shutdown()
+	h.js.Shutdown()
 	afterStop := h.totalDelivered()
 	time.Sleep(jsRestartDown)
 	duringDown := h.totalDelivered() - afterStop
-	if err := h.js.start(); err != nil {
-		t.Fatal(err)
-	}
+	h.js.Restart(t)
 	h.waitFor(10*time.Second, "test connection back", func() bool { return h.nc.Status() == nats.CONNECTED })
 	var msgs, tokens int
 	m, tk := h.inFlight(events.StreamIntents, events.DurableDispatcher)

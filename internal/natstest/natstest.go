@@ -1,8 +1,20 @@
-// Package natstest starts in-process NATS JetStream servers for tests: one
-// server with its store in t.TempDir(), or a small cluster on loopback.
+// Package natstest starts in-process NATS JetStream servers for tests, each
+// with its store in t.TempDir() and shut down at the end of the test:
+//
+//   - RunServer: one server on a random port, for tests that only need one.
+//   - StartServer: one Server that can be shut down (as in a crash) and
+//     restarted on the same port from the same store.
+//   - StartCluster: a Cluster of such Servers on loopback, routed to each
+//     other, whose nodes can be shut down and restarted one by one, with
+//     helpers to find the leaders of the meta group, of a stream and of a
+//     consumer.
+//
+// Connect opens a test's connection to a server; Eventually polls a
+// condition.
 package natstest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +23,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// readyTimeout bounds how long a server may take to accept connections
+// (a restarted server recovers its store first).
+const readyTimeout = 30 * time.Second
 
 // Options returns JetStream-enabled server options on a random loopback
 // port with the store under dir.
@@ -32,16 +48,31 @@ func RunServer(t testing.TB) *server.Server {
 // RunServerWithOptions starts a server with opts and shuts it down at the end.
 func RunServerWithOptions(t testing.TB, opts *server.Options) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(opts)
+	s, err := run(opts, false)
 	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready in 10s")
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s
+}
+
+// run starts a server with opts and waits until it accepts connections.
+// With logs, the server logs to stderr (unless opts.NoLog).
+func run(opts *server.Options, logs bool) (*server.Server, error) {
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	if logs && !opts.NoLog {
+		s.ConfigureLogger()
+	}
+	go s.Start()
+	if !s.ReadyForConnections(readyTimeout) {
+		s.Shutdown()
+		s.WaitForShutdown()
+		return nil, fmt.Errorf("nats server not ready in %v", readyTimeout)
+	}
+	return s, nil
 }
 
 // Connect connects to s and returns the connection and its JetStream handle;
