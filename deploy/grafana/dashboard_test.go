@@ -5,7 +5,6 @@ package grafana_test
 import (
 	"encoding/json"
 	"os"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushfleet/pushfleet/internal/metrics"
-	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/internal/metrics/metricstest"
 )
 
 const dashboardFile = "pushfleet-dashboard.json"
@@ -76,19 +75,12 @@ func (d *dashboard) exprs(t *testing.T) map[string]string {
 	return out
 }
 
-// family is what the code declares about one metric.
-type family struct {
-	labels    map[string]bool
-	histogram bool
-}
-
 var (
 	metricName = regexp.MustCompile(`\bpushfleet_[a-z0-9_]+\b`)
 	selector   = regexp.MustCompile(`\b(pushfleet_[a-z0-9_]+)\{([^}]*)\}`)
 	matcher    = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"`)
 	grouping   = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
 	labelValue = regexp.MustCompile(`label_values\(\s*[^,]*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)`)
-	descRe     = regexp.MustCompile(`fqName: "([^"]*)".*variableLabels: \{([^}]*)\}`)
 )
 
 func readDashboard(t *testing.T) *dashboard {
@@ -184,7 +176,7 @@ func TestDashboardScopedByVariables(t *testing.T) {
 func TestDashboardMetricsExist(t *testing.T) {
 	d := readDashboard(t)
 	reg := metrics.New().Registry
-	families := declared(t)
+	families := metricstest.Declared(t)
 
 	exprs := d.exprs(t)
 	if len(exprs) == 0 {
@@ -215,10 +207,10 @@ func TestDashboardMetricsExist(t *testing.T) {
 				checkLabels = false // registered, but its labels are not declared where declared() looks
 				continue
 			}
-			if fam != n && !f.histogram {
+			if fam != n && !f.Histogram {
 				t.Errorf("%s: %s: %s is not a histogram", where, n, fam)
 			}
-			for l := range f.labels {
+			for l := range f.Labels {
 				allowed[l] = true
 			}
 			if strings.HasSuffix(n, "_bucket") {
@@ -232,8 +224,8 @@ func TestDashboardMetricsExist(t *testing.T) {
 		for _, m := range selector.FindAllStringSubmatch(expr, -1) {
 			f := families[base[m[1]]]
 			for _, mm := range matcher.FindAllStringSubmatch(m[2], -1) {
-				if !f.labels[mm[1]] && !allowed[mm[1]] {
-					t.Errorf("%s: %s has no label %q (it has %v)", where, m[1], mm[1], keys(f.labels))
+				if !f.Labels[mm[1]] && !allowed[mm[1]] {
+					t.Errorf("%s: %s has no label %q (it has %v)", where, m[1], mm[1], f.LabelNames())
 				}
 			}
 		}
@@ -257,96 +249,15 @@ func TestDashboardMetricsExist(t *testing.T) {
 // resolve finds the registered family behind a name as written in PromQL,
 // where a histogram appears as its _bucket, _sum and _count series.
 func resolve(reg *prometheus.Registry, name string) (string, bool) {
-	if registered(reg, name) {
+	if metricstest.Registered(reg, name) {
 		return name, true
 	}
 	for _, s := range []string{"_bucket", "_sum", "_count"} {
-		if b, ok := strings.CutSuffix(name, s); ok && registered(reg, b) {
+		if b, ok := strings.CutSuffix(name, s); ok && metricstest.Registered(reg, b) {
 			return b, true
 		}
 	}
 	return "", false
-}
-
-// registered reports whether reg holds a metric family called name.
-//
-// Gather is no help here: it reports only vectors that have children, and a
-// fresh registry's vectors have none. Instead this tries to register a probe
-// gauge of that name with its own help text: the registry refuses any
-// descriptor whose name it already holds with other help or labels, and
-// accepts (then forgets) an unknown name. Only public client_golang API, and
-// every metric counts, whatever file or package registers it.
-func registered(reg *prometheus.Registry, name string) bool {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: "dashboard test probe"})
-	if err := reg.Register(g); err != nil {
-		return true
-	}
-	reg.Unregister(g)
-	return false
-}
-
-// declared reads the labels and kind of the fleet's metric families from
-// their descriptors: the exported collectors of *metrics.Fleet, and the
-// provider instruments registered through provider.NewMetrics.
-func declared(t *testing.T) map[string]family {
-	t.Helper()
-	rec := &recorder{t: t, families: map[string]family{}}
-	fv := reflect.ValueOf(metrics.New()).Elem()
-	for i := range fv.NumField() {
-		if !fv.Type().Field(i).IsExported() {
-			continue
-		}
-		if c, ok := fv.Field(i).Interface().(prometheus.Collector); ok {
-			rec.MustRegister(c)
-		}
-	}
-	provider.NewMetrics(rec)
-	return rec.families
-}
-
-// recorder is a Registerer that only reads descriptors.
-type recorder struct {
-	t        *testing.T
-	families map[string]family
-}
-
-func (r *recorder) Register(c prometheus.Collector) error {
-	ch := make(chan *prometheus.Desc)
-	go func() { c.Describe(ch); close(ch) }()
-	_, hist := c.(*prometheus.HistogramVec)
-	if _, ok := c.(prometheus.Histogram); ok {
-		hist = true
-	}
-	for d := range ch {
-		m := descRe.FindStringSubmatch(d.String())
-		if m == nil {
-			r.t.Fatalf("cannot read descriptor %s", d)
-		}
-		f := family{labels: map[string]bool{}, histogram: hist}
-		for _, l := range strings.Split(m[2], ",") {
-			if l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"); l != "" {
-				f.labels[l] = true
-			}
-		}
-		r.families[m[1]] = f
-	}
-	return nil
-}
-
-func (r *recorder) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		_ = r.Register(c)
-	}
-}
-
-func (r *recorder) Unregister(prometheus.Collector) bool { return true }
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // TestDashboardShowsAlertedMetrics checks that every metric the alert rules

@@ -17,11 +17,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pushfleet/pushfleet/internal/metrics"
-	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/internal/metrics/metricstest"
 )
 
 const (
@@ -213,7 +212,6 @@ var (
 	selector   = regexp.MustCompile(`\b(pushfleet_[a-z0-9_]+)\{([^}]*)\}`)
 	matcher    = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"`)
 	grouping   = regexp.MustCompile(`\b(?:by|without|on|ignoring)\s*\(([^)]*)\)`)
-	descRe     = regexp.MustCompile(`fqName: "([^"]*)".*variableLabels: \{([^}]*)\}`)
 )
 
 // TestRuleMetricsExist checks that every pushfleet_ metric a rule uses is one
@@ -222,7 +220,7 @@ var (
 func TestRuleMetricsExist(t *testing.T) {
 	d := readRules(t)
 	reg := metrics.New().Registry
-	families := declared(t)
+	families := metricstest.Declared(t)
 	for _, g := range d.Groups {
 		for _, r := range g.Rules {
 			where := r.Alert + r.Record
@@ -236,7 +234,7 @@ func TestRuleMetricsExist(t *testing.T) {
 				allowed[l] = true
 			}
 			for _, n := range names {
-				if !registered(reg, n) {
+				if !metricstest.Registered(reg, n) {
 					t.Errorf("%s: metric %s is not registered by metrics.New()", where, n)
 					continue
 				}
@@ -245,18 +243,18 @@ func TestRuleMetricsExist(t *testing.T) {
 					t.Errorf("%s: metric %s: its labels are not declared by *metrics.Fleet or provider.NewMetrics", where, n)
 					continue
 				}
-				if f.histogram {
+				if f.Histogram {
 					t.Errorf("%s: %s is a histogram: use its _bucket, _sum or _count series", where, n)
 				}
-				for l := range f.labels {
+				for l := range f.Labels {
 					allowed[l] = true
 				}
 			}
 			for _, m := range selector.FindAllStringSubmatch(r.Expr, -1) {
 				f := families[m[1]]
 				for _, mm := range matcher.FindAllStringSubmatch(m[2], -1) {
-					if !f.labels[mm[1]] && !slices.Contains(targetLabels, mm[1]) {
-						t.Errorf("%s: %s has no label %q (it has %v)", where, m[1], mm[1], keys(f.labels))
+					if !f.Labels[mm[1]] && !slices.Contains(targetLabels, mm[1]) {
+						t.Errorf("%s: %s has no label %q (it has %v)", where, m[1], mm[1], f.LabelNames())
 					}
 				}
 			}
@@ -269,89 +267,6 @@ func TestRuleMetricsExist(t *testing.T) {
 			}
 		}
 	}
-}
-
-// family is what the code declares about one metric.
-type family struct {
-	labels    map[string]bool
-	histogram bool
-}
-
-// registered reports whether reg holds a metric family called name: reg
-// refuses a probe gauge of that name with other help (see
-// deploy/grafana/dashboard_test.go, where this comes from).
-func registered(reg *prometheus.Registry, name string) bool {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: "rules test probe"})
-	if err := reg.Register(g); err != nil {
-		return true
-	}
-	reg.Unregister(g)
-	return false
-}
-
-// declared reads the labels and kind of the fleet's metric families from
-// their descriptors: the exported collectors of *metrics.Fleet, and the
-// provider instruments registered through provider.NewMetrics.
-func declared(t *testing.T) map[string]family {
-	t.Helper()
-	rec := &recorder{t: t, families: map[string]family{}}
-	fv := reflect.ValueOf(metrics.New()).Elem()
-	for i := range fv.NumField() {
-		if !fv.Type().Field(i).IsExported() {
-			continue
-		}
-		if c, ok := fv.Field(i).Interface().(prometheus.Collector); ok {
-			rec.MustRegister(c)
-		}
-	}
-	provider.NewMetrics(rec)
-	return rec.families
-}
-
-// recorder is a Registerer that only reads descriptors.
-type recorder struct {
-	t        *testing.T
-	families map[string]family
-}
-
-func (r *recorder) Register(c prometheus.Collector) error {
-	ch := make(chan *prometheus.Desc)
-	go func() { c.Describe(ch); close(ch) }()
-	_, hist := c.(*prometheus.HistogramVec)
-	if _, ok := c.(prometheus.Histogram); ok {
-		hist = true
-	}
-	for d := range ch {
-		m := descRe.FindStringSubmatch(d.String())
-		if m == nil {
-			r.t.Fatalf("cannot read descriptor %s", d)
-		}
-		f := family{labels: map[string]bool{}, histogram: hist}
-		for _, l := range strings.Split(m[2], ",") {
-			if l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"); l != "" {
-				f.labels[l] = true
-			}
-		}
-		r.families[m[1]] = f
-	}
-	return nil
-}
-
-func (r *recorder) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		_ = r.Register(c)
-	}
-}
-
-func (r *recorder) Unregister(prometheus.Collector) bool { return true }
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // ruleObjectHeader starts the generated PrometheusRule; the plain file's
