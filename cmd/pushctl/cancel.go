@@ -21,60 +21,47 @@ var errNotScheduled = errors.New("no scheduled intent")
 // it fires and reports each explicit token cancelled. An alias or tag is
 // resolved only when due, so its cancellation is one event per platform with
 // no token.
-func (c *cli) cancel(ctx context.Context, args []string) error {
-	fs, common := c.flags("cancel")
-	app := fs.String("app", "demo", "app of the scheduled intent")
-	id, err := c.parseWithArg(fs, args)
-	if err != nil {
-		return err
+func cancelCommand() *command {
+	return &command{
+		name:    "cancel",
+		args:    "--app A ID",
+		summary: "drop a scheduled (send_at) intent before it fires; its tokens get \"cancelled\" feedback",
+		minArgs: 1, maxArgs: 1,
+		setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+			app := fs.String("app", "", "app of the scheduled intent (required)")
+			return func(ctx context.Context, args []string) error {
+				id := args[0]
+				if err := requireApp("cancel", *app); err != nil {
+					return err
+				}
+				nc, js, err := c.connect(false)
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				in, due, err := deleteSchedule(ctx, js, *app, id)
+				if err != nil {
+					return err
+				}
+				fbs := cancelledEvents(in, time.Now().UTC())
+				pctx, stop := context.WithTimeout(ctx, 30*time.Second)
+				defer stop()
+				if err := feedback.NewPublisher(js).Publish(pctx, fbs); err != nil {
+					return fmt.Errorf("cancelled %s, but its cancelled feedback was not stored: %w", id, err)
+				}
+				what := describeTargets(in)
+				if len(in.Targets.Tokens) > 0 {
+					what = fmt.Sprintf("%d token(s) reported cancelled", len(fbs))
+				}
+				if c.json() {
+					return c.printJSON(map[string]any{"id": id, "app": *app, "due": due, "targets": describeTargets(in),
+						"cancelled_events": len(fbs)})
+				}
+				fmt.Fprintf(c.stdout, "cancelled %s (app %s, was due %s): %s\n", id, *app, due, what)
+				return nil
+			}
+		},
 	}
-	if id == "" {
-		return errors.New("usage: pushctl cancel [--app A] ID")
-	}
-	if !events.ValidApp(*app) {
-		return fmt.Errorf("--app %q: names are 1-64 characters of A-Z a-z 0-9 _ -", *app)
-	}
-	nc, js, err := c.connect(common)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	in, due, err := deleteSchedule(ctx, js, *app, id)
-	if err != nil {
-		return err
-	}
-	fbs := cancelledEvents(in, time.Now().UTC())
-	pctx, stop := context.WithTimeout(ctx, 30*time.Second)
-	defer stop()
-	if err := feedback.NewPublisher(js).Publish(pctx, fbs); err != nil {
-		return fmt.Errorf("cancelled %s, but its cancelled feedback was not stored: %w", id, err)
-	}
-	what := describeTargets(in)
-	if len(in.Targets.Tokens) > 0 {
-		what = fmt.Sprintf("%d token(s) reported cancelled", len(fbs))
-	}
-	fmt.Fprintf(c.stdout, "cancelled %s (app %s, was due %s): %s\n", id, *app, due, what)
-	return nil
-}
-
-// parseWithArg parses flags placed before and after one positional
-// argument (pushctl cancel --app A ID, or pushctl cancel ID --app A), which
-// the flag package alone stops at.
-func (c *cli) parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
-	if err := c.parse(fs, args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	arg := fs.Arg(0)
-	if err := c.parse(fs, fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", fmt.Errorf("unexpected arguments %q: one id at a time", fs.Args())
-	}
-	return arg, nil
 }
 
 // deleteSchedule removes the schedule of app's intent id and returns the

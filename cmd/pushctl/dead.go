@@ -117,65 +117,111 @@ func (f *deadFilter) each(ctx context.Context, js jetstream.JetStream, fn func(e
 	return nil
 }
 
-func (c *cli) dead(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: pushctl dead list|show|replay|purge [flags]")
-	}
-	verb := args[0]
-	fs, common := c.flags("dead " + verb)
-	var f deadFilter
-	f.register(fs)
-	keep := fs.Bool("keep", false, "replay: keep the dead letters after replaying them")
-	all := fs.Bool("all", false, "purge: required to purge without a stage, app or seq filter")
-	if verb == "show" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-		seq, err := strconv.ParseUint(args[1], 10, 64)
-		if err != nil {
-			return fmt.Errorf("dead show: %q is not a sequence number", args[1])
-		}
-		f.seq, args = seq, append([]string{verb}, args[2:]...)
-	}
-	if err := c.parse(fs, args[1:]); err != nil {
-		return err
-	}
-	if err := f.check(); err != nil {
-		return fmt.Errorf("dead %s: %w", verb, err)
-	}
-	nc, js, err := c.connect(common)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	switch verb {
-	case "list":
-		count := 0
-		err := f.each(ctx, js, func(e entry) error {
-			count++
-			fmt.Fprintf(c.stdout, "%-6d %s stage=%s app=%s intent=%s attempts=%d tokens=%d%s reason=%q\n",
-				e.seq, e.d.At.Format(time.RFC3339), e.d.Stage, e.d.App, e.d.IntentID, e.d.Attempts,
-				len(e.d.Tokens)+e.d.TokensOmitted, truncatedNote(e.d), e.d.Reason)
-			return nil
-		})
-		fmt.Fprintf(c.stdout, "%d dead letters\n", count)
-		return err
-	case "show":
-		if f.seq == 0 {
-			return errors.New("dead show: give a sequence number (see dead list)")
-		}
-		return f.each(ctx, js, func(e entry) error {
-			b, _ := json.MarshalIndent(e.d, "", "  ")
-			fmt.Fprintln(c.stdout, string(b))
-			if e.d.Truncated {
-				// On stderr: stdout stays the dead letter's JSON.
-				fmt.Fprintf(c.stderr, "dead letter %d is %v\n", e.seq, errTruncated(e.d))
+// deadVerb is one verb of dead: its own flags beyond the filter, and what
+// it does with the connection.
+func deadVerb(verb, args, summary string, minArgs, maxArgs int,
+	setup func(c *cli, fs *flag.FlagSet, f *deadFilter) func(ctx context.Context, js jetstream.JetStream, args []string) error) *command {
+	return &command{
+		name: "dead " + verb, args: args, summary: summary, minArgs: minArgs, maxArgs: maxArgs,
+		setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+			var f deadFilter
+			if verb != "show" {
+				f.register(fs)
 			}
-			return nil
-		})
-	case "replay":
-		return c.replay(ctx, js, &f, *keep)
-	case "purge":
-		return c.purge(ctx, js, &f, *all)
+			runFn := setup(c, fs, &f)
+			return func(ctx context.Context, args []string) error {
+				if err := f.check(); err != nil {
+					return &usageError{fmt.Errorf("dead %s: %w", verb, err)}
+				}
+				if f.since < 0 || f.limit < 0 {
+					return usagef("dead %s: --since and -n must not be negative", verb)
+				}
+				nc, js, err := c.connect(false)
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				return runFn(ctx, js, args)
+			}
+		},
 	}
-	return fmt.Errorf("dead: unknown verb %q (want list, show, replay or purge)", verb)
+}
+
+// deadOut is a dead letter with its PUSH_DEAD sequence, for -o json.
+type deadOut struct {
+	Seq        uint64            `json:"seq"`
+	DeadLetter events.DeadLetter `json:"dead_letter"`
+}
+
+const deadFilterArgs = "[--stage S] [--app A] [--reason R] [--since D] [--seq N] [-n N]"
+
+func deadCommands() []*command {
+	return []*command{
+		deadVerb("list", deadFilterArgs, "list dead letters, oldest first (-o json: one object per line)", 0, 0,
+			func(c *cli, _ *flag.FlagSet, f *deadFilter) func(context.Context, jetstream.JetStream, []string) error {
+				return func(ctx context.Context, js jetstream.JetStream, _ []string) error {
+					count := 0
+					err := f.each(ctx, js, func(e entry) error {
+						count++
+						if c.json() {
+							b, err := json.Marshal(deadOut{e.seq, e.d})
+							if err != nil {
+								return err
+							}
+							_, err = fmt.Fprintln(c.stdout, string(b))
+							return err
+						}
+						fmt.Fprintf(c.stdout, "%-6d %s stage=%s app=%s intent=%s attempts=%d tokens=%d%s reason=%q\n",
+							e.seq, e.d.At.Format(time.RFC3339), e.d.Stage, e.d.App, e.d.IntentID, e.d.Attempts,
+							len(e.d.Tokens)+e.d.TokensOmitted, truncatedNote(e.d), e.d.Reason)
+						return nil
+					})
+					if !c.json() {
+						fmt.Fprintf(c.stdout, "%d dead letters\n", count)
+					}
+					return err
+				}
+			}),
+		deadVerb("show", "SEQ", "show one dead letter in full (SEQ from dead list)", 1, 1,
+			func(c *cli, _ *flag.FlagSet, f *deadFilter) func(context.Context, jetstream.JetStream, []string) error {
+				return func(ctx context.Context, js jetstream.JetStream, args []string) error {
+					seq, err := strconv.ParseUint(args[0], 10, 64)
+					if err != nil || seq == 0 {
+						return usagef("dead show: %q is not a sequence number (see dead list)", args[0])
+					}
+					f.seq = seq
+					return f.each(ctx, js, func(e entry) error {
+						var v any = e.d
+						if c.json() {
+							v = deadOut{e.seq, e.d}
+						}
+						if err := c.printJSON(v); err != nil {
+							return err
+						}
+						if e.d.Truncated {
+							// On stderr: stdout stays the dead letter's JSON.
+							fmt.Fprintf(c.stderr, "dead letter %d is %v\n", e.seq, errTruncated(e.d))
+						}
+						return nil
+					})
+				}
+			}),
+		deadVerb("replay", deadFilterArgs+" [--keep]",
+			"republish dead letters to their original subjects (a sender's: only the tokens given up on), then delete them", 0, 0,
+			func(c *cli, fs *flag.FlagSet, f *deadFilter) func(context.Context, jetstream.JetStream, []string) error {
+				keep := fs.Bool("keep", false, "keep the dead letters after replaying them")
+				return func(ctx context.Context, js jetstream.JetStream, _ []string) error {
+					return c.replay(ctx, js, f, *keep)
+				}
+			}),
+		deadVerb("purge", deadFilterArgs+" [--all]", "delete dead letters (a filter, or --all for every one)", 0, 0,
+			func(c *cli, fs *flag.FlagSet, f *deadFilter) func(context.Context, jetstream.JetStream, []string) error {
+				all := fs.Bool("all", false, "required to purge without a stage, app or seq filter")
+				return func(ctx context.Context, js jetstream.JetStream, _ []string) error {
+					return c.purge(ctx, js, f, *all)
+				}
+			}),
+	}
 }
 
 // replay republishes each dead letter's original message to its original
@@ -186,11 +232,22 @@ func (c *cli) replay(ctx context.Context, js jetstream.JetStream, f *deadFilter,
 	if err != nil {
 		return err
 	}
-	replayed, skipped := 0, 0
+	type replayed struct {
+		Seq     uint64 `json:"seq"`
+		Subject string `json:"subject"`
+	}
+	type skipped struct {
+		Seq    uint64 `json:"seq"`
+		Reason string `json:"reason"`
+	}
+	out := struct {
+		Replayed []replayed `json:"replayed"`
+		Skipped  []skipped  `json:"skipped"`
+	}{Replayed: []replayed{}, Skipped: []skipped{}}
 	err = f.each(ctx, js, func(e entry) error {
 		msg, id, err := replayMsg(e)
 		if err != nil {
-			skipped++
+			out.Skipped = append(out.Skipped, skipped{e.seq, err.Error()})
 			fmt.Fprintf(c.stderr, "skip %d: %v\n", e.seq, err)
 			return nil
 		}
@@ -202,14 +259,22 @@ func (c *cli) replay(ctx context.Context, js jetstream.JetStream, f *deadFilter,
 				return fmt.Errorf("replayed %d but could not delete it: %w", e.seq, err)
 			}
 		}
-		replayed++
-		fmt.Fprintf(c.stdout, "replayed %d to %s\n", e.seq, msg.Subject)
+		out.Replayed = append(out.Replayed, replayed{e.seq, msg.Subject})
+		if !c.json() {
+			fmt.Fprintf(c.stdout, "replayed %d to %s\n", e.seq, msg.Subject)
+		}
 		return nil
 	})
-	fmt.Fprintf(c.stdout, "%d replayed\n", replayed)
-	if err == nil && skipped > 0 {
+	if c.json() {
+		if perr := c.printJSON(out); err == nil {
+			err = perr
+		}
+	} else {
+		fmt.Fprintf(c.stdout, "%d replayed\n", len(out.Replayed))
+	}
+	if err == nil && len(out.Skipped) > 0 {
 		// Kept in PUSH_DEAD; a script must not take them for replayed.
-		err = fmt.Errorf("dead replay: %d dead letters not replayable, kept", skipped)
+		err = fmt.Errorf("dead replay: %d dead letters not replayable, kept", len(out.Skipped))
 	}
 	return err
 }
@@ -270,17 +335,31 @@ func (c *cli) purge(ctx context.Context, js jetstream.JetStream, f *deadFilter, 
 			n++
 			return s.DeleteMsg(ctx, e.seq)
 		})
-		fmt.Fprintf(c.stdout, "%d purged\n", n)
+		c.printPurged(n)
 		return err
 	}
 	if f.stage == "" && f.app == "" && !all {
-		return errors.New("dead purge: give --stage, --app, --seq, --reason or --since, or --all to purge every dead letter")
+		return usagef("dead purge: give --stage, --app, --seq, --reason or --since, or --all to purge every dead letter")
 	}
-	before, _ := s.Info(ctx)
+	before, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(f.subject())); err != nil {
 		return err
 	}
-	after, _ := s.Info(ctx)
-	fmt.Fprintf(c.stdout, "%d purged\n", before.State.Msgs-after.State.Msgs)
+	after, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	c.printPurged(int(before.State.Msgs - after.State.Msgs))
 	return nil
+}
+
+func (c *cli) printPurged(n int) {
+	if c.json() {
+		_ = c.printJSON(map[string]int{"purged": n})
+		return
+	}
+	fmt.Fprintf(c.stdout, "%d purged\n", n)
 }

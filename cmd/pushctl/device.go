@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/pushfleet/pushfleet/internal/config"
-	"github.com/pushfleet/pushfleet/internal/fleet"
-	"github.com/pushfleet/pushfleet/internal/registry"
 	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/registryapi"
 )
 
 // listFlag collects a repeatable flag.
@@ -21,134 +18,226 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-const deviceUsage = "usage: pushctl device register|unregister|get|list|stats [flags]"
+// deviceFlags are the flags naming one device.
+type deviceFlags struct {
+	ref      registryapi.DeviceRef
+	platform string
+}
 
-// device talks to the token registry service (pushfleet-registry) on
-// push.registry.<verb>.<app>. It connects as a registry client of the app:
-// inbox prefix _INBOX_registry-<app>, so it runs as that app's registry
-// user (registry-<app>, allowed push.registry.*.<app> only) or as admin.
-// stats with --app "" counts every app (push.registry.stats-all): admin only.
-func (c *cli) device(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errors.New(deviceUsage)
-	}
-	verb := args[0]
-	fs, common := c.flags("device " + verb)
-	var ref registry.DeviceRef
-	var platform string
-	fs.StringVar(&ref.App, "app", "demo", "app name (stats: \"\" counts every app)")
-	fs.StringVar(&platform, "platform", "", "apns, fcm or mi")
-	fs.StringVar(&ref.Token, "token", "", "device token")
-	alias := fs.String("alias", "", "register: the device's alias; list: list this alias")
-	var tags listFlag
-	fs.Var(&tags, "tag", "register: a tag of the device (repeatable); list: list this tag")
-	locale := fs.String("locale", "", "register: the device's locale")
-	limit := fs.Int("limit", 100, "list: devices per page (at most 1000)")
-	all := fs.Bool("all", false, "list: follow every page")
-	if err := c.parse(fs, args[1:]); err != nil {
+func (d *deviceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.ref.App, "app", "", "app name (required)")
+	fs.StringVar(&d.platform, "platform", "", "apns, fcm or mi (required)")
+	fs.StringVar(&d.ref.Token, "token", "", "device token (required)")
+}
+
+// check validates the device's flags.
+func (d *deviceFlags) check(cmd string) error {
+	if err := requireApp(cmd, d.ref.App); err != nil {
 		return err
 	}
-	if ref.App == "" && verb != "stats" || ref.App != "" && !events.ValidApp(ref.App) {
-		return fmt.Errorf("--app %q: must be 1-64 characters of A-Z a-z 0-9 _ -", ref.App)
+	p, err := events.ParsePlatform(d.platform)
+	if err != nil {
+		return usagef("%s: --platform: %v", cmd, err)
 	}
-	nc, err := c.connectRegistry(common, ref.App)
+	d.ref.Platform = p
+	if d.ref.Token == "" {
+		return usagef("%s: --token is required", cmd)
+	}
+	return nil
+}
+
+// deviceCommands are the verbs of device. They talk to the token registry
+// service (pushfleet-registry) on push.registry.<verb>.<app>, connected as
+// a registry client of the app: inbox prefix _INBOX_registry-<app>, so
+// they run as that app's registry user (registry-<app>, allowed
+// push.registry.*.<app> only) or as admin. stats without --app counts
+// every app (push.registry.stats-all): admin only.
+func deviceCommands() []*command {
+	return []*command{
+		{
+			name: "device register", args: "--app A --platform P --token T [--alias U] [--tag T]... [--locale L]",
+			summary: "register a device (replacing an earlier registration of its token)",
+			setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+				var d deviceFlags
+				d.register(fs)
+				alias := fs.String("alias", "", "the device's alias (its user)")
+				var tags listFlag
+				fs.Var(&tags, "tag", "a tag of the device (repeatable)")
+				locale := fs.String("locale", "", "the device's locale")
+				return func(ctx context.Context, _ []string) error {
+					if err := d.check("device register"); err != nil {
+						return err
+					}
+					return c.withRegistry(d.ref.App, func(cl *registryapi.Client) error {
+						dev, err := cl.Register(ctx, registryapi.RegisterRequest{DeviceRef: d.ref, Alias: *alias, Tags: tags, Locale: *locale})
+						if err != nil {
+							return err
+						}
+						return c.printDevice(dev)
+					})
+				}
+			},
+		},
+		{
+			name: "device unregister", args: "--app A --platform P --token T",
+			summary: "remove a device's registration",
+			setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+				var d deviceFlags
+				d.register(fs)
+				return func(ctx context.Context, _ []string) error {
+					if err := d.check("device unregister"); err != nil {
+						return err
+					}
+					return c.withRegistry(d.ref.App, func(cl *registryapi.Client) error {
+						if err := cl.Unregister(ctx, d.ref); err != nil {
+							return noRecord(err, d.ref)
+						}
+						if c.json() {
+							return c.printJSON(registryapi.UnregisterResponse{Removed: true})
+						}
+						fmt.Fprintln(c.stdout, "unregistered")
+						return nil
+					})
+				}
+			},
+		},
+		{
+			name: "device get", args: "--app A --platform P --token T",
+			summary: "show a token's record: registration and delivery state",
+			setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+				var d deviceFlags
+				d.register(fs)
+				return func(ctx context.Context, _ []string) error {
+					if err := d.check("device get"); err != nil {
+						return err
+					}
+					return c.withRegistry(d.ref.App, func(cl *registryapi.Client) error {
+						dev, err := cl.Get(ctx, d.ref)
+						if err != nil {
+							return noRecord(err, d.ref)
+						}
+						return c.printDevice(dev)
+					})
+				}
+			},
+		},
+		{
+			name: "device list", args: "--app A (--alias U | --tag T) [--limit N] [--all]",
+			summary: "list the devices of an alias or a tag",
+			setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+				app := fs.String("app", "", "app name (required)")
+				alias := fs.String("alias", "", "list this alias's devices")
+				tag := fs.String("tag", "", "list this tag's devices")
+				limit := fs.Int("limit", registryapi.DefaultPageLimit, fmt.Sprintf("devices per page (at most %d)", registryapi.MaxPageLimit))
+				all := fs.Bool("all", false, "follow every page")
+				return func(ctx context.Context, _ []string) error {
+					if err := requireApp("device list", *app); err != nil {
+						return err
+					}
+					if (*alias == "") == (*tag == "") {
+						return usagef("device list: give exactly one of --alias or --tag")
+					}
+					if *limit < 1 || *limit > registryapi.MaxPageLimit {
+						return usagef("device list: --limit must be 1-%d", registryapi.MaxPageLimit)
+					}
+					return c.withRegistry(*app, func(cl *registryapi.Client) error {
+						return c.listDevices(ctx, cl, *app, *alias, *tag, *limit, *all)
+					})
+				}
+			},
+		},
+		{
+			name: "device stats", args: "[--app A]",
+			summary: "count devices by platform and state (without --app: every app, operators only)",
+			setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+				app := fs.String("app", "", "count this app's devices (empty: every app, on push.registry.stats-all)")
+				return func(ctx context.Context, _ []string) error {
+					if err := checkApp("device stats", *app); err != nil {
+						return err
+					}
+					return c.withRegistry(*app, func(cl *registryapi.Client) error {
+						st, err := cl.Stats(ctx, registryapi.StatsRequest{App: *app})
+						if err != nil {
+							return err
+						}
+						if c.json() {
+							return c.printJSON(st)
+						}
+						for _, n := range st.Counts {
+							fmt.Fprintf(c.stdout, "%-20s %-5s %-8s %d\n", n.App, n.Platform, n.State, n.Devices)
+						}
+						fmt.Fprintf(c.stdout, "total %d (%s, as of %s)\n", st.Total, st.Source, st.AsOf.Format("2006-01-02T15:04:05Z07:00"))
+						return nil
+					})
+				}
+			},
+		},
+	}
+}
+
+// noRecord turns a registry 404 into what is known: which tokens have a
+// record, and where a delivered token's outcomes are.
+func noRecord(err error, ref registryapi.DeviceRef) error {
+	if !errors.Is(err, registryapi.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("no record for %s token %q of app %s: the registry keeps one only for tokens registered "+
+		"(pushctl device register) and tokens a provider reported invalid or replaced; a token that was only "+
+		"delivered to has none (its outcomes: pushctl tail --app %s --platform %s --since 24h --full-tokens): %w",
+		ref.Platform, ref.Token, ref.App, ref.App, ref.Platform, err)
+}
+
+// withRegistry dials NATS as a registry client of app (connection name
+// and inbox prefix registry-<app>; pushctl's own for every app) and runs fn.
+func (c *cli) withRegistry(app string, fn func(*registryapi.Client) error) error {
+	name := "pushctl"
+	if app != "" {
+		name = registryapi.ClientName(app)
+	}
+	nc, err := c.dial(name, false)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	cl := registry.NewClient(nc)
-	needRef := func() error {
-		p, err := events.ParsePlatform(platform)
-		if err != nil {
-			return err
-		}
-		ref.Platform = p
-		if ref.Token == "" {
-			return errors.New("--token is required")
-		}
-		return nil
-	}
-	switch verb {
-	case "register":
-		if err := needRef(); err != nil {
-			return err
-		}
-		d, err := cl.Register(ctx, registry.RegisterRequest{DeviceRef: ref, Alias: *alias, Tags: tags, Locale: *locale})
-		if err != nil {
-			return err
-		}
-		return c.printJSON(d)
-	case "unregister":
-		if err := needRef(); err != nil {
-			return err
-		}
-		if err := cl.Unregister(ctx, ref); err != nil {
-			return err
-		}
-		fmt.Fprintln(c.stdout, "unregistered")
-		return nil
-	case "get":
-		if err := needRef(); err != nil {
-			return err
-		}
-		d, err := cl.Get(ctx, ref)
-		if err != nil {
-			return err
-		}
-		return c.printJSON(d)
-	case "list":
-		return c.listDevices(ctx, cl, ref.App, *alias, tags, *limit, *all)
-	case "stats":
-		st, err := cl.Stats(ctx, registry.StatsRequest{App: ref.App})
-		if err != nil {
-			return err
-		}
-		return c.printJSON(st)
-	}
-	return fmt.Errorf("device: unknown verb %q; %s", verb, deviceUsage)
+	return fn(registryapi.NewClient(nc))
 }
 
-// connectRegistry dials NATS as a registry client of app: connection name
-// and inbox prefix registry-<app> (pushctl's own for every app).
-func (c *cli) connectRegistry(common *config.Common, app string) (*nats.Conn, error) {
-	name := "pushctl"
-	if app != "" {
-		name = registry.ClientName(app)
-	}
-	opts, err := common.NATSOptions(name, common.Logger(c.stderr, "pushctl"))
-	if err != nil {
-		return nil, err
-	}
-	nc, _, err := fleet.Connect(common.NATSURL, append(opts, nats.MaxReconnects(2))...)
-	return nc, err
+// printDevice shows a device: its JSON, in both formats (its fields vary).
+func (c *cli) printDevice(d *registryapi.Device) error {
+	return c.printJSON(d)
 }
 
-func (c *cli) listDevices(ctx context.Context, cl *registry.Client, app, alias string, tags []string, limit int, all bool) error {
-	if (alias == "") == (len(tags) == 0) || len(tags) > 1 {
-		return errors.New("device list: give exactly one of --alias or --tag")
-	}
-	page := registry.Paging{Limit: limit}
-	total := 0
+func (c *cli) listDevices(ctx context.Context, cl *registryapi.Client, app, alias, tag string, limit int, all bool) error {
+	page := registryapi.Paging{Limit: limit}
+	var devices []events.Target
 	for {
-		var resp *registry.ListResponse
+		var resp *registryapi.ListResponse
 		var err error
 		if alias != "" {
-			resp, err = cl.ListByAlias(ctx, registry.ListByAliasRequest{App: app, Alias: alias, Paging: page})
+			resp, err = cl.ListByAlias(ctx, registryapi.ListByAliasRequest{App: app, Alias: alias, Paging: page})
 		} else {
-			resp, err = cl.ListByTag(ctx, registry.ListByTagRequest{App: app, Tag: tags[0], Paging: page})
+			resp, err = cl.ListByTag(ctx, registryapi.ListByTagRequest{App: app, Tag: tag, Paging: page})
 		}
 		if err != nil {
 			return err
 		}
-		for _, d := range resp.Devices {
-			fmt.Fprintf(c.stdout, "%s %s\n", d.Platform, d.Token)
+		if !c.json() {
+			for _, d := range resp.Devices {
+				fmt.Fprintf(c.stdout, "%s %s\n", d.Platform, d.Token)
+			}
 		}
-		total += len(resp.Devices)
+		devices = append(devices, resp.Devices...)
 		if resp.Next == "" || !all {
+			if c.json() {
+				if devices == nil {
+					devices = []events.Target{}
+				}
+				return c.printJSON(registryapi.ListResponse{Devices: devices, Next: resp.Next})
+			}
 			if resp.Next != "" {
-				fmt.Fprintf(c.stdout, "%d devices shown; more with --all\n", total)
+				fmt.Fprintf(c.stdout, "%d devices shown; more with --all\n", len(devices))
 			} else {
-				fmt.Fprintf(c.stdout, "%d devices\n", total)
+				fmt.Fprintf(c.stdout, "%d devices\n", len(devices))
 			}
 			return nil
 		}

@@ -88,7 +88,7 @@ func TestDeviceRunsAsTheAppsRegistryUser(t *testing.T) {
 	if err != nil || !strings.Contains(out, "apns aa01") {
 		t.Fatalf("list as registry-demo: %v\n%s", err, out)
 	}
-	if out, err := runAs(10*time.Second, "device", "stats", "--app", "demo"); err != nil || !strings.Contains(out, `"total": 1`) {
+	if out, err := runAs(10*time.Second, "device", "stats", "--app", "demo", "-o", "json"); err != nil || !strings.Contains(out, `"total": 1`) {
 		t.Fatalf("stats as registry-demo: %v\n%s", err, out)
 	}
 	if out, err := runAs(2*time.Second, "device", "register", "--app", "shop", "--platform", "apns", "--token", "evil", "--alias", "u1"); err == nil {

@@ -17,7 +17,13 @@ import (
 
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/registryapi"
 )
+
+// NotFoundDescription is the description of a 404: what has a record, so
+// that a client does not take "not found" for "never delivered to".
+const NotFoundDescription = "no record for this token: only tokens registered through the registry " +
+	"and tokens a provider reported invalid or replaced have one (a token that was only delivered to has none)"
 
 // Config tunes the registry service. Zero values take the documented defaults.
 type Config struct {
@@ -152,7 +158,7 @@ func (s *service) fail(req micro.Request, verb string, err error) {
 	case errors.Is(err, errForbidden):
 		code, desc = CodeForbidden, err.Error()
 	case errors.Is(err, tokens.ErrNotFound):
-		code, desc = CodeNotFound, "device not found"
+		code, desc = CodeNotFound, NotFoundDescription
 	case errors.Is(err, tokens.ErrConflict):
 		code, desc = CodeConflict, "too many concurrent writers on this device, retry"
 	case errors.Is(err, context.DeadlineExceeded):
@@ -164,7 +170,9 @@ func (s *service) fail(req micro.Request, verb string, err error) {
 		// tokens' errors name devices by fingerprint only, never the token.
 		s.cfg.Logger.Error("registry request failed", "endpoint", verb, "err", err)
 	}
-	if rerr := req.Error(code, desc, nil); rerr != nil {
+	// The body repeats code and description in one readable line: a plain
+	// `nats req` shows it (it prints "nil body" for an empty one).
+	if rerr := req.Error(code, desc, registryapi.ErrorBody(code, desc)); rerr != nil {
 		s.cfg.Logger.Warn("registry: respond", "endpoint", verb, "err", rerr)
 	}
 }
@@ -341,5 +349,5 @@ func (s *service) stats(ctx context.Context, app string) (any, error) {
 }
 
 func statsResponse(st tokens.Stats, source string, at time.Time) StatsResponse {
-	return StatsResponse{Counts: st, Total: st.Total(), Source: source, AsOf: at.UTC()}
+	return StatsResponse{Counts: countsFrom(st), Total: st.Total(), Source: source, AsOf: at.UTC()}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/registryapi"
 )
 
 const app = "demo"
@@ -171,7 +172,7 @@ func TestStatsWithoutCacheAreCountedAndReused(t *testing.T) {
 		}
 	}
 	first, err := e.client.Stats(ctx, registry.StatsRequest{})
-	if err != nil || first.Source != "scan" || first.Total != 2 || len(first.Counts) != 1 || first.Counts[0].State != tokens.Active {
+	if err != nil || first.Source != "scan" || first.Total != 2 || len(first.Counts) != 1 || first.Counts[0].State != string(tokens.Active) {
 		t.Fatalf("stats %+v, %v", first, err)
 	}
 	if _, err := e.client.Register(ctx, registry.RegisterRequest{DeviceRef: ref(events.APNs, "aa03")}); err != nil {
@@ -204,7 +205,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"token with a comma", registry.VerbRegister, `{"app":"demo","platform":"mi","token":"a,b"}`, registry.CodeBadRequest, "token"},
 		{"token with a control character", registry.VerbGet, `{"app":"demo","platform":"apns","token":"a\u0000b"}`, registry.CodeBadRequest, "token"},
 		{"tag with a control character", registry.VerbListByTag, `{"app":"demo","tag":"t\u0007"}`, registry.CodeBadRequest, "tag"},
-		{"unknown device", registry.VerbGet, `{"app":"demo","platform":"apns","token":"none"}`, registry.CodeNotFound, "not found"},
+		{"unknown device", registry.VerbGet, `{"app":"demo","platform":"apns","token":"none"}`, registry.CodeNotFound, "no record for this token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,6 +216,12 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			code, desc := msg.Header.Get(micro.ErrorCodeHeader), msg.Header.Get(micro.ErrorHeader)
 			if code != tt.wantCode || !strings.Contains(desc, tt.wantDesc) {
 				t.Fatalf("answer %s %q, want %s naming %q", code, desc, tt.wantCode, tt.wantDesc)
+			}
+			// The body is one readable line, for a plain `nats req`
+			// (which prints "nil body" for an empty one).
+			want := fmt.Sprintf("%s %s: %s", code, registryapi.StatusText(code), desc)
+			if string(msg.Data) != want {
+				t.Fatalf("body %q, want %q", msg.Data, want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package registry
+package registryapi
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -123,8 +122,8 @@ func (c *Client) call(ctx context.Context, verb, app string, req, resp any) erro
 	if err != nil {
 		return fmt.Errorf("registry %s: %w", verb, err)
 	}
-	if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {
-		return &Error{Code: code, Description: msg.Header.Get(micro.ErrorHeader)}
+	if code := msg.Header.Get(ErrorCodeHeader); code != "" {
+		return &Error{Code: code, Description: msg.Header.Get(ErrorHeader)}
 	}
 	if err := json.Unmarshal(msg.Data, resp); err != nil {
 		return fmt.Errorf("registry %s: decode answer: %w", verb, err)
