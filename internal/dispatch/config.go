@@ -20,9 +20,13 @@ const DefaultScheduleHorizon = events.DefaultScheduleHorizon
 // setDefaults applies them and the command-line flags (internal/config)
 // show them.
 const (
-	DefaultBatchAPNs      = 100
-	DefaultBatchFCM       = MaxBatchFCM
-	DefaultBatchMi        = 1000
+	DefaultBatchAPNs = 100
+	DefaultBatchFCM  = MaxBatchFCM
+	DefaultBatchMi   = 1000
+	// DefaultBatchCustom is the most tokens per job of a custom platform
+	// (--batch-custom): a channel's sender takes one token per request, so
+	// the batch only amortizes JetStream work, as for APNs.
+	DefaultBatchCustom    = 100
 	DefaultPublishTimeout = 30 * time.Second
 	// DefaultMaxInFlight is the intents one dispatcher process handles at
 	// once (--dispatcher-in-flight).
@@ -50,6 +54,17 @@ type Config struct {
 	// (MaxBatchFCM, the default and maximum); MiPush takes a
 	// comma-separated list of 1000 (DefaultBatchMi).
 	BatchAPNs, BatchFCM, BatchMi int
+	// BatchCustom is the most tokens per job of a custom platform (default
+	// DefaultBatchCustom).
+	BatchCustom int
+	// Platforms are the custom platforms (channels) this dispatcher routes
+	// to, beside the three built-ins: "--platforms webhook,sms". Setting it
+	// as a flag declares each name in the process as it is parsed
+	// (events.PlatformList), before the streams are provisioned; a Config
+	// built in code calls Declare. Validate refuses a name not declared.
+	// Every declared custom platform is routed, listed here or not: the
+	// declaration is per process (docs/channels.md).
+	Platforms events.PlatformList
 	// PublishTimeout bounds each wait for the acknowledgements of published
 	// jobs, schedules or feedback events (default 30s); the dispatch as a
 	// whole is not bounded, so that a huge tag can be resolved.
@@ -70,6 +85,7 @@ func (c *Config) setDefaults() {
 	c.BatchAPNs = cmp.Or(c.BatchAPNs, DefaultBatchAPNs)
 	c.BatchFCM = cmp.Or(c.BatchFCM, DefaultBatchFCM)
 	c.BatchMi = cmp.Or(c.BatchMi, DefaultBatchMi)
+	c.BatchCustom = cmp.Or(c.BatchCustom, DefaultBatchCustom)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
 	c.ScheduleHorizon = cmp.Or(c.ScheduleHorizon, DefaultScheduleHorizon)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
@@ -88,7 +104,7 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
-	case c.BatchAPNs < 1 || c.BatchFCM < 1 || c.BatchMi < 1:
+	case c.BatchAPNs < 1 || c.BatchFCM < 1 || c.BatchMi < 1 || c.BatchCustom < 1:
 		return invalid.Errorf("dispatch", "batch sizes must be positive")
 	case c.BatchFCM > MaxBatchFCM:
 		return invalid.Errorf("dispatch", "FCM batch %d exceeds SendEach's %d", c.BatchFCM, MaxBatchFCM)
@@ -97,10 +113,31 @@ func (c Config) Validate() error {
 	case c.PublishTimeout < 0:
 		return invalid.Errorf("dispatch", "publish timeout %v must not be negative", c.PublishTimeout)
 	}
+	for _, p := range c.Platforms {
+		if err := events.CheckPlatformName(string(p)); err != nil {
+			return invalid.Errorf("dispatch", "--platforms: %v", err)
+		}
+		if !p.Custom() {
+			return invalid.Errorf("dispatch", "custom platform %q is not declared in this process (Config.Declare, or --platforms)", p)
+		}
+	}
 	for _, app := range c.Apps {
 		if !events.ValidApp(app) {
 			return invalid.Errorf("dispatch", "app %q: names are 1-64 characters of A-Z a-z 0-9 _ -", app)
 		}
+	}
+	return nil
+}
+
+// PlatformsUsage is the --platforms flag's help.
+const PlatformsUsage = "custom platforms (channels) to deliver to besides apns, fcm and mi, comma-separated (webhook,sms): " +
+	"each gets the streams PUSH_SEND_<NAME> and PUSH_RETRY_<NAME> and a sender of its own (docs/channels.md)"
+
+// Declare declares c.Platforms in this process (events.DeclarePlatform):
+// for a Config built in code; the --platforms flag declares as it parses.
+func (c Config) Declare() error {
+	if err := events.DeclarePlatforms(c.Platforms...); err != nil {
+		return invalid.Errorf("dispatch", "--platforms: %v", err)
 	}
 	return nil
 }
@@ -111,6 +148,8 @@ func (c *Config) batch(p events.Platform) int {
 		return c.BatchAPNs
 	case events.FCM:
 		return c.BatchFCM
+	case events.Mi:
+		return c.BatchMi
 	}
-	return c.BatchMi
+	return c.BatchCustom
 }

@@ -106,7 +106,10 @@ type Bucket interface {
 }
 
 // StreamConfigs returns the configuration of every pushfleet stream and of
-// the streams behind its KV buckets.
+// the streams behind its KV buckets, custom platforms' included: declare
+// them (events.DeclarePlatform, the --platforms flag) before provisioning.
+// A custom platform that is no longer declared keeps its streams: nothing
+// here deletes a stream that may still hold work.
 func StreamConfigs(c Config) []jetstream.StreamConfig {
 	c.setDefaults()
 	// work is a queue that producers, the dispatcher or senders publish to:
@@ -136,6 +139,9 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 		scheduled(events.StreamSchedules, "pushfleet send_at schedules (dispatcher-owned) and the intents they release",
 			events.SchedulesRoot+".>", events.DueRoot+".>"),
 	}
+	// Every platform: the three built-ins and the custom platforms declared
+	// in this process (events.DeclarePlatform, --platforms) get the same
+	// pair of streams, PUSH_SEND_<NAME> and PUSH_RETRY_<NAME>.
 	for _, p := range events.Platforms {
 		cfgs = append(cfgs,
 			work(events.SendStream(p), "pushfleet "+string(p)+" delivery jobs",

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// Stream names, fixed by docs/ARCHITECTURE.md.
+// Stream and bucket names: part of the wire contract (docs/CONTRACT.md,
+// "Subjects and streams"); docs/ARCHITECTURE.md shows where each sits.
 const (
 	StreamIntents = "PUSH_INTENTS"
 	// StreamSchedules holds the one-shot schedules of send_at intents, which
@@ -53,6 +54,9 @@ func SendStream(p Platform) string {
 		return "PUSH_SEND_FCM"
 	case Mi:
 		return "PUSH_SEND_MI"
+	}
+	if part := customStreamPart(p); part != "" {
+		return "PUSH_SEND_" + part // a declared custom platform
 	}
 	return ""
 }
@@ -103,6 +107,9 @@ func SenderDurable(p Platform) string {
 		return "gcm-sender"
 	case Mi:
 		return "mi-sender"
+	}
+	if p.Custom() {
+		return string(p) + "-sender" // a declared custom platform
 	}
 	return ""
 }
