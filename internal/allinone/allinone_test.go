@@ -53,7 +53,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 	}
 	g = append(g, d, sk)
 	for _, p := range events.Platforms {
-		s, err := env.Sender(p, sb.senders[p], config.Sender{})
+		s, err := env.SenderService(p, sb.senders[p], config.SenderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

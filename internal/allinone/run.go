@@ -27,7 +27,7 @@ type Options struct {
 	// AppsFile selects the real providers; empty runs the sandbox providers.
 	AppsFile   string
 	Dispatcher config.Dispatcher
-	Sender     config.Sender
+	Sender     config.SenderOptions
 	Sink       config.Sink
 	APNs       providers.APNsFlags
 	FCM        providers.FCMFlags
@@ -157,7 +157,7 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 		}
 		env.Cleanup(func() { _ = sb.close() })
 		for _, p := range events.Platforms {
-			svc, err := env.Sender(p, sb.senders[p], o.Sender)
+			svc, err := env.SenderService(p, sb.senders[p], o.Sender)
 			if err != nil {
 				return nil, "", err
 			}
@@ -168,7 +168,7 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 
 	sc := o.Sender
 	sc.AppsFile = o.AppsFile
-	for _, build := range []func(*fleet.Env, config.Sender) (fleet.Service, error){o.APNs.Service, o.FCM.Service, o.Mi.Service} {
+	for _, build := range []func(*fleet.Env, config.SenderOptions) (fleet.Service, error){o.APNs.Service, o.FCM.Service, o.Mi.Service} {
 		svc, err := build(env, sc)
 		if err != nil {
 			return nil, "", err

@@ -11,7 +11,7 @@ import (
 // sandboxFleet is the local fake providers and a sender for each.
 type sandboxFleet struct {
 	*sandbox.Providers
-	senders map[events.Platform]sandbox.Sender
+	senders map[events.Platform]sandbox.SenderCloser
 }
 
 // startSandbox starts the three fakes on loopback and builds a sender for
@@ -21,9 +21,9 @@ func startSandbox(m *provider.Metrics) (*sandboxFleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := &sandboxFleet{Providers: p, senders: map[events.Platform]sandbox.Sender{}}
+	sb := &sandboxFleet{Providers: p, senders: map[events.Platform]sandbox.SenderCloser{}}
 	for _, pl := range events.Platforms {
-		s, err := p.Sender(pl, sandbox.SenderConfig{Metrics: m})
+		s, err := p.NewSender(pl, sandbox.SenderConfig{Metrics: m})
 		if err != nil {
 			_ = sb.close()
 			return nil, err

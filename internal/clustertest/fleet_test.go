@@ -67,7 +67,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	for i, p := range events.Platforms {
 		for r := range 2 {
 			run((i+r)%3, fmt.Sprintf("%s-%d", events.SenderDurable(p), r), func(env *fleet.Env) (fleet.Service, error) {
-				return env.Sender(p, sandboxtest.Sender(t, fakes, p, sandbox.SenderConfig{Metrics: env.Metrics.Provider}), config.Sender{})
+				return env.SenderService(p, sandboxtest.NewSender(t, fakes, p, sandbox.SenderConfig{Metrics: env.Metrics.Provider}), config.SenderOptions{})
 			})
 		}
 	}

@@ -90,8 +90,8 @@ func TestEveryConfigErrorWrapsErrInvalid(t *testing.T) {
 		{"send: tokens in flight", sendCfg(func(c *send.Config) { c.MaxTokensInFlight = -1 })},
 		{"send: timeouts", sendCfg(func(c *send.Config) { c.RequestTimeout = -time.Second })},
 		{"send: bounds", sendCfg(func(c *send.Config) { c.RetryBase, c.RetryMax = time.Hour, time.Second })},
-		{"sender flags: in flight", func() error { s := Sender{MaxInFlight: -1}; return s.Validate() }},
-		{"sender flags: apps reload", func() error { s := Sender{AppsReload: -time.Second}; return s.Validate() }},
+		{"sender flags: in flight", func() error { s := SenderOptions{MaxInFlight: -1}; return s.Validate() }},
+		{"sender flags: apps reload", func() error { s := SenderOptions{AppsReload: -time.Second}; return s.Validate() }},
 		{"sink: flush interval", func() error { return sink.Config{FlushInterval: -time.Second}.Validate() }},
 		{"sink flags: in flight", func() error { s := Sink{MaxInFlight: -1}; return s.Validate() }},
 		{"sink flags: sink", func() error { s := Sink{Sink: sink.Config{FlushInterval: -time.Second}}; return s.Validate() }},
@@ -118,7 +118,7 @@ func TestEveryConfigErrorWrapsErrInvalid(t *testing.T) {
 func TestDefaultsAreValid(t *testing.T) {
 	var c Common
 	var d Dispatcher
-	var s Sender
+	var s SenderOptions
 	var k Sink
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.Register(fs, ":8080")
@@ -140,7 +140,7 @@ func TestDefaultsAreValid(t *testing.T) {
 func TestFlagDefaultsAreTheOwnersConstants(t *testing.T) {
 	var c Common
 	var d Dispatcher
-	var s Sender
+	var s SenderOptions
 	var k Sink
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.Register(fs, ":8080")

@@ -63,8 +63,9 @@ func (d *Dispatcher) Validate() error {
 	return d.Dispatch.Validate()
 }
 
-// Sender are a provider sender's settings besides the provider's own.
-type Sender struct {
+// SenderOptions are the settings of a sender service (internal/send and
+// its consumers) besides its provider's own, which internal/providers holds.
+type SenderOptions struct {
 	Send        send.Config
 	MaxInFlight int
 	// AppsFile is the apps configuration (per-app provider credentials).
@@ -78,7 +79,7 @@ const DefaultAppsReload = 10 * time.Second
 
 // Register adds the sender's flags to fs. --apps-file is added only when
 // fs has none yet: the all-in-one registers its own (and passes it on).
-func (s *Sender) Register(fs *flag.FlagSet) {
+func (s *SenderOptions) Register(fs *flag.FlagSet) {
 	s.RegisterLimits(fs, "")
 	if fs.Lookup("apps-file") == nil {
 		fs.StringVar(&s.AppsFile, "apps-file", "", "apps configuration file (YAML or JSON) with per-app provider credentials")
@@ -89,7 +90,7 @@ func (s *Sender) Register(fs *flag.FlagSet) {
 // RegisterLimits adds the bounds of a sender's work: --sender-in-flight
 // (jobs), --sender-tokens-in-flight and --request-timeout, their usage
 // prefixed with prefix.
-func (s *Sender) RegisterLimits(fs *flag.FlagSet, prefix string) {
+func (s *SenderOptions) RegisterLimits(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&s.MaxInFlight, "sender-in-flight", send.DefaultMaxInFlight, prefix+"jobs handled at once per sender")
 	fs.IntVar(&s.Send.MaxTokensInFlight, "sender-tokens-in-flight", send.DefaultMaxTokensInFlight,
 		prefix+"tokens at the provider at once per sender, across jobs (a larger job goes alone)")
@@ -98,7 +99,7 @@ func (s *Sender) RegisterLimits(fs *flag.FlagSet, prefix string) {
 
 // Validate reports unusable sender settings of its own; Send is validated
 // with its platform, by send.New. Every error wraps ErrInvalid.
-func (s *Sender) Validate() error {
+func (s *SenderOptions) Validate() error {
 	if s.MaxInFlight < 0 {
 		return invalid.Errorf("", "--sender-in-flight must be positive")
 	}

@@ -440,7 +440,7 @@ func (h *harness) runInProcess(s services) *running {
 	for _, p := range s.senders {
 		snd, closeFn := h.provider(p, m.Provider, log, s.apnsConfig)
 		r.closers = append(r.closers, closeFn)
-		svc, err := env.Sender(p, snd, config.Sender{})
+		svc, err := env.SenderService(p, snd, config.SenderOptions{})
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -479,7 +479,7 @@ func (r *running) stop() {
 // provider builds platform p's sender against its fake.
 func (h *harness) provider(p events.Platform, m *provider.Metrics, log *slog.Logger, apnsCfg *apns.Config) (provider.Sender, func() error) {
 	h.t.Helper()
-	s, err := h.sb.Sender(p, sandbox.SenderConfig{Metrics: m, Logger: log, APNs: apnsCfg})
+	s, err := h.sb.NewSender(p, sandbox.SenderConfig{Metrics: m, Logger: log, APNs: apnsCfg})
 	if err != nil {
 		h.t.Fatal(err)
 	}

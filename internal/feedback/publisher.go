@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/puback"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -46,7 +47,7 @@ func (p *Publisher) Publish(ctx context.Context, fbs []events.Feedback) error {
 		}
 		futures = append(futures, f)
 	}
-	return WaitAll(ctx, futures)
+	return puback.WaitAll(ctx, futures)
 }
 
 // MsgID is the Nats-Msg-Id of a final outcome: one per app, intent, job,
@@ -66,19 +67,9 @@ func MsgID(f *events.Feedback) string {
 	return "fb-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// WaitAll waits for every publish acknowledgement, returning the first error.
+// WaitAll is puback.WaitAll, under the name internal/dispatch still calls
+// for its job publishes; it waits for any publish acknowledgements, not
+// only feedback's. New code calls puback.WaitAll.
 func WaitAll(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	var first error
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			if first == nil {
-				first = err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return first
+	return puback.WaitAll(ctx, futures)
 }

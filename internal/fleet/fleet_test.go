@@ -100,10 +100,10 @@ func startFleet(t *testing.T) *harness {
 	for _, p := range events.Platforms {
 		s := &scripted{sent: map[string]int{}, fails: map[string]int{}}
 		h.senders[p] = s
-		var o config.Sender
+		var o config.SenderOptions
 		o.Send.RetryBase, o.Send.RetryMax = 100*time.Millisecond, 200*time.Millisecond
 		o.Send.PauseMin, o.Send.PauseMax = 300*time.Millisecond, 600*time.Millisecond
-		svc, err := env.Sender(p, s, o)
+		svc, err := env.SenderService(p, s, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,8 +111,8 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 	return withCache(e, cache, Group{r, due}), nil
 }
 
-// Sender builds platform p's sender service around a provider.
-func (e *Env) Sender(p events.Platform, s provider.Sender, o config.Sender) (Service, error) {
+// SenderService builds platform p's sender service around a provider.
+func (e *Env) SenderService(p events.Platform, s provider.Sender, o config.SenderOptions) (Service, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

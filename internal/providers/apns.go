@@ -26,7 +26,7 @@ func (f *APNsFlags) Register(fs *flag.FlagSet) {
 }
 
 // Service builds the apns sender service from the apps file named in sc.
-func (f *APNsFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
+func (f *APNsFlags) Service(env *fleet.Env, sc config.SenderOptions) (fleet.Service, error) {
 	cfg := f.cfg
 	if err := f.caFile.finish(env, "apns", &cfg.RootCAs, &cfg.Logger, &cfg.Metrics, cfg.Validate); err != nil {
 		return nil, err

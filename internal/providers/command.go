@@ -12,7 +12,7 @@ import (
 // Flags are one provider's command-line settings.
 type Flags interface {
 	Register(fs *flag.FlagSet)
-	Service(env *fleet.Env, sc config.Sender) (fleet.Service, error)
+	Service(env *fleet.Env, sc config.SenderOptions) (fleet.Service, error)
 }
 
 // RunSender is the whole life of a standalone sender binary.
@@ -24,7 +24,7 @@ func RunSender(ctx context.Context, name, what string, pf Flags, args []string, 
 // provider's) and builds its service: its part of fleet.RunCommand.
 func SenderCommand(pf Flags) func(fs *flag.FlagSet) fleet.Build {
 	return func(fs *flag.FlagSet) fleet.Build {
-		var sc config.Sender
+		var sc config.SenderOptions
 		sc.Register(fs)
 		pf.Register(fs)
 		return func(_ context.Context, env *fleet.Env) (fleet.Service, error) { return pf.Service(env, sc) }

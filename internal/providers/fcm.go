@@ -27,7 +27,7 @@ func (f *FCMFlags) Register(fs *flag.FlagSet) {
 }
 
 // Service builds the fcm sender service from the apps file named in sc.
-func (f *FCMFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
+func (f *FCMFlags) Service(env *fleet.Env, sc config.SenderOptions) (fleet.Service, error) {
 	cfg := f.cfg
 	if err := f.caFile.finish(env, "fcm", &cfg.RootCAs, &cfg.Logger, &cfg.Metrics, cfg.Validate); err != nil {
 		return nil, err

@@ -50,14 +50,14 @@ func TestProviderConfigErrorsWrapErrInvalid(t *testing.T) {
 		name  string
 		flags providers.Flags
 		args  []string
-		sc    config.Sender
+		sc    config.SenderOptions
 	}{
-		{"apns url", &providers.APNsFlags{}, []string{"--apns-production-url=http://apple.example"}, config.Sender{AppsFile: apps}},
-		{"apns conns", &providers.APNsFlags{}, []string{"--apns-conns=-1"}, config.Sender{AppsFile: apps}},
-		{"fcm endpoint", &providers.FCMFlags{}, []string{"--fcm-endpoint=ftp://fcm.example"}, config.Sender{AppsFile: apps}},
-		{"mi batch", &providers.MiFlags{}, []string{"--mi-batch=-1"}, config.Sender{AppsFile: apps}},
-		{"ca file", &providers.MiFlags{}, []string{"--mi-ca-file=/nonexistent/ca.pem"}, config.Sender{AppsFile: apps}},
-		{"no apps file", &providers.MiFlags{}, nil, config.Sender{}},
+		{"apns url", &providers.APNsFlags{}, []string{"--apns-production-url=http://apple.example"}, config.SenderOptions{AppsFile: apps}},
+		{"apns conns", &providers.APNsFlags{}, []string{"--apns-conns=-1"}, config.SenderOptions{AppsFile: apps}},
+		{"fcm endpoint", &providers.FCMFlags{}, []string{"--fcm-endpoint=ftp://fcm.example"}, config.SenderOptions{AppsFile: apps}},
+		{"mi batch", &providers.MiFlags{}, []string{"--mi-batch=-1"}, config.SenderOptions{AppsFile: apps}},
+		{"ca file", &providers.MiFlags{}, []string{"--mi-ca-file=/nonexistent/ca.pem"}, config.SenderOptions{AppsFile: apps}},
+		{"no apps file", &providers.MiFlags{}, nil, config.SenderOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("t", flag.ContinueOnError)

@@ -31,7 +31,7 @@ func (f *MiFlags) Register(fs *flag.FlagSet) {
 
 // Service builds the mi sender service from the apps file named in sc and,
 // when Poll is positive, the poller of MiPush's invalid regids.
-func (f *MiFlags) Service(env *fleet.Env, sc config.Sender) (fleet.Service, error) {
+func (f *MiFlags) Service(env *fleet.Env, sc config.SenderOptions) (fleet.Service, error) {
 	cfg := f.cfg
 	if err := f.caFile.finish(env, "mi", &cfg.RootCAs, &cfg.Logger, &cfg.Metrics, cfg.Validate); err != nil {
 		return nil, err

@@ -17,8 +17,10 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
-// Sender is a provider sender whose apps can change at run time.
-type Sender[T apps.Validator] interface {
+// ReloadableSender is a provider sender whose apps can change at run time
+// (the apps file is reloaded), with its connections to close: what
+// apns.New, fcm.New and mi.New return.
+type ReloadableSender[T apps.Validator] interface {
 	provider.Sender
 	UpdateApps(map[string]T) error
 	Close() error
@@ -27,7 +29,7 @@ type Sender[T apps.Validator] interface {
 // Service builds platform p's sender service from the apps file named in
 // sc: newSender gets the platform's section, and the file is watched for
 // changes. The provider is closed when the service stops.
-func Service[T apps.Validator, S Sender[T]](env *fleet.Env, p events.Platform, sc config.Sender,
+func Service[T apps.Validator, S ReloadableSender[T]](env *fleet.Env, p events.Platform, sc config.SenderOptions,
 	newSender func(map[string]T) (S, error)) (fleet.Service, error) {
 	if sc.AppsFile == "" {
 		return nil, invalid.Errorf("", "--apps-file is required: it holds the %s credentials of every app", p)
@@ -50,7 +52,7 @@ func Service[T apps.Validator, S Sender[T]](env *fleet.Env, p events.Platform, s
 	if err != nil {
 		return nil, err
 	}
-	svc, err := env.Sender(p, s, sc)
+	svc, err := env.SenderService(p, s, sc)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -88,7 +88,7 @@ func TestServiceSetsKnownApps(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apps.yaml")
 	writeFile(t, path, "apps:\n  shop:\n    mi: {secret: s}\n  blog:\n    fcm: {secret: b}\n")
 	st := &stub{}
-	svc, err := providers.Service(env, events.Mi, config.Sender{AppsFile: path, AppsReload: 10 * time.Millisecond},
+	svc, err := providers.Service(env, events.Mi, config.SenderOptions{AppsFile: path, AppsReload: 10 * time.Millisecond},
 		func(a map[string]appCfg) (*stub, error) { st.apps = a; return st, nil })
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestProviderMetricsAppLabelBounded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apps.yaml")
 	writeFile(t, path, "apps:\n  shop:\n    mi: {package_name: com.example.shop, app_secret: s3cret, region: china}\n")
 	var f providers.MiFlags
-	if _, err := f.Service(env, config.Sender{AppsFile: path}); err != nil {
+	if _, err := f.Service(env, config.SenderOptions{AppsFile: path}); err != nil {
 		t.Fatal(err)
 	}
 	env.Metrics.Provider.ObserveRequest("mi", "shop", provider.Delivered, time.Millisecond)

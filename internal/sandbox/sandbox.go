@@ -87,13 +87,14 @@ func (p *Providers) Close() {
 	}
 }
 
-// Sender is a provider sender with its connections to close.
-type Sender interface {
+// SenderCloser is a provider sender, pointed at a fake, with its
+// connections to close (as io.ReadCloser is a Reader with Close).
+type SenderCloser interface {
 	provider.Sender
 	Close() error
 }
 
-// SenderConfig tunes the senders Sender builds. Zero values are the fakes'
+// SenderConfig tunes the senders NewSender builds. Zero values are the fakes'
 // own configurations.
 type SenderConfig struct {
 	Metrics *provider.Metrics
@@ -103,9 +104,9 @@ type SenderConfig struct {
 	APNs *apns.Config
 }
 
-// Sender builds a new sender for platform pl against its fake, with its own
+// NewSender builds a new sender for platform pl against its fake, with its own
 // connections, as one replica of a sender service has.
-func (p *Providers) Sender(pl events.Platform, c SenderConfig) (Sender, error) {
+func (p *Providers) NewSender(pl events.Platform, c SenderConfig) (SenderCloser, error) {
 	if c.Logger != nil {
 		c.Logger = c.Logger.With("component", string(pl))
 	}

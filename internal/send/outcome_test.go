@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -360,5 +362,29 @@ func TestRequeueIsAppScoped(t *testing.T) {
 		if err != nil || job.App != app || job.Generation != 1 || len(job.Tokens) != 1 || job.Tokens[0] != "aa" {
 			t.Fatalf("%s: re-queued job %+v, %v", app, job, err)
 		}
+	}
+}
+
+// A job whose last attempt leaves tokens out of attempts and tokens the
+// provider refused for good dead-letters both: every dead token has its
+// dead letter.
+func TestGiveUpKeepsPermanentTokensInTheDeadLetter(t *testing.T) {
+	p := &scripted{script: []func(*events.Job) []provider.Result{func(job *events.Job) []provider.Result {
+		return []provider.Result{
+			{Token: job.Tokens[0], Kind: provider.Retry, Reason: "503", Err: provider.ErrUnavailable},
+			{Token: job.Tokens[1], Kind: provider.Permanent, Reason: "PayloadTooLarge"},
+			{Token: job.Tokens[2], Kind: provider.Delivered},
+		}
+	}}}
+	svc, _ := newTestService(t, Config{Platform: events.APNs, MaxAttempts: 1}, p)
+	v := svc.Handle(context.Background(), jobMsg{data: testJob("j", nil, "aa", "bb", "cc")})
+	if v.Action != consumer.Dead {
+		t.Fatalf("verdict %+v, want a dead letter", v)
+	}
+	if !slices.Equal(v.Tokens, []string{"aa", "bb"}) {
+		t.Errorf("dead letter tokens %v, want [aa bb]", v.Tokens)
+	}
+	if !strings.Contains(v.Reason, "PayloadTooLarge") || !strings.Contains(v.Reason, "503") {
+		t.Errorf("reason %q names only one cause", v.Reason)
 	}
 }

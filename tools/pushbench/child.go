@@ -35,7 +35,7 @@ type fleetFlags struct {
 	// binaries register them) and the fleet's log level.
 	Common     config.Common
 	Dispatcher config.Dispatcher
-	Sender     config.Sender
+	Sender     config.SenderOptions
 	Sink       config.Sink
 	// Provider pool settings.
 	APNsConns, APNsStreams int
@@ -278,7 +278,7 @@ func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fa
 		return nil, err
 	}
 	for _, p := range events.Platforms {
-		svc, err := env.Sender(p, senders[p].sender, ff.Sender)
+		svc, err := env.SenderService(p, senders[p].sender, ff.Sender)
 		if err != nil {
 			return nil, err
 		}

@@ -20,11 +20,11 @@ func Start(tb testing.TB) *sandbox.Providers {
 	return p
 }
 
-// Sender builds a sender for platform pl against its fake; it is closed at
+// NewSender builds a sender for platform pl against its fake; it is closed at
 // the end of the test.
-func Sender(tb testing.TB, p *sandbox.Providers, pl events.Platform, c sandbox.SenderConfig) sandbox.Sender {
+func NewSender(tb testing.TB, p *sandbox.Providers, pl events.Platform, c sandbox.SenderConfig) sandbox.SenderCloser {
 	tb.Helper()
-	s, err := p.Sender(pl, c)
+	s, err := p.NewSender(pl, c)
 	if err != nil {
 		tb.Fatal(err)
 	}
