@@ -28,7 +28,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, in *events
 	// as long as it takes (the runner keeps the intent ours meanwhile); each
 	// wait for acknowledgements is bounded instead.
 	var err error
-	if len(in.Targets.Tokens) > 0 {
+	if len(in.Targets.Topics) > 0 {
+		err = out.addTopics(ctx, in.Targets.Topics)
+	} else if len(in.Targets.Tokens) > 0 {
 		err = out.add(ctx, in.Targets.Tokens, true)
 	} else if d.audience == nil {
 		return *d.reject(in.App, in.ID, "invalid", ErrNoRegistry.Error())
@@ -108,6 +110,7 @@ type batcher struct {
 	// tag: explicit tokens were checked at intake.
 	blocked  map[events.Platform]string
 	batches  map[events.Platform][]string
+	topics   map[events.Platform][]events.Topic // a topic intent's targets, per platform
 	index    map[events.Platform]int
 	seen     map[events.Target]struct{}
 	futures  []jetstream.PubAckFuture
@@ -123,7 +126,7 @@ func (d *Dispatcher) newBatcher(msg jetstream.Msg, in *events.Intent) *batcher {
 	if meta, err := msg.Metadata(); err == nil {
 		b.created = meta.Timestamp
 	}
-	if len(in.Targets.Tokens) == 0 {
+	if len(in.Targets.Tokens) == 0 && len(in.Targets.Topics) == 0 {
 		for _, p := range events.Platforms {
 			if err := in.ValidateFor(p); err != nil {
 				b.blocked[p] = err.Error()
@@ -139,6 +142,9 @@ func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) erro
 		b.seen = make(map[events.Target]struct{}, len(ts))
 	}
 	for _, t := range ts {
+		if !b.in.Targets.Includes(t.Platform) {
+			continue // the registry filters by platform; an Audience that did not is filtered here
+		}
 		if dedupe {
 			if _, dup := b.seen[t]; dup {
 				continue
@@ -159,6 +165,28 @@ func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) erro
 	}
 	if len(b.pending) >= 1000 {
 		return b.flushPending(ctx)
+	}
+	return nil
+}
+
+// addTopics batches a topic intent's targets: one job per platform
+// carrying its topics, each token being a topic's key (events.Topic.Key),
+// the name its outcome is reported under. Topic keys are never device
+// tokens: no suppression applies, and no registry is asked.
+func (b *batcher) addTopics(ctx context.Context, ts []events.Topic) error {
+	b.topics = map[events.Platform][]events.Topic{}
+	for _, tp := range ts {
+		b.topics[tp.Platform] = append(b.topics[tp.Platform], tp)
+	}
+	for _, tp := range ts {
+		t := events.Target{Platform: tp.Platform, Token: tp.Key()}
+		if b.expired {
+			b.report(t, events.Expired, "expired before dispatch")
+			continue
+		}
+		if err := b.batch(ctx, t); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -222,7 +250,7 @@ func (b *batcher) flush(ctx context.Context, p events.Platform) error {
 	b.index[p] = i + 1
 	job := events.Job{
 		ID: events.JobID(b.in.ID, p, i, tokens), IntentID: b.in.ID, App: b.in.App, Platform: p,
-		Tokens: tokens, Notification: b.in.Notification, Overrides: platformOverrides(b.in.Overrides, p),
+		Tokens: tokens, Topics: b.topics[p], Notification: b.in.Notification, Overrides: platformOverrides(b.in.Overrides, p),
 		CreatedAt: b.created,
 	}
 	data, err := json.Marshal(&job)

@@ -15,8 +15,8 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// ErrNoRegistry: an alias or tag intent reached a dispatcher without a registry.
-var ErrNoRegistry = errors.New("alias and tag targets need the token registry")
+// ErrNoRegistry: an alias, tag or all intent reached a dispatcher without a registry.
+var ErrNoRegistry = errors.New("alias, tag and all targets need the token registry")
 
 // Dispatcher is the consumer.Handler of PUSH_INTENTS (push.intents.<app>)
 // and of the due intents its own schedules release in PUSH_SCHEDULES

@@ -9,8 +9,12 @@
 // one-shot schedule of the dispatcher's own in PUSH_SCHEDULES, which
 // releases it on push.due.<app> when due.
 //
-// Dispatch then resolves the targets, drops tokens the registry knows are
-// dead, reports every token of an expired intent expired, and splits the
-// rest per platform into provider-sized batches published as jobs. The
+// Dispatch then resolves the targets (an alias, a tag or all through the
+// registry, streamed and narrowed to the platform filter), drops tokens the
+// registry knows are dead, reports every token of an expired intent
+// expired, and splits the rest per platform into provider-sized batches
+// published as jobs. Provider topics need no registry: they become one job
+// per platform whose tokens are the topics' keys (events.Topic.Key) and
+// which carries the topics. The
 // intent is acked only once every job, schedule and outcome event is stored.
 package dispatch

@@ -6,7 +6,8 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// Audience resolves alias and tag targets through the token registry. It
+// Audience resolves alias, tag and all targets (with their platform filter)
+// through the token registry. It
 // streams the audience in batches so that a tag with a million devices is
 // never held in memory at once; fn's error stops the walk.
 type Audience interface {

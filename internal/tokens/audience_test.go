@@ -142,6 +142,12 @@ func TestListPagesThroughTag(t *testing.T) {
 // server's own work for the scan.
 func measureResolve(tb testing.TB, e *env, tag string, n int, keep bool) int64 {
 	tb.Helper()
+	return measureTargets(tb, e, events.Targets{Tag: tag}, n, keep)
+}
+
+// measureTargets is measureResolve for any audience of n devices.
+func measureTargets(tb testing.TB, e *env, tgs events.Targets, n int, keep bool) int64 {
+	tb.Helper()
 	const batch = 500
 	every := max(1, n/batch/16)
 	var ms runtime.MemStats
@@ -152,7 +158,7 @@ func measureResolve(tb testing.TB, e *env, tag string, n int, keep bool) int64 {
 	peak := int64(math.MinInt64)
 	var kept []events.Target
 	got, calls := 0, 0
-	err := e.reg.Resolve(ctxT(tb), app, events.Targets{Tag: tag}, batch, func(ts []events.Target) error {
+	err := e.reg.Resolve(ctxT(tb), app, tgs, batch, func(ts []events.Target) error {
 		got += len(ts)
 		if keep {
 			kept = append(kept, ts...)

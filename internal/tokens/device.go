@@ -101,6 +101,12 @@ func (d Device) normalize() (Device, error) {
 	if err := checkRef(d.App, d.Platform, d.Token); err != nil {
 		return d, err
 	}
+	if events.IsTopicKey(d.Token) {
+		// Topic outcomes are reported under these names: a device
+		// registered as one could be confused with a topic.
+		return d, invalidDevice("token", "must not start with %q or %q, nor be %q: those name topic outcomes",
+			events.TopicKeyPrefix, events.ConditionKeyPrefix, events.BroadcastKey)
+	}
 	if d.Alias != "" {
 		if err := checkLabel("alias", d.Alias); err != nil {
 			return d, err

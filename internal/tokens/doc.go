@@ -11,7 +11,12 @@
 //   - Store reads and writes records; the feedback-sink applies provider
 //     outcomes through it (Apply, TouchSuccess).
 //   - Registry registers and unregisters devices and lists and resolves
-//     alias and tag audiences in bounded memory (the dispatcher's Audience).
+//     alias, tag and all-device audiences, optionally narrowed to some
+//     platforms, in bounded memory (the dispatcher's Audience).
+//
+// Topic keys (events.IsTopicKey: "topic:news", "broadcast:all") name the
+// outcomes of provider topic sends: never a device. Apply and TouchSuccess
+// ignore them and Register refuses a token shaped like one.
 //   - Cache is an in-memory view of token state kept current by a KV watch:
 //     the dispatcher's Suppressor, and device counts.
 //

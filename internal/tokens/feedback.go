@@ -34,6 +34,11 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 	if f.Outcome != events.InvalidToken && f.Outcome != events.TokenReplaced {
 		return Unchanged, nil
 	}
+	if events.IsTopicKey(f.Token) {
+		// A topic outcome ("topic:news"): no device, no token state. A
+		// topic is never invalidated, suppressed or replaced.
+		return Unchanged, nil
+	}
 	if err := checkRef(f.App, f.Platform, f.Token); err != nil {
 		return Unchanged, err
 	}
@@ -103,6 +108,9 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 func (s *Store) TouchSuccess(ctx context.Context, app string, p events.Platform, token string, at time.Time) error {
 	if err := checkRef(app, p, token); err != nil {
 		return err
+	}
+	if events.IsTopicKey(token) {
+		return nil // a topic's delivery: no device record
 	}
 	if c := s.cache.Load(); c != nil {
 		if st, known, ready := c.lookup(Key(app, p, token)); ready && (!known || st != Active) {

@@ -41,8 +41,19 @@ func newScanner(js jetstream.StreamConsumerManager, bucket string) scanner {
 // when nothing is left, fn returns an error, or ctx ends. The value passed
 // to fn is only valid during the call.
 func (s scanner) scan(ctx context.Context, filter string, from uint64, fn func(key string, rev uint64, value []byte) error) error {
+	return s.scanAll(ctx, []string{filter}, from, fn)
+}
+
+// scanAll is scan over the entries matching any of filters (which must not
+// overlap): the server does the filtering, so entries left out (another
+// platform's devices, say) are never sent to the scan.
+func (s scanner) scanAll(ctx context.Context, filters []string, from uint64, fn func(key string, rev uint64, value []byte) error) error {
+	subjects := make([]string, len(filters))
+	for i, f := range filters {
+		subjects[i] = s.prefix + f
+	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{s.prefix + filter},
+		FilterSubjects:    subjects,
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: time.Minute,
 	}

@@ -19,11 +19,14 @@ const (
 	apnsPushVoIP       = "voip"
 )
 
-// APNsPushType is the APNs push type (apns-push-type) of n: the one it
-// names, else background for a silent content-available push (no title,
-// body, sound or badge), else alert.
+// APNsPushType is the APNs push type (apns-push-type) of n: background for
+// a silent push (Notification.Silent), else the one it names, else
+// background for a content-available push without title, body, sound or
+// badge, else alert.
 func APNsPushType(n *Notification) string {
 	switch {
+	case n.Silent:
+		return apnsPushBackground
 	case n.PushType != "":
 		return n.PushType
 	case n.ContentAvailable && n.Title == "" && n.Body == "" && n.Sound == "" && n.Badge == nil:

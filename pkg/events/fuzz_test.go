@@ -25,6 +25,8 @@ import (
 func FuzzDecodeIntent(f *testing.F) {
 	f.Add([]byte(`{"id":"a","app":"shop","targets":{"tokens":[{"platform":"apns","token":"ab"}]},"notification":{"title":"t"}}`))
 	f.Add([]byte(`{"id":"a","app":"shop","targets":{"alias":"u"},"notification":{"body":"b","data":{"k":1.5,"n":null}},"x-extra":{"a":[1,2]}}`))
+	f.Add([]byte(`{"id":"a","app":"shop","targets":{"all":true,"platforms":["apns","fcm"]},"notification":{"silent":true,"data":{"c":"x"}}}`))
+	f.Add([]byte(`{"id":"a","app":"shop","targets":{"topics":[{"platform":"fcm","condition":"'a' in topics && !('b' in topics || 'c' in topics)"},{"platform":"mi","all":true}]},"notification":{"title":"t","body":"b"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, err := events.DecodeIntent(b, events.Limits{})
 		if err != nil {
@@ -112,6 +114,7 @@ func sameJSON(a, b any) bool {
 func FuzzDecodeJob(f *testing.F) {
 	f.Add([]byte(`{"id":"i.apns.0.1a2b3c4d","intent_id":"i","app":"shop","platform":"apns","tokens":["ab","cd"],"notification":{"title":"t"},"created_at":"2025-01-02T03:04:05Z"}`))
 	f.Add([]byte(`{"id":"j","app":"a","platform":"mi","tokens":["x"],"notification":{},"created_at":"0001-01-01T00:00:00Z","attempt":3}`))
+	f.Add([]byte(`{"id":"j","app":"a","platform":"mi","tokens":["topic:n","broadcast:all"],"topics":[{"platform":"mi","topic":"n"},{"platform":"mi","all":true}],"notification":{},"created_at":"0001-01-01T00:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		job, err := events.DecodeJob(b)
 		if err != nil {

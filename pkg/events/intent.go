@@ -34,11 +34,37 @@ type Intent struct {
 }
 
 // Targets says who receives an intent: explicit tokens, every device of an
-// alias, or every device carrying a tag. Exactly one kind must be set.
+// alias, every device carrying a tag, every registered device of the app
+// (All), or provider topics (Topics). Exactly one kind must be set. Platforms narrows an alias, a tag or
+// All to the devices of those platforms; explicit tokens name their own.
 type Targets struct {
 	Tokens []Target `json:"tokens,omitempty"`
 	Alias  string   `json:"alias,omitempty"`
 	Tag    string   `json:"tag,omitempty"`
+	// All targets every registered device of the app (invalid ones are
+	// suppressed, retired ones skipped), streamed from the registry.
+	All bool `json:"all,omitempty"`
+	// Topics are provider-side audiences (FCM topics and conditions,
+	// MiPush topics and MiPush's all-devices broadcast): sent as they are,
+	// with one outcome each (see Topic).
+	Topics []Topic `json:"topics,omitempty"`
+	// Platforms, when set, keeps only the devices of these platforms
+	// (alias, tag and all only). Nil means every platform.
+	Platforms []Platform `json:"platforms,omitempty"`
+}
+
+// Includes reports whether the platform filter lets p through (no filter:
+// every platform).
+func (t *Targets) Includes(p Platform) bool {
+	if len(t.Platforms) == 0 {
+		return true
+	}
+	for _, q := range t.Platforms {
+		if q == p {
+			return true
+		}
+	}
+	return false
 }
 
 // Target is one device token on one platform.
@@ -76,6 +102,13 @@ type Notification struct {
 	Category         string `json:"category,omitempty"`
 	MutableContent   bool   `json:"mutable_content,omitempty"`
 	ContentAvailable bool   `json:"content_available,omitempty"`
+	// Silent makes a data-only push that is never shown (a command to the
+	// app): an APNs background push (apns-push-type background, priority
+	// 5, content-available 1, no alert, sound or badge), an FCM data
+	// message (no notification block) and a MiPush pass-through message
+	// (pass_through=1). It carries data and nothing displayable: title,
+	// body, sound, badge and mutable_content are refused with it.
+	Silent bool `json:"silent,omitempty"`
 }
 
 // Overrides carry raw platform-specific fields, applied on top of what the

@@ -16,11 +16,15 @@ import (
 type Job struct {
 	// ID is derived from the intent id, platform and batch index (and the
 	// retry generation for re-queued partial failures).
-	ID           string       `json:"id"`
-	IntentID     string       `json:"intent_id"`
-	App          string       `json:"app"`
-	Platform     Platform     `json:"platform"`
-	Tokens       []string     `json:"tokens"`
+	ID       string   `json:"id"`
+	IntentID string   `json:"intent_id"`
+	App      string   `json:"app"`
+	Platform Platform `json:"platform"`
+	Tokens   []string `json:"tokens"`
+	// Topics makes a topic job: each token is then the Key of one of these
+	// topic targets (a re-queued part keeps every topic and a subset of
+	// the keys), sent to the topic instead of a device.
+	Topics       []Topic      `json:"topics,omitempty"`
 	Notification Notification `json:"notification"`
 	Overrides    *Overrides   `json:"overrides,omitempty"`
 	// CreatedAt is when the intent was accepted, for intent-to-provider latency.
@@ -79,5 +83,31 @@ func DecodeJob(b []byte) (*Job, error) {
 	case j.App == "" || len(j.Tokens) == 0:
 		return nil, fmt.Errorf("%w job: app and tokens are required", ErrMalformed)
 	}
+	if len(j.Topics) > 0 {
+		keys := j.TopicsByKey()
+		for _, t := range j.Tokens {
+			if _, ok := keys[t]; !ok {
+				return nil, fmt.Errorf("%w job: token %q of a topic job names none of its topics", ErrMalformed, t)
+			}
+		}
+		for _, tp := range j.Topics {
+			if tp.Platform != j.Platform || tp.Platform == APNs {
+				return nil, fmt.Errorf("%w job: a %s topic in a %s job", ErrMalformed, tp.Platform, j.Platform)
+			}
+		}
+	}
 	return &j, nil
+}
+
+// TopicsByKey maps the keys of a topic job's tokens to their topics (nil
+// for a job to devices).
+func (j *Job) TopicsByKey() map[string]Topic {
+	if len(j.Topics) == 0 {
+		return nil
+	}
+	m := make(map[string]Topic, len(j.Topics))
+	for _, t := range j.Topics {
+		m[t.Key()] = t
+	}
+	return m
 }

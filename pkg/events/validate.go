@@ -113,12 +113,22 @@ func (in *Intent) Validate(lim Limits) error {
 			}
 		}
 	}
+	for i, tp := range in.Targets.Topics {
+		if tp.Platform == FCM && tp.Topic != "" {
+			if n := fcmContentSize(&in.Notification); n > FCMMaxTopicPayload {
+				return invalid(fmt.Sprintf("targets.topics[%d]", i), "FCM takes at most %d bytes of title, body and data in a message to a topic, this one has %d",
+					FCMMaxTopicPayload, n)
+			}
+			break
+		}
+	}
 	if exp := in.Notification.Expiry; exp != nil && in.SendAt != nil && !exp.After(*in.SendAt) {
 		return invalid("notification.expiry", "%s is not after send_at %s: the push would never be sent",
 			exp.Format(time.RFC3339), in.SendAt.Format(time.RFC3339))
 	}
-	// Explicit tokens name their platforms, so what those providers require
-	// is checked now; an alias or tag is checked per platform once resolved.
+	// Explicit tokens, topics and a platform filter name their platforms,
+	// so what those providers require is checked now; an alias, a tag or
+	// all without a filter is checked per platform once resolved.
 	for _, p := range in.Targets.platforms() {
 		if err := in.ValidateFor(p); err != nil {
 			return err
@@ -166,14 +176,26 @@ func (in *Intent) ValidateFor(p Platform) error {
 	return nil
 }
 
-// platforms lists the platforms of the explicit tokens, in Platforms order.
+// platforms lists the platforms known at intake, in Platforms order: those
+// of the explicit tokens, or the platform filter of an alias, a tag or all.
 func (t *Targets) platforms() []Platform {
-	var seen [3]bool
-	for _, tg := range t.Tokens {
+	seen := make([]bool, len(Platforms)) // custom platforms may be declared
+	mark := func(q Platform) {
 		for i, p := range Platforms {
-			if tg.Platform == p {
+			if q == p {
 				seen[i] = true
 			}
+		}
+	}
+	for _, tg := range t.Tokens {
+		mark(tg.Platform)
+	}
+	for _, tp := range t.Topics {
+		mark(tp.Platform)
+	}
+	if len(t.Tokens) == 0 {
+		for _, p := range t.Platforms {
+			mark(p)
 		}
 	}
 	var out []Platform
@@ -190,6 +212,13 @@ func (t *Targets) platforms() []Platform {
 // refuses a displayed one without both (65011 "Title or Description is
 // empty!"; all-whitespace counts as empty).
 func validateMi(n *Notification, o *MiOverrides) error {
+	if n.Silent {
+		if o != nil && o.PassThrough != nil && !*o.PassThrough {
+			return invalid("overrides.mi.pass_through", "must not be false in a silent push (notification.silent): "+
+				"MiPush shows every message that is not pass-through")
+		}
+		return nil
+	}
 	displayed := n.Title != "" || n.Body != ""
 	if o != nil && o.PassThrough != nil {
 		displayed = !*o.PassThrough
@@ -240,11 +269,25 @@ func (t *Targets) validate(lim Limits) error {
 	if t.Tag != "" {
 		kinds++
 	}
+	if t.All {
+		kinds++
+	}
+	if t.Topics != nil {
+		kinds++
+	}
 	switch {
 	case kinds == 0:
-		return invalid("targets", "is required: set tokens, alias or tag")
+		return invalid("targets", "is required: set tokens, alias, tag, all or topics")
 	case kinds > 1:
-		return invalid("targets", "set exactly one of tokens, alias or tag")
+		return invalid("targets", "set exactly one of tokens, alias, tag, all or topics")
+	case t.Topics != nil && len(t.Topics) == 0:
+		return invalid("targets.topics", "is empty: name at least one topic")
+	}
+	if err := t.validatePlatforms(); err != nil {
+		return err
+	}
+	if err := t.validateTopics(); err != nil {
+		return err
 	}
 	if t.Alias != "" && !ValidLabel(t.Alias) {
 		return invalid("targets.alias", "must be 1-256 characters without white space or control characters")
@@ -272,6 +315,57 @@ func (t *Targets) validate(lim Limits) error {
 		if err := CheckToken(tg.Token); err != nil {
 			return invalid(field+".token", "%v", err)
 		}
+	}
+	return nil
+}
+
+// validatePlatforms checks the platform filter: only with an alias, a tag
+// or all, not empty, known platforms, no repeats.
+func (t *Targets) validatePlatforms() error {
+	if t.Platforms == nil {
+		return nil
+	}
+	if len(t.Tokens) > 0 || t.Topics != nil {
+		return invalid("targets.platforms", "applies to alias, tag and all only: tokens and topics name their platforms")
+	}
+	if len(t.Platforms) == 0 {
+		return invalid("targets.platforms", "is empty and would reach no device: omit it for every platform")
+	}
+	seen := map[Platform]bool{}
+	for i, p := range t.Platforms {
+		field := fmt.Sprintf("targets.platforms[%d]", i)
+		if !p.Valid() {
+			return invalid(field, "unknown platform %q (want apns, fcm or mi)", p)
+		}
+		if seen[p] {
+			return invalid(field, "platform %q is listed twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// validateSilent checks a silent push: data only, nothing displayable.
+func (n *Notification) validateSilent() error {
+	if !n.Silent {
+		return nil
+	}
+	const why = "must not be set in a silent push (notification.silent): a silent push is never shown"
+	switch {
+	case n.Title != "":
+		return invalid("notification.title", why)
+	case n.Body != "":
+		return invalid("notification.body", why)
+	case n.Sound != "":
+		return invalid("notification.sound", why)
+	case n.Badge != nil:
+		return invalid("notification.badge", why)
+	case n.MutableContent:
+		return invalid("notification.mutable_content", why)
+	case n.PushType != "" && n.PushType != apnsPushBackground:
+		return invalid("notification.push_type", "must be background or unset in a silent push (notification.silent), got %q", n.PushType)
+	case len(n.Data) == 0:
+		return invalid("notification.data", "is required in a silent push (notification.silent): it carries the command to the app")
 	}
 	return nil
 }
@@ -308,7 +402,7 @@ func (n *Notification) validate() error {
 			return invalid("notification.data", "key %q is not valid UTF-8", k)
 		}
 	}
-	return nil
+	return n.validateSilent()
 }
 
 // payloadSize is the encoded size of the content every provider has to carry.

@@ -30,6 +30,7 @@ func TestPushTypeMapping(t *testing.T) {
 		{"default alert", events.Notification{Title: "t"}, "alert", testTopic, "10"},
 		{"alert normal priority", events.Notification{Title: "t", Priority: events.PriorityNormal}, "alert", testTopic, "5"},
 		{"silent push is background", events.Notification{ContentAvailable: true}, "background", testTopic, "5"},
+		{"notification.silent is background at 5", events.Notification{Silent: true, Priority: events.PriorityHigh, Data: map[string]any{"cmd": "sync"}}, "background", testTopic, "5"},
 		{"background high is forced to 5", events.Notification{PushType: "background", ContentAvailable: true, Priority: events.PriorityHigh}, "background", testTopic, "5"},
 		{"voip", events.Notification{PushType: "voip", Data: map[string]any{"call": "x"}}, "voip", testTopic + ".voip", "10"},
 		{"complication", events.Notification{PushType: "complication", Body: "b"}, "complication", testTopic + ".complication", "10"},
@@ -97,6 +98,26 @@ func TestHeadersAndPayload(t *testing.T) {
 	}
 	if g, w := mustJSON(got), mustJSON(want); g != w {
 		t.Fatalf("payload\n got %s\nwant %s", g, w)
+	}
+}
+
+// TestSilentPush: notification.silent reaches APNs as a background push
+// whose aps holds content-available only (no alert, sound or badge, even
+// when a job built elsewhere carries them), the data next to it.
+func TestSilentPush(t *testing.T) {
+	f := newFixture(t, apnsfake.Options{}, nil)
+	j := newJob(testApp, token(7))
+	badge := 2
+	j.Notification = events.Notification{Silent: true, Title: "ignored", Sound: "ding", Badge: &badge,
+		Data: map[string]any{"cmd": "sync"}}
+	providertest.WantKind(t, send(t, f.sender, j)[0], provider.Delivered)
+	req, _ := f.fake.LastRequest(token(7))
+	if req.Header.Get("apns-push-type") != "background" || req.Header.Get("apns-priority") != "5" {
+		t.Fatalf("headers push-type %q priority %q, want background and 5",
+			req.Header.Get("apns-push-type"), req.Header.Get("apns-priority"))
+	}
+	if g, w := string(req.Payload), `{"aps":{"content-available":1},"cmd":"sync"}`; g != w {
+		t.Fatalf("payload %s, want %s", g, w)
 	}
 }
 

@@ -25,6 +25,12 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 		return provider.All(job.Tokens, provider.Permanent, "unknown app",
 			fmt.Errorf("%w: apns has no app %q", provider.ErrUnknownApp, job.App))
 	}
+	if len(job.Topics) > 0 {
+		// APNs has no topics (intake refuses them): never send a topic key
+		// as a device token, whose BadDeviceToken would read as a dead token.
+		return provider.All(job.Tokens, provider.Permanent, "APNs has no topics",
+			fmt.Errorf("%w: a topic job for APNs", provider.ErrBadMessage))
+	}
 	now := time.Now()
 	msg, err := buildMessage(job, a.topic, now)
 	if err == nil && msg.expired(now) {

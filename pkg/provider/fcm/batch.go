@@ -14,6 +14,7 @@ import (
 	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
 
+	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
@@ -26,6 +27,9 @@ type batch struct {
 	a      *app
 	tmpl   *messaging.Message
 	expiry time.Time // zero: none
+	// topics maps a topic job's tokens (topic keys, events.Topic.Key) to
+	// their topics; nil for a job to devices.
+	topics map[string]events.Topic
 }
 
 // sendBatch sends up to MaxBatch tokens, one FCM request each, and writes
@@ -170,7 +174,16 @@ func (s *Sender) sendOne(ctx context.Context, b batch, token string) provider.Re
 	defer cancel(nil)
 	log := &attempts{expiry: b.expiry, cancel: cancel}
 	m := *b.tmpl
-	m.Token = token
+	if b.topics != nil {
+		tp, ok := b.topics[token]
+		if !ok {
+			return provider.Result{Kind: provider.Permanent, Reason: "unknown topic key",
+				Err: fmt.Errorf("%w: %q names none of the job's topics", provider.ErrBadMessage, token)}
+		}
+		m.Topic, m.Condition = tp.Topic, tp.Condition
+	} else {
+		m.Token = token
+	}
 	_, err := b.a.client.Send(context.WithValue(mctx, attemptsKey{}, log), &m)
 	answered := time.Now()
 	var r provider.Result
@@ -186,8 +199,23 @@ func (s *Sender) sendOne(ctx context.Context, b batch, token string) provider.Re
 			r.RetryAfter = s.cfg.QuotaRetryAfter
 		}
 		r.AnsweredAt = answered
+		if b.topics != nil {
+			r = topicResult(r)
+		}
 	}
 	s.observe(b.a, log.durations, r.Kind)
+	return r
+}
+
+// topicResult adapts a result to a topic: a topic is no device token, so
+// nothing FCM answers may invalidate or replace it. An answer that would
+// (UNREGISTERED, SENDER_ID_MISMATCH, a "not a valid registration token")
+// is about the request, and is Permanent.
+func topicResult(r provider.Result) provider.Result {
+	if r.Kind == provider.InvalidToken || r.Kind == provider.TokenReplaced {
+		r.Kind, r.NewToken = provider.Permanent, ""
+		r.Err = fmt.Errorf("%w: topic send refused: %v", provider.ErrBadMessage, r.Err)
+	}
 	return r
 }
 

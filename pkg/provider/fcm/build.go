@@ -57,7 +57,9 @@ func buildTemplate(job *events.Job, now time.Time, maxPayload int) (*messaging.M
 			err: fmt.Errorf("title, body and data take %d bytes, FCM allows %d", size, maxPayload)}
 	}
 	m := &messaging.Message{Data: data}
-	if n.Title != "" || n.Body != "" {
+	// A silent push is a data message: never a notification block (intake
+	// refuses a title or body with it; a job built elsewhere loses them).
+	if !n.Silent && (n.Title != "" || n.Body != "") {
 		m.Notification = &messaging.Notification{Title: n.Title, Body: n.Body}
 	}
 	m.Android = androidConfig(n, now)
@@ -128,7 +130,7 @@ func androidConfig(n *events.Notification, now time.Time) *messaging.AndroidConf
 		ttl := provider.TTL(*n.Expiry, now, maxTTL).Truncate(time.Millisecond)
 		a.TTL = &ttl
 	}
-	if n.Sound != "" || n.Badge != nil {
+	if !n.Silent && (n.Sound != "" || n.Badge != nil) {
 		a.Notification = &messaging.AndroidNotification{Sound: n.Sound, NotificationCount: n.Badge}
 	}
 	if a.CollapseKey == "" && a.Priority == "" && a.TTL == nil && a.Notification == nil {
@@ -149,11 +151,16 @@ func apnsConfig(n *events.Notification, now time.Time) *messaging.APNSConfig {
 	if n.CollapseKey != "" {
 		h["apns-collapse-id"] = n.CollapseKey
 	}
-	if n.PushType != "" {
-		h["apns-push-type"] = n.PushType
+	pushType := n.PushType
+	if n.Silent {
+		pushType = "background" // a silent push reaches iOS as a background push
 	}
+	if pushType != "" {
+		h["apns-push-type"] = pushType
+	}
+	contentAvailable := n.ContentAvailable || n.Silent
 	switch {
-	case n.ContentAvailable && n.Title == "" && n.Body == "":
+	case n.Silent || (n.ContentAvailable && n.Title == "" && n.Body == ""):
 		h["apns-priority"] = "5" // Apple requires 5 for background pushes
 	case n.Priority == events.PriorityHigh:
 		h["apns-priority"] = "10"
@@ -161,9 +168,12 @@ func apnsConfig(n *events.Notification, now time.Time) *messaging.APNSConfig {
 		h["apns-priority"] = "5"
 	}
 	var aps *messaging.Aps
-	if n.Sound != "" || n.Badge != nil || n.ThreadID != "" || n.Category != "" || n.MutableContent || n.ContentAvailable {
+	switch {
+	case n.Silent:
+		aps = &messaging.Aps{ThreadID: n.ThreadID, Category: n.Category, ContentAvailable: true}
+	case n.Sound != "" || n.Badge != nil || n.ThreadID != "" || n.Category != "" || n.MutableContent || contentAvailable:
 		aps = &messaging.Aps{Sound: n.Sound, Badge: n.Badge, ThreadID: n.ThreadID, Category: n.Category,
-			MutableContent: n.MutableContent, ContentAvailable: n.ContentAvailable}
+			MutableContent: n.MutableContent, ContentAvailable: contentAvailable}
 	}
 	if len(h) == 0 && aps == nil {
 		return nil

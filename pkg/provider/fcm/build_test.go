@@ -91,6 +91,15 @@ func TestBuildMapping(t *testing.T) {
 		{name: "background push has apns priority 5",
 			n:    events.Notification{ContentAvailable: true, Priority: events.PriorityHigh, Data: map[string]any{"k": "v"}},
 			want: map[string]any{"apns.headers.apns-priority": "5", "apns.payload.aps.content-available": 1.0, "notification": nil}},
+		{name: "silent push is a data message, a background push on iOS",
+			n: events.Notification{Silent: true, Priority: events.PriorityHigh, Data: map[string]any{"cmd": "sync"}},
+			want: map[string]any{"notification": nil, "data.cmd": "sync", "android.priority": "high", "android.notification": nil,
+				"apns.headers.apns-push-type": "background", "apns.headers.apns-priority": "5",
+				"apns.payload.aps.content-available": 1.0, "apns.payload.aps.alert": nil, "apns.payload.aps.sound": nil}},
+		{name: "silent drops what a job built elsewhere would show",
+			n: events.Notification{Silent: true, Title: "T", Body: "B", Sound: "ping", Badge: ptr(1), Data: map[string]any{"cmd": "x"}},
+			want: map[string]any{"notification": nil, "android.notification": nil, "apns.payload.aps.sound": nil,
+				"apns.payload.aps.badge": nil, "apns.payload.aps.content-available": 1.0}},
 		{name: "android override merges over derived fields",
 			n: events.Notification{Title: "T", Sound: "ping", Priority: events.PriorityHigh, Expiry: ptr(buildNow.Add(time.Minute))},
 			o: fcmO(events.FCMOverrides{Android: json.RawMessage(`{"notification":{"channel_id":"news"},"priority":"NORMAL","direct_boot_ok":true}`)}),
@@ -184,5 +193,28 @@ func TestMessagesShareTemplate(t *testing.T) {
 	}
 	if ms[0].Android != ms[1].Android {
 		t.Fatal("messages of a batch should share the template's configs")
+	}
+}
+
+// Intake and the sender agree on FCM's 2048-byte limit of a message to a
+// topic: what intake accepts is built, what it refuses would be refused here
+// too (a condition keeps the 4096 of a token message).
+func TestTopicPayloadLimitAgreesWithIntake(t *testing.T) {
+	for _, size := range []int{events.FCMMaxTopicPayload, events.FCMMaxTopicPayload + 1} {
+		// data {"k": 7, "s": "<pad>"}: a number is counted as its JSON text.
+		pad := size - len("T") - len("k") - len("7") - len("s")
+		n := events.Notification{Title: "T", Data: map[string]any{"k": 7, "s": strings.Repeat("é", pad/2) + strings.Repeat("x", pad%2)}}
+		topics := []events.Topic{{Platform: events.FCM, Topic: "news"}}
+		in := events.Intent{ID: "i", App: "a", Targets: events.Targets{Topics: topics}, Notification: n}
+		intakeErr := in.Validate(events.Limits{})
+		job := &events.Job{App: "a", Platform: events.FCM, Tokens: events.TopicKeys(topics), Topics: topics, Notification: n}
+		_, buildErr := buildTemplate(job, buildNow, maxPayload(job, DefaultMaxPayloadBytes))
+		if (intakeErr == nil) != (buildErr == nil) || (size <= events.FCMMaxTopicPayload) != (buildErr == nil) {
+			t.Fatalf("%d bytes: intake %v, sender %v", size, intakeErr, buildErr)
+		}
+		job.Topics = []events.Topic{{Platform: events.FCM, Condition: "'news' in topics"}}
+		if _, err := buildTemplate(job, buildNow, maxPayload(job, DefaultMaxPayloadBytes)); err != nil {
+			t.Fatalf("%d bytes to a condition: %v", size, err)
+		}
 	}
 }

@@ -74,11 +74,11 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	if job.Expired(now) {
 		return expiredAll(job)
 	}
-	tmpl, err := buildTemplate(job, now, s.cfg.MaxPayloadBytes)
+	tmpl, err := buildTemplate(job, now, maxPayload(job, s.cfg.MaxPayloadBytes))
 	if err != nil {
 		return resultsFor(job.Tokens, err)
 	}
-	b := batch{a: a, tmpl: tmpl}
+	b := batch{a: a, tmpl: tmpl, topics: job.TopicsByKey()}
 	if job.Notification.Expiry != nil {
 		b.expiry = *job.Notification.Expiry
 	}
@@ -91,6 +91,18 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 		results[i].Token = job.Tokens[i]
 	}
 	return results
+}
+
+// maxPayload is the payload limit of job's messages: limit, and at most
+// FCM's 2048 bytes when the job sends to a topic (conditions and tokens
+// take 4096).
+func maxPayload(job *events.Job, limit int) int {
+	for _, t := range job.Topics {
+		if t.Topic != "" {
+			return min(limit, events.FCMMaxTopicPayload)
+		}
+	}
+	return limit
 }
 
 // begin registers a send unless the sender is closed.

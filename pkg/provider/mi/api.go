@@ -19,6 +19,7 @@ const (
 	PathRegID           = "/v3/message/regid"
 	PathAlias           = "/v3/message/alias"
 	PathTopic           = "/v3/message/topic"
+	PathAll             = "/v3/message/all" // every device of the package: MiPush's broadcast
 	PathInvalidRegIDs   = "/v1/feedback/fetch_invalid_regids"
 	feedbackPageSize    = 1000 // the feedback API returns at most this many per call
 	maxFeedbackPages    = 100  // per PollInvalid call; the rest waits for the next poll
@@ -56,6 +57,16 @@ func (s *Sender) SendTopic(ctx context.Context, app string, m Message, topic str
 		return nil, err
 	}
 	return s.do(ctx, a, pushRequest(a.host+PathTopic, m, "topic", []string{topic}, true))
+}
+
+// SendAll sends m to every device of the app's package (MiPush's
+// broadcast: /v3/message/all, no target field).
+func (s *Sender) SendAll(ctx context.Context, app string, m Message) (*Response, error) {
+	a, err := s.lookup(app)
+	if err != nil {
+		return nil, err
+	}
+	return s.do(ctx, a, pushRequest(a.host+PathAll, m, "", nil, true))
 }
 
 // PollInvalid fetches the regids MiPush found invalid for app since the

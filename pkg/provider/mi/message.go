@@ -54,9 +54,11 @@ func (m Message) Form() string { return string(m.fieldsAt(m.built)) }
 //
 //	title, description       Title, Body
 //	payload                  Data as one JSON object string
-//	pass_through             0; 1 when overridden, or when there is neither
-//	                         title nor body (a data-only message must be
-//	                         pass-through: MiPush rejects an empty notification)
+//	pass_through             0; 1 when overridden, for a silent push
+//	                         (Notification.Silent: always, whatever the
+//	                         override), or when there is neither title nor
+//	                         body (a data-only message must be pass-through:
+//	                         MiPush rejects an empty notification)
 //	notify_type              -1 (all effects) or the override
 //	notify_id                positive 31-bit FNV-1a hash of CollapseKey, so a
 //	                         newer message with the same key replaces the older
@@ -91,10 +93,10 @@ func BuildMessage(n *events.Notification, o *events.MiOverrides, packageName str
 		f.add("payload", string(b))
 		content += len(b)
 	}
-	passThrough := n.Title == "" && n.Body == ""
+	passThrough := n.Silent || n.Title == "" && n.Body == ""
 	notifyType := -1
 	if o != nil {
-		if o.PassThrough != nil {
+		if o.PassThrough != nil && !n.Silent { // a silent push is always pass-through
 			passThrough = *o.PassThrough
 		}
 		if o.NotifyType != nil {

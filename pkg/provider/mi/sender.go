@@ -131,6 +131,10 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 		return provider.All(job.Tokens, provider.Permanent, "payload too large", err)
 	}
 	results := make([]provider.Result, len(job.Tokens))
+	if topics := job.TopicsByKey(); topics != nil {
+		s.sendTopics(ctx, a, m, job.Tokens, topics, results)
+		return results
+	}
 	if len(job.Tokens) <= s.cfg.BatchSize {
 		s.sendBatch(ctx, a, m, job.Tokens, results)
 		return results
@@ -180,4 +184,48 @@ func (s *Sender) sendBatch(ctx context.Context, a *app, m Message, tokens []stri
 		}
 		out[i] = provider.Result{Token: t, Kind: provider.Delivered, AnsweredAt: answered}
 	}
+}
+
+// sendTopics sends a topic job: one request per topic key (a topic, or the
+// all-devices broadcast), all in flight at once. A topic is no device: an
+// answer that would invalidate a token (20301 "No valid targets!") is a
+// Permanent result for the request, never an InvalidToken.
+func (s *Sender) sendTopics(ctx context.Context, a *app, m Message, keys []string, topics map[string]events.Topic, out []provider.Result) {
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		tp, ok := topics[key]
+		if !ok {
+			out[i] = provider.Result{Token: key, Kind: provider.Permanent, Reason: "unknown topic key",
+				Err: fmt.Errorf("mi: %w: %q names none of the job's topics", provider.ErrBadMessage, key)}
+			continue
+		}
+		req := pushRequest(a.host+PathTopic, m, "topic", []string{tp.Topic}, true)
+		if tp.All {
+			req = pushRequest(a.host+PathAll, m, "", nil, true)
+		}
+		wg.Go(func() { out[i] = s.sendTopic(ctx, a, req, key) })
+	}
+	wg.Wait()
+}
+
+func (s *Sender) sendTopic(ctx context.Context, a *app, req request, key string) provider.Result {
+	resp, err := s.do(ctx, a, req)
+	answered := time.Now()
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = &Error{Kind: provider.Retry, Reason: "transport", sentinel: provider.ErrUnavailable, cause: err}
+		}
+		r := e.result(key)
+		if r.Kind == provider.InvalidToken || r.Kind == provider.TokenReplaced {
+			r.Kind = provider.Permanent
+			r.Err = fmt.Errorf("mi: %w: topic send refused: %v", provider.ErrBadMessage, e)
+		}
+		if e.Kind != provider.Expired && !errors.Is(e, provider.ErrNotSent) {
+			r.AnsweredAt = answered
+		}
+		return r
+	}
+	s.log.Debug("mi topic send", "app", a.name, "target", key, "message_id", resp.Data.ID)
+	return provider.Result{Token: key, Kind: provider.Delivered, AnsweredAt: answered}
 }

@@ -267,3 +267,21 @@ func TestBatchesAfterExpiryNotSent(t *testing.T) {
 		t.Fatalf("%d requests for %d delivered tokens", fake.Requests(), kinds[provider.Delivered])
 	}
 }
+
+// A silent push reaches MiPush as a pass-through message with its payload
+// and no title or description; the fake takes it as MiPush does (a
+// displayed message without them is refused with 65011).
+func TestSilentPushOnTheWire(t *testing.T) {
+	s, fake := setup(t, mifake.Options{}, nil)
+	j := testJob(regid(1))
+	j.Notification = events.Notification{Silent: true, Data: map[string]any{"cmd": "sync"}}
+	if r := send(t, s, j); r[0].Kind != provider.Delivered {
+		t.Fatalf("%v", r[0])
+	}
+	_, form := fake.LastRequest()
+	for k, want := range map[string]string{"pass_through": "1", "payload": `{"cmd":"sync"}`, "title": "", "description": ""} {
+		if got := form.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}

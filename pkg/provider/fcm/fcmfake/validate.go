@@ -127,7 +127,49 @@ func validateTarget(m map[string]json.RawMessage) (target, *apiError) {
 	if t.topic != "" && !topicPattern.MatchString(strings.TrimPrefix(t.topic, "/topics/")) {
 		return t, fail(badArgument("message.topic", "Invalid topic name.", true))
 	}
+	if t.condition != "" && !validCondition(t.condition) {
+		return t, fail(badArgument("message.condition", "Invalid condition expression provided.", true))
+	}
 	return t, nil
+}
+
+// conditionAtom is one "'topic' in topics" of a condition.
+var conditionAtom = regexp.MustCompile(`^['"]([a-zA-Z0-9-_.~%]+)['"]\s*in\s*topics\b`)
+
+// validCondition accepts what FCM does: "'t' in topics" atoms joined by
+// && and ||, negated by !, grouped by balanced parentheses, at most five
+// atoms. Operands and operators must alternate.
+func validCondition(c string) bool {
+	atoms, depth := 0, 0
+	wantOperand := true
+	for s := strings.TrimSpace(c); s != ""; s = strings.TrimSpace(s) {
+		switch {
+		case wantOperand && s[0] == '!':
+			s = s[1:]
+		case wantOperand && s[0] == '(':
+			depth++
+			s = s[1:]
+		case wantOperand:
+			m := conditionAtom.FindString(s)
+			if m == "" {
+				return false
+			}
+			atoms++
+			wantOperand = false
+			s = s[len(m):]
+		case s[0] == ')':
+			if depth--; depth < 0 {
+				return false
+			}
+			s = s[1:]
+		case strings.HasPrefix(s, "&&") || strings.HasPrefix(s, "||"):
+			wantOperand = true
+			s = s[2:]
+		default:
+			return false
+		}
+	}
+	return !wantOperand && depth == 0 && atoms >= 1 && atoms <= 5
 }
 
 // checkData requires an object of strings without reserved keys.

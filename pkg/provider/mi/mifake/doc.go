@@ -7,7 +7,9 @@
 //
 //	POST /v2|v3|v4/message/regid   registration_id=r1,r2,… (comma-joined or repeated)
 //	POST /v2|v3/message/alias      alias=a (repeated or comma-joined)
-//	POST /v2|v3/message/topic      topic=t
+//	POST /v2|v3/message/topic      topic=t (one; blank or repeated: 10016/10017)
+//	POST /v2|v3/message/all        no target: every device of the package
+//	                               (counted under AllDevices)
 //	GET  /v1/feedback/fetch_invalid_regids   drain-once, at most 1000 per call
 //
 // Checks, in this order, after any injected fault:

@@ -19,12 +19,17 @@ const (
 	targetRegID target = iota
 	targetAlias
 	targetTopic
+	targetAll
 )
+
+// AllDevices is the target Delivered counts MiPush's all-devices
+// broadcasts (/v2|v3/message/all) under.
+const AllDevices = "(all devices)"
 
 // param is the form field holding the targets; label is MiPush's word for
 // them in "info".
-func (t target) param() string { return [...]string{"registration_id", "alias", "topic"}[t] }
-func (t target) label() string { return [...]string{"REGID", "ALIAS", "TOPIC"}[t] }
+func (t target) param() string { return [...]string{"registration_id", "alias", "topic", ""}[t] }
+func (t target) label() string { return [...]string{"REGID", "ALIAS", "TOPIC", "ALL"}[t] }
 
 var errBadSecret = Answer{Code: 21301, Reason: "Invalid application secret.", Description: "认证失败"}
 
@@ -59,8 +64,22 @@ func (s *Server) message(t target) http.HandlerFunc {
 			return
 		}
 		targets := splitValues(r.Form[t.param()])
-		if t == targetTopic {
+		switch t {
+		case targetTopic:
+			// One topic per request (several go to /message/multi_topic),
+			// taken as is.
 			targets = r.Form[t.param()]
+			if len(targets) > 1 {
+				s.write(w, invalidParam("topic: one topic per request, use multi_topic for several"))
+				return
+			}
+			if len(targets) == 1 && strings.TrimSpace(targets[0]) == "" {
+				targets = nil
+			}
+		case targetAll:
+			// The broadcast names no target: the app's package is the audience.
+			s.deliver(w, t, []string{AllDevices})
+			return
 		}
 		switch {
 		case len(targets) == 0:
@@ -115,7 +134,7 @@ func (s *Server) deliver(w http.ResponseWriter, t target, targets []string) {
 	alive := make([]bool, len(targets))
 	s.mu.Lock()
 	for i, tg := range targets {
-		if t != targetTopic && s.isDeadLocked(tg) {
+		if (t == targetRegID || t == targetAlias) && s.isDeadLocked(tg) {
 			bad = append(bad, tg)
 			continue
 		}

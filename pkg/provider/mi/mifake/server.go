@@ -166,6 +166,7 @@ func (s *Server) routes() http.Handler {
 	for _, v := range []string{"v2", "v3"} {
 		mux.HandleFunc("POST /"+v+"/message/alias", s.message(targetAlias))
 		mux.HandleFunc("POST /"+v+"/message/topic", s.message(targetTopic))
+		mux.HandleFunc("POST /"+v+"/message/all", s.message(targetAll))
 	}
 	mux.HandleFunc("GET /v1/feedback/fetch_invalid_regids", s.fetchInvalid)
 	return s.track(mux)

@@ -92,6 +92,14 @@ func TestFakeAnswers(t *testing.T) {
 		{"bad ttl", "/v3/message/regid", secret, msg("registration_id", "a", "time_to_live", "soon"), 10017, "", "", ""},
 		{"alias", "/v3/message/alias", secret, msg("alias", "al1,al2"), 0, "", "Received push messages for 2 ALIAS", ""},
 		{"topic", "/v2/message/topic", secret, msg("topic", "news"), 0, "", "Received push messages for 1 TOPIC", ""},
+		{"blank topic", "/v3/message/topic", secret, msg("topic", " "), 10016, "", "", ""},
+		{"no topic", "/v3/message/topic", secret, msg(), 10016, "", "", ""},
+		{"two topics", "/v3/message/topic", secret, url.Values{"restricted_package_name": {"com.example"}, "title": {"t"}, "description": {"d"}, "topic": {"a", "b"}}, 10017, "", "", ""},
+		{"topic, no title", "/v3/message/topic", secret, msg("topic", "news", "title", ""), 65011, "Title or Description is empty!", "", ""},
+		{"all", "/v3/message/all", secret, msg(), 0, "", "Received push messages for 1 ALL", ""},
+		{"all, pass-through", "/v2/message/all", secret, msg("title", "", "description", "", "pass_through", "1", "payload", "{}"), 0, "", "", ""},
+		{"all, no description", "/v3/message/all", secret, msg("description", ""), 65011, "Title or Description is empty!", "", ""},
+		{"all, bad secret", "/v3/message/all", "nope", msg(), 21301, "", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
