@@ -2,7 +2,9 @@
 // kustomization with `kubectl kustomize`, decodes each document strictly into
 // its k8s.io/api type (a minimal local struct for the KEDA and Prometheus
 // Operator kinds), and checks what no schema can: ports, probes, environment
-// variables and stream names against the binaries and pkg/events.
+// variables and stream names against the binaries and pkg/events, images
+// against the Dockerfile's targets, and the secure overlay against
+// deploy/nats-server/pushfleet-auth.conf (secure_test.go).
 package k8s_test
 
 import (
@@ -24,7 +26,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -36,20 +40,33 @@ import (
 )
 
 // kustomizations are rendered and checked, relative to this directory.
-var kustomizations = []string{"base", "overlays/example"}
+var kustomizations = []string{"base", "overlays/example", secureOverlay}
 
-// consumers maps each Deployment to the stream and durable consumer it reads.
-// Deployments, binaries and durables share their names (pkg/events).
-func consumers() map[string][2]string {
-	m := map[string][2]string{
-		events.DurableDispatcher:   {events.StreamIntents, events.DurableDispatcher},
-		events.DurableFeedbackSink: {events.StreamFeedback, events.DurableFeedbackSink},
+// secureOverlay is the least-privilege deployment of docs/SECURITY.md: it
+// is also checked against deploy/nats-server/pushfleet-auth.conf.
+const secureOverlay = "overlays/secure"
+
+// consumers maps each Deployment to the streams and durable consumers it
+// reads, each a KEDA trigger: the dispatcher's intents and its released
+// schedules, each sender's jobs and its released re-queues, the sink's
+// feedback. Deployments, binaries and durables share their names
+// (pkg/events).
+func consumers() map[string][][2]string {
+	m := map[string][][2]string{
+		events.DurableDispatcher: {{events.StreamIntents, events.DurableDispatcher},
+			{events.StreamSchedules, events.DurableDispatcher}},
+		events.DurableFeedbackSink: {{events.StreamFeedback, events.DurableFeedbackSink}},
 	}
 	for _, p := range events.Platforms {
-		m[events.SenderDurable(p)] = [2]string{events.SendStream(p), events.SenderDurable(p)}
+		m[events.SenderDurable(p)] = [][2]string{{events.SendStream(p), events.SenderDurable(p)},
+			{events.RetryStream(p), events.SenderDurable(p)}}
 	}
 	return m
 }
+
+// imagePrefix starts every image name: pushfleet-<binary>, the Dockerfile
+// target <binary>.
+const imagePrefix = "pushfleet-"
 
 // gateways are the Deployments that read no stream: scaled by an HPA.
 var gateways = []string{"push-gateway"}
@@ -60,7 +77,7 @@ func binaries() []string {
 	return append(names, gateways...)
 }
 
-// binDir is where the Dockerfile installs the binaries.
+// binDir is where the Dockerfile installs each target's binary.
 const binDir = "/usr/local/bin/"
 
 // shutdownSlack is what a process may still spend after its drain: the HTTP
@@ -75,6 +92,7 @@ func TestManifests(t *testing.T) {
 	}
 	bins := buildBinaries(t)
 	values := readNATSValues(t)
+	auth := readAuthConf(t)
 	for _, dir := range kustomizations {
 		t.Run(dir, func(t *testing.T) {
 			cmd := exec.Command(kubectl, "kustomize", dir)
@@ -86,6 +104,9 @@ func TestManifests(t *testing.T) {
 			}
 			m := decode(t, out)
 			m.check(t, bins, values)
+			if dir == secureOverlay {
+				m.checkSecure(t, bins, auth)
+			}
 		})
 	}
 }
@@ -238,6 +259,8 @@ type manifests struct {
 	scaled      []*scaledObject
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	podMonitors []*podMonitor
+	jobs        []*batchv1.Job
+	netpols     []*networkingv1.NetworkPolicy
 	namespaces  []*corev1.Namespace
 	namespaced  map[string]string // "Kind/name" → metadata.namespace
 }
@@ -290,6 +313,10 @@ func decode(t *testing.T, out []byte) *manifests {
 			obj = &scaledObject{}
 		case "monitoring.coreos.com/v1 PodMonitor":
 			obj = &podMonitor{}
+		case "batch/v1 Job":
+			obj = &batchv1.Job{}
+		case "networking.k8s.io/v1 NetworkPolicy":
+			obj = &networkingv1.NetworkPolicy{}
 		default:
 			t.Errorf("unexpected %s %s: add its type to decode()", tm.APIVersion, tm.Kind)
 			continue
@@ -317,6 +344,10 @@ func decode(t *testing.T, out []byte) *manifests {
 			m.hpas, meta = append(m.hpas, o), o.ObjectMeta
 		case *podMonitor:
 			m.podMonitors, meta = append(m.podMonitors, o), o.Metadata
+		case *batchv1.Job:
+			m.jobs, meta = append(m.jobs, o), o.ObjectMeta
+		case *networkingv1.NetworkPolicy:
+			m.netpols, meta = append(m.netpols, o), o.ObjectMeta
 		}
 		if meta.Name == "" {
 			t.Errorf("%s without a name", tm.Kind)
@@ -344,6 +375,8 @@ func (m *manifests) check(t *testing.T, bins map[string]binary, values natsValue
 	m.checkScaledObjects(t, want, values)
 	m.checkHPAs(t)
 	m.checkPodMonitors(t)
+	m.checkJobs(t)
+	m.checkRelease(t)
 	// With a Namespace object (an overlay), everything lives in it.
 	for _, ns := range m.namespaces {
 		for obj, got := range m.namespaced {
@@ -365,14 +398,10 @@ func (m *manifests) checkDeployment(t *testing.T, d *appsv1.Deployment, b binary
 	}
 	c := pod.Containers[0]
 
-	// One image for every service; the command picks the binary.
-	if img := strings.SplitN(path.Base(c.Image), ":", 2)[0]; img != "pushfleet" {
-		t.Errorf("image %q: want the pushfleet image", c.Image)
-	}
-	for _, other := range m.deployments {
-		if oc := other.Spec.Template.Spec.Containers; len(oc) > 0 && oc[0].Image != c.Image {
-			t.Errorf("image %q differs from %s's %q", c.Image, other.Name, oc[0].Image)
-		}
+	// One image per service, holding its binary only (the Dockerfile's
+	// target of the binary's name); the command runs it.
+	if repo, _ := splitImage(c.Image); path.Base(repo) != imagePrefix+name {
+		t.Errorf("image %q: want the image %s%s (Dockerfile target %s)", c.Image, imagePrefix, name, name)
 	}
 	if len(c.Command) != 1 || c.Command[0] != binDir+name {
 		t.Errorf("command %q: want [%s%s]", c.Command, binDir, name)
@@ -401,12 +430,20 @@ func (m *manifests) checkDeployment(t *testing.T, d *appsv1.Deployment, b binary
 	if named == nil || named.ContainerPort != int32(httpPort) {
 		t.Errorf("want a container port named http = %d (--http-addr %q), got %+v", httpPort, setting("http-addr"), c.Ports)
 	}
+	// A consumer that does not provision its streams cannot bind its
+	// consumer before they exist, and a sender then waits unready without
+	// retrying: its startup probe asks /readyz, so that the kubelet restarts
+	// a pod that never got ready. Otherwise /healthz: alive while waiting.
+	startupPath := "/healthz"
+	if _, consumes := consumers()[name]; consumes && setting("provision") == "false" {
+		startupPath = "/readyz"
+	}
 	for _, pr := range []struct {
 		kind  string
 		probe *corev1.Probe
 		path  string
 	}{
-		{"startup", c.StartupProbe, "/healthz"},
+		{"startup", c.StartupProbe, startupPath},
 		{"liveness", c.LivenessProbe, "/healthz"},
 		{"readiness", c.ReadinessProbe, "/readyz"},
 	} {
@@ -610,7 +647,7 @@ func checkSecurity(t *testing.T, pod corev1.PodSpec, c corev1.Container) {
 	}
 }
 
-func (m *manifests) checkScaledObjects(t *testing.T, want map[string][2]string, values natsValues) {
+func (m *manifests) checkScaledObjects(t *testing.T, want map[string][][2]string, values natsValues) {
 	seen := map[string]int{}
 	for _, so := range m.scaled {
 		target := so.Spec.ScaleTargetRef
@@ -623,48 +660,63 @@ func (m *manifests) checkScaledObjects(t *testing.T, want map[string][2]string, 
 		if mn, mx := so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount; mn == nil || mx == nil || *mn < 1 || *mn > *mx {
 			t.Errorf("%s: want 1 <= minReplicaCount <= maxReplicaCount, got %v..%v", where, deref(mn), deref(mx))
 		}
-		if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "nats-jetstream" {
-			t.Errorf("%s: want one nats-jetstream trigger, got %+v", where, so.Spec.Triggers)
-			continue
-		}
-		md := so.Spec.Triggers[0].Metadata
-		for k := range md {
-			if !slices.Contains(natsTriggerKeys, k) {
-				t.Errorf("%s: unknown nats-jetstream metadata %q", where, k)
-			}
-		}
 		exp, ok := want[target.Name]
 		if !ok {
 			t.Errorf("%s: Deployment %s reads no stream in pkg/events", where, target.Name)
-		} else if md["stream"] != exp[0] || md["consumer"] != exp[1] {
-			t.Errorf("%s: stream/consumer %q/%q, want %q/%q (pkg/events)", where, md["stream"], md["consumer"], exp[0], exp[1])
-		}
-		if md["account"] == "" {
-			t.Errorf("%s: want an account (\"$G\" without NATS accounts)", where)
-		}
-		if n, err := strconv.Atoi(md["lagThreshold"]); err != nil || n < 1 {
-			t.Errorf("%s: lagThreshold %q: want a positive integer", where, md["lagThreshold"])
-		}
-		// The chart's headless service, on its monitor port, in the namespace
-		// of the client service that the services connect to.
-		host, port, err := net.SplitHostPort(md["natsServerMonitoringEndpoint"])
-		if err != nil || port != strconv.Itoa(values.Config.Monitor.Port) {
-			t.Errorf("%s: natsServerMonitoringEndpoint %q: want host:%d (config.monitor.port)", where, md["natsServerMonitoringEndpoint"], values.Config.Monitor.Port)
 			continue
 		}
-		if d := m.deployments[target.Name]; d != nil {
-			nats := m.configValue(d, envName("nats-url"))
-			u, err := url.Parse(nats)
-			client := strings.Split(u.Hostname(), ".")
-			mon := strings.Split(host, ".")
-			if err != nil || len(client) < 2 || len(mon) < 2 || mon[0] != client[0]+"-headless" || mon[1] != client[1] {
-				t.Errorf("%s: natsServerMonitoringEndpoint %q is not the headless service of the NATS the services use (%q)", where, host, nats)
+		// One nats-jetstream trigger per consumer the Deployment reads, in
+		// one account: the HPA scales on the largest lag.
+		var got [][2]string
+		for i, tr := range so.Spec.Triggers {
+			if tr.Type != "nats-jetstream" {
+				t.Errorf("%s: trigger %d is %q, want nats-jetstream", where, i, tr.Type)
+				continue
 			}
+			got = append(got, [2]string{tr.Metadata["stream"], tr.Metadata["consumer"]})
+			if acc := tr.Metadata["account"]; acc == "" || acc != so.Spec.Triggers[0].Metadata["account"] {
+				t.Errorf("%s: trigger %d account %q: want one account for every trigger (\"$G\" without NATS accounts)", where, i, acc)
+			}
+		}
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s: triggers on stream/consumer %v, want %v (pkg/events)", where, got, exp)
+		}
+		for _, tr := range so.Spec.Triggers {
+			m.checkNATSTrigger(t, where, target.Name, tr.Metadata, values)
 		}
 	}
 	for name := range want {
 		if seen[name] != 1 {
 			t.Errorf("Deployment %s: want exactly one ScaledObject, got %d", name, seen[name])
+		}
+	}
+}
+
+// checkNATSTrigger checks one nats-jetstream trigger's metadata.
+func (m *manifests) checkNATSTrigger(t *testing.T, where, target string, md map[string]string, values natsValues) {
+	t.Helper()
+	for k := range md {
+		if !slices.Contains(natsTriggerKeys, k) {
+			t.Errorf("%s: unknown nats-jetstream metadata %q", where, k)
+		}
+	}
+	if n, err := strconv.Atoi(md["lagThreshold"]); err != nil || n < 1 {
+		t.Errorf("%s: lagThreshold %q: want a positive integer", where, md["lagThreshold"])
+	}
+	// The chart's headless service, on its monitor port, in the namespace
+	// of the client service that the services connect to.
+	host, port, err := net.SplitHostPort(md["natsServerMonitoringEndpoint"])
+	if err != nil || port != strconv.Itoa(values.Config.Monitor.Port) {
+		t.Errorf("%s: natsServerMonitoringEndpoint %q: want host:%d (config.monitor.port)", where, md["natsServerMonitoringEndpoint"], values.Config.Monitor.Port)
+		return
+	}
+	if d := m.deployments[target]; d != nil {
+		nats := m.configValue(d, envName("nats-url"))
+		u, err := url.Parse(nats)
+		client := strings.Split(u.Hostname(), ".")
+		mon := strings.Split(host, ".")
+		if err != nil || len(client) < 2 || len(mon) < 2 || mon[0] != client[0]+"-headless" || mon[1] != client[1] {
+			t.Errorf("%s: natsServerMonitoringEndpoint %q is not the headless service of the NATS the services use (%q)", where, host, nats)
 		}
 	}
 }
@@ -721,6 +773,10 @@ func (m *manifests) configValue(d *appsv1.Deployment, key string) string {
 
 func (m *manifests) checkPodMonitors(t *testing.T) {
 	for _, pm := range m.podMonitors {
+		// kube-prometheus-stack's podMonitorSelector: release: <its release>.
+		if pm.Metadata.Labels["release"] == "" {
+			t.Errorf("PodMonitor %s: no release label, which kube-prometheus-stack's Prometheus selects PodMonitors on", pm.Metadata.Name)
+		}
 		for name, d := range m.deployments {
 			if !selects(t, &pm.Spec.Selector, labels.Set(d.Spec.Template.Labels)) {
 				t.Errorf("PodMonitor %s does not select %s's pods", pm.Metadata.Name, name)

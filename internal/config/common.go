@@ -68,6 +68,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.StringVar(&c.LogLevel, "log-level", DefaultLogLevel, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Provision, "provision", true, "create or update the JetStream streams at start")
 	c.RegisterShared(fs, "")
+	RegisterVersion(fs)
 }
 
 // RegisterShared adds the settings every component of the pipeline

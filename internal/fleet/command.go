@@ -11,14 +11,24 @@ import (
 	"syscall"
 
 	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/version"
 )
 
 // Main runs a binary until SIGINT or SIGTERM and exits non-zero if run
-// fails (-h is not a failure).
+// fails (-h is not a failure). --version, as the first argument or as a
+// flag wherever config.Parse reads one, prints the version and exits 0.
 func Main(name string, run func(ctx context.Context) error) {
+	if len(os.Args) > 1 && config.IsVersionArg(os.Args[1]) {
+		fmt.Println(version.Get().String(name))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
 	stop()
+	if errors.Is(err, config.ErrVersion) {
+		fmt.Println(version.Get().String(name))
+		return
+	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)

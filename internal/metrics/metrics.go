@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/pushfleet/pushfleet/internal/version"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
@@ -54,6 +55,10 @@ type Fleet struct {
 	// message comes back after the ack wait (a lost ack: its work is done
 	// again).
 	AckErrors *prometheus.CounterVec
+
+	// BuildInfo is 1, labelled with the running build's version, revision
+	// and Go version (internal/version): which build each pod runs.
+	BuildInfo *prometheus.GaugeVec
 
 	// apps bounds the app label (see App).
 	apps appLabels
@@ -133,6 +138,13 @@ func New() *Fleet {
 			Help: "Acks, naks, terms and in-progress signals that could not be sent, by stage and operation (ack, nak, term, in_progress).",
 		}, []string{"stage", "op"}),
 	}
+	f.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "pushfleet_build_info",
+		Help: "Always 1: the running build's version, source revision and Go version.",
+	}, []string{"version", "revision", "go"})
+	bi := version.Get()
+	f.BuildInfo.WithLabelValues(bi.Version, bi.Revision, bi.Go).Set(1)
+	reg.MustRegister(f.BuildInfo)
 	f.apps = appLabels{seen: map[string]bool{}, max: DefaultMaxApps}
 	reg.MustRegister(f.DeadLetterFailures, f.AckErrors)
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
