@@ -87,9 +87,12 @@ func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 // fetching, naks what was fetched but not started, waits for in-flight
 // handlers (up to DrainTimeout) and returns.
 func (r *Runner) Run(ctx context.Context) error {
-	cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
+	cons, err := r.bind(ctx)
 	if err != nil {
-		return fmt.Errorf("bind consumer %s/%s: %w", r.cfg.Stream, r.cfg.Durable, err)
+		if ctx.Err() != nil {
+			return nil // stopped before the streams were there
+		}
+		return err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.MaxInFlight), jetstream.PullExpiry(pullExpiry))
 	if err != nil {
@@ -128,6 +131,35 @@ func (r *Runner) Run(ctx context.Context) error {
 	log.Info("consumer stopped")
 	return nil
 }
+
+// bind creates or updates the durable consumer, retrying with backoff until
+// it succeeds or ctx ends: a service started before an admin provisioned
+// the streams (--provision=false), or while NATS is away, becomes ready by
+// itself once they are there instead of staying unready until a restart.
+func (r *Runner) bind(ctx context.Context) (jetstream.Consumer, error) {
+	for attempt := 1; ; attempt++ {
+		cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
+		if err == nil {
+			return cons, nil
+		}
+		delay := Backoff(attempt, bindRetryBase, bindRetryMax)
+		r.cfg.Logger.Warn("cannot bind the consumer yet; retrying (are the streams provisioned?)",
+			"stream", r.cfg.Stream, "consumer", r.cfg.Durable, "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("bind consumer %s/%s: %w", r.cfg.Stream, r.cfg.Durable, err)
+		case <-t.C:
+		}
+	}
+}
+
+// Bounds of bind's retries.
+const (
+	bindRetryBase = 500 * time.Millisecond
+	bindRetryMax  = 15 * time.Second
+)
 
 // pullExpiry bounds each pull request; its idle heartbeat is half of it.
 // The jetstream iterator issues its next pull request only from inside

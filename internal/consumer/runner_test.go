@@ -193,3 +193,39 @@ func TestBackoffJitterSpansTwentyPercent(t *testing.T) {
 		t.Fatalf("2000 delays within [%v, %v], want some beyond ±15%% of 1s", lo, hi)
 	}
 }
+
+// A service started before its streams exist (--provision=false, the
+// admin's provisioning still to come) binds and consumes once they are
+// provisioned, without a restart.
+func TestRunnerBindsOnceStreamsAppear(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Connect(t, natstest.RunServer(t))
+	var handled atomic.Int32
+	r, err := consumer.New(js, consumer.Config{
+		Stream: events.StreamIntents, Durable: "late", Stage: events.StageIntents,
+	}, consumer.HandlerFunc(func(context.Context, jetstream.Msg) consumer.Verdict {
+		handled.Add(1)
+		return consumer.Done()
+	}), metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	if r.Ready() {
+		t.Fatal("ready without a stream")
+	}
+	if err := streams.Provision(context.Background(), js, streams.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(context.Background(), events.IntentSubject("demo"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 20*time.Second, func() bool { return handled.Load() == 1 }, "the message was not handled after provisioning")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
