@@ -518,3 +518,27 @@ func TestGlobalsFromTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// --version works like every binary's, wherever it stands.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"tail", "--version"}} {
+		out, _, err := runNoEnv(t, args...)
+		if err != nil || !strings.HasPrefix(out, "pushctl ") {
+			t.Errorf("pushctl %v: %q, %v", args, out, err)
+		}
+	}
+}
+
+// pushctl provision --platforms creates a custom channel's streams, as an
+// admin does before its sender runs with --provision=false.
+func TestProvisionDeclaresCustomPlatforms(t *testing.T) {
+	e := setup(t)
+	if _, err := e.run(t, "", "provision", "--nats-url", e.url, "--platforms", "smsgw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"PUSH_SEND_SMSGW", "PUSH_RETRY_SMSGW"} {
+		if _, err := e.js.Stream(context.Background(), name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/config"
+	"github.com/pushfleet/pushfleet/internal/version"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/registryapi"
@@ -169,6 +170,10 @@ func globalNames() []string {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := &cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if slices.ContainsFunc(args, config.IsVersionArg) {
+		fmt.Fprintln(stdout, version.Get().String("pushctl"))
+		return nil
+	}
 	cmds := commands()
 	globals := flag.NewFlagSet("pushctl", flag.ContinueOnError)
 	(&cli{}).registerGlobals(globals)

@@ -5,13 +5,15 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/pushfleet/pushfleet/internal/dispatch"
 	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
 func provisionCommand() *command {
 	return &command{
 		name:    "provision",
-		args:    "[--stream-replicas N] [--dedup-window D] [--feedback-retention D] [--dead-retention D]",
+		args:    "[--stream-replicas N] [--dedup-window D] [--feedback-retention D] [--dead-retention D] [--platforms LIST]",
 		summary: "create or update the streams and the KV buckets (for services run with --provision=false)",
 		setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 			var cfg streams.Config
@@ -19,6 +21,9 @@ func provisionCommand() *command {
 			fs.DurationVar(&cfg.DedupWindow, "dedup-window", streams.DefaultDedupWindow, "how long intent and job ids are remembered for deduplication")
 			fs.DurationVar(&cfg.FeedbackMaxAge, "feedback-retention", streams.DefaultFeedbackMaxAge, "how long PUSH_FEEDBACK keeps feedback events")
 			fs.DurationVar(&cfg.DeadMaxAge, "dead-retention", streams.DefaultDeadMaxAge, "how long PUSH_DEAD keeps dead letters")
+			// Declared as parsed: their streams are provisioned too.
+			var custom events.PlatformList
+			fs.Var(&custom, "platforms", dispatch.PlatformsUsage)
 			return func(ctx context.Context, _ []string) error {
 				if err := cfg.Validate(); err != nil {
 					return &usageError{err}

@@ -357,7 +357,7 @@ func TestDeadTruncatedAndUnknownStage(t *testing.T) {
 
 	for _, verb := range []string{"replay", "list", "purge"} {
 		out, err = e.run(t, "", "dead", verb, "--stage", "nosuch")
-		if err == nil || !strings.Contains(err.Error(), `unknown stage "nosuch"`) || !strings.Contains(err.Error(), "intents, apns, fcm, mi, feedback") ||
+		if err == nil || !strings.Contains(err.Error(), `unknown stage "nosuch"`) || !strings.Contains(err.Error(), "intents, apns, fcm, mi, ") || !strings.Contains(err.Error(), "feedback") ||
 			strings.Contains(out, "0 replayed") {
 			t.Fatalf("dead %s --stage nosuch: %v\n%s", verb, err, out)
 		}

@@ -12,11 +12,15 @@ import (
 
 	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/dispatch"
 	"github.com/pushfleet/pushfleet/internal/streams"
+	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
 // Common are the settings every service binary shares.
 type Common struct {
+	// Platforms are the custom channels declared besides the built-ins.
+	Platforms    events.PlatformList
 	NATSURL      string
 	NATSCreds    string
 	NATSUser     string
@@ -82,6 +86,9 @@ func (c *Common) RegisterShared(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.Streams.DeadMaxAge, "dead-retention", streams.DefaultDeadMaxAge, prefix+"how long PUSH_DEAD keeps dead letters")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", consumer.DefaultDrainTimeout, prefix+"how long shutdown waits for in-flight work")
 	fs.DurationVar(&c.AckWait, "ack-wait", consumer.DefaultAckWait, prefix+"how long a message held by a crashed or cut-off service waits before redelivery (live handlers extend it)")
+	// Custom channels are declared as the flag is parsed, before anything
+	// provisions streams or validates a platform (docs/channels.md).
+	fs.Var(&c.Platforms, "platforms", prefix+dispatch.PlatformsUsage)
 	fs.IntVar(&c.MaxAttempts, "max-attempts", consumer.DefaultMaxAttempts, prefix+"deliveries of a message (and tries of a token) before it is dead-lettered; a message redelivered past it without a verdict (crash, timeout) is dead-lettered too")
 }
 
