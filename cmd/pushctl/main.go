@@ -32,8 +32,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/config"
-	"github.com/pushfleet/pushfleet/internal/version"
 	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/version"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/registryapi"
 )
