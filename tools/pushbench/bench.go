@@ -68,6 +68,27 @@ type result struct {
 	LoadEnd        string           `json:"load_end"`
 	Settings       string           `json:"settings"`
 	Err            string           `json:"error,omitempty"`
+
+	// Through the HTTP push gateway, or published to NATS.
+	Via            string    `json:"via"`                     // nats or gateway
+	Batch          int       `json:"batch,omitempty"`         // intents per gateway request
+	Requests       int64     `json:"requests"`                // NATS publishes or gateway POSTs answered
+	AnswerLat      latencies `json:"request_to_answer_ms"`    // publish→PubAck, or POST→HTTP response
+	FleetCPUIntent float64   `json:"fleet_cpu_us_per_intent"` // FleetCPU × notifications per intent
+	DriverCPUInt   float64   `json:"loadgen_cpu_us_per_intent"`
+	// A gateway scenario's yardstick: the same scenario published straight
+	// to NATS, run just before it in a fresh fleet process.
+	Direct               string  `json:"direct,omitempty"`
+	DirectFleetCPUIntent float64 `json:"direct_fleet_cpu_us_per_intent,omitempty"`
+	DirectDriverCPUInt   float64 `json:"direct_loadgen_cpu_us_per_intent,omitempty"`
+	DirectSustained      float64 `json:"direct_sustained_per_s,omitempty"`
+	GatewayCPUIntent     float64 `json:"gateway_cpu_us_per_intent,omitempty"` // fleet CPU/intent minus the direct one's
+	// The gateway's own share of the fleet process's CPU, from a CPU
+	// profile: samples of goroutines labelled as the gateway's (HTTP
+	// serving, decoding, checking, publishing), not the JetStream server's
+	// work nor the NATS connection's read loop.
+	GatewayShare        float64 `json:"gateway_cpu_share,omitempty"`
+	GatewayOwnCPUIntent float64 `json:"gateway_own_cpu_us_per_intent,omitempty"`
 }
 
 type latencies struct {
@@ -88,6 +109,10 @@ type bench struct {
 	peaks   map[string]float64
 	apns2   map[time.Duration]*apns2Res
 	results []*result
+	// profileAll: some scenario goes through the gateway, so every one
+	// profiles the fleet process (the same overhead on both sides of the
+	// comparison).
+	profileAll bool
 }
 
 func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
@@ -108,6 +133,9 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	b := &bench{o: o, self: self, dir: dir, stdout: stdout, stderr: stderr,
 		peaks: map[string]float64{}, apns2: map[time.Duration]*apns2Res{}}
+	for _, sc := range o.Scenarios {
+		b.profileAll = b.profileAll || sc.gateway()
+	}
 	server := "embedded JetStream (file storage under " + dir + ")"
 	if o.NATSURL != "" {
 		server = "external NATS " + o.NATSURL
@@ -132,20 +160,7 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if sc.Pace == "half" {
-			if _, ok := b.peaks[sc.Base()]; !ok {
-				base, _ := parseScenario(sc.Base())
-				fmt.Fprintf(stderr, "[%s] measuring the peak of %s first\n", sc.Name, base.Name)
-				b.runOne(ctx, base)
-			}
-			peak := b.peaks[sc.Base()]
-			if peak <= 0 {
-				b.fail(sc, errors.New("no peak measured for "+sc.Base()))
-				continue
-			}
-			sc.Rate = peak / 2
-		}
-		b.runOne(ctx, sc)
+		b.runScenario(ctx, sc)
 	}
 	b.summary()
 	for _, r := range b.results {
@@ -154,6 +169,45 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// runScenario runs sc, after what it needs: the peak of its base for a
+// "half" pace, and for a gateway scenario the same scenario published
+// straight to NATS (at the same rate when paced), unless run already.
+func (b *bench) runScenario(ctx context.Context, sc scenario) {
+	if sc.Pace == "half" {
+		if _, ok := b.peaks[sc.Base()]; !ok {
+			base, _ := parseScenario(sc.Base())
+			fmt.Fprintf(b.stderr, "[%s] measuring the peak of %s first\n", sc.Name, base.Name)
+			b.runOne(ctx, base)
+		}
+		peak := b.peaks[sc.Base()]
+		if peak <= 0 {
+			b.fail(sc, errors.New("no peak measured for "+sc.Base()))
+			return
+		}
+		sc.Rate = peak / 2
+	}
+	if sc.gateway() {
+		d := sc.direct(sc.Rate)
+		if b.result(d.Name) == nil && ctx.Err() == nil {
+			fmt.Fprintf(b.stderr, "[%s] measuring %s first (published to NATS: the yardstick)\n", sc.Name, d.Name)
+			b.runOne(ctx, d)
+		}
+	}
+	if ctx.Err() == nil {
+		b.runOne(ctx, sc)
+	}
+}
+
+// result is the last result of the scenario named name, if any.
+func (b *bench) result(name string) *result {
+	for i := len(b.results) - 1; i >= 0; i-- {
+		if b.results[i].Scenario == name {
+			return b.results[i]
+		}
+	}
+	return nil
 }
 
 func (b *bench) fail(sc scenario, err error) {
@@ -187,6 +241,15 @@ func (b *bench) runOne(ctx context.Context, sc scenario) {
 	if r.Complete && !sc.paced() && r.Err == "" {
 		b.peaks[sc.Base()] = r.Sustained
 	}
+	if sc.gateway() {
+		if d := b.result(sc.direct(sc.Rate).Name); d != nil && d.Err == "" && d.Done > 0 {
+			r.Direct, r.DirectFleetCPUIntent, r.DirectDriverCPUInt = d.Scenario, d.FleetCPUIntent, d.DriverCPUInt
+			r.DirectSustained = d.Sustained
+			if r.FleetCPUIntent > 0 {
+				r.GatewayCPUIntent = r.FleetCPUIntent - d.FleetCPUIntent
+			}
+		}
+	}
 	b.report(sc, r)
 	b.emit(r)
 }
@@ -206,11 +269,31 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 			return nil, err
 		}
 	}
-	fp, err := startFleet(b.self, o, dir, fakesFile)
+	var gwKey string
+	var extra []string
+	if sc.gateway() {
+		key, keysFile, err := writeGatewayKeys(dir)
+		if err != nil {
+			return nil, err
+		}
+		gwKey = key
+		extra = []string{"--gateway-keys-file=" + keysFile, fmt.Sprintf("--gateway-max-batch=%d", sc.Batch)}
+	}
+	fp, err := startFleet(b.self, o, dir, fakesFile, extra...)
 	if err != nil {
 		return nil, err
 	}
 	defer fp.quit()
+	var gw *gwClient
+	if sc.gateway() {
+		if fp.ready.Gateway == "" {
+			return nil, errors.New("the fleet process runs no gateway" + fp.logTail())
+		}
+		if gw, err = newGWClient(fp.ready.Gateway, gwKey, o.Publishers); err != nil {
+			return nil, err
+		}
+		defer gw.close()
+	}
 	info := fp.ready.Fakes
 	if b.fakes != nil {
 		info = &b.fakes.info
@@ -232,9 +315,13 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 	intents := (o.Count + per - 1) / per
 	planned := intents * per
 	r := &result{Scenario: sc.Name, Shape: sc.Shape, Mix: sc.Mix, LatencyMS: float64(sc.Latency) / float64(time.Millisecond),
-		Pace: sc.Pace, TargetRate: sc.Rate, Embedded: o.NATSURL == "", FakesInFleet: info.InProcess,
+		Pace: sc.Pace, TargetRate: sc.Rate, Via: "nats", Batch: sc.Batch, Embedded: o.NATSURL == "", FakesInFleet: info.InProcess,
 		Settings: o.fleetSettings(), LoadStart: loadAvg()}
-	fmt.Fprintf(b.stderr, "[%s] fleet pid %d up (%s); %s\n", sc.Name, fp.ready.PID, fp.ready.NATSURL, sc.describe(o.TagDevices))
+	if gw != nil {
+		r.Via = "gateway"
+	}
+	fmt.Fprintf(b.stderr, "[%s] fleet pid %d up (%s%s); %s\n", sc.Name, fp.ready.PID, fp.ready.NATSURL,
+		map[bool]string{true: ", gateway " + fp.ready.Gateway}[gw != nil], sc.describe(o.TagDevices))
 
 	if sc.Shape == "tag" {
 		d, err := registerDevices(ctx, js, sc, o, b.stderr)
@@ -249,22 +336,31 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		return r, err
 	}
 	defer stopFollow()
-	g := &loadGen{sc: sc, o: o, pub: events.NewPublisher(js), run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
+	g := &loadGen{sc: sc, o: o, pub: events.NewPublisher(js), gw: gw, run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
 	r.IntentBytes = g.intentBytes()
 	if err := g.warmUp(ctx); err != nil {
 		return r, fmt.Errorf("%w%s", err, fp.logTail())
 	}
 
 	// The measured run.
-	if o.CPUProfile != "" {
-		path := fmt.Sprintf("%s-%s.pprof", o.CPUProfile, strings.NewReplacer(":", "-").Replace(sc.Name))
-		if abs, err := filepath.Abs(path); err == nil {
-			path = abs
+	// With a gateway scenario in the run every scenario profiles the fleet
+	// process: the samples labelled as the gateway's are its own share of
+	// the fleet's CPU.
+	var profPath string
+	switch {
+	case o.CPUProfile != "":
+		profPath = fmt.Sprintf("%s-%s.pprof", o.CPUProfile, strings.NewReplacer(":", "-").Replace(sc.Name))
+		if abs, err := filepath.Abs(profPath); err == nil {
+			profPath = abs
 		}
-		if _, err := fp.call(childReq{Op: "profile_start", Path: path}, 30*time.Second); err != nil {
+	case b.profileAll:
+		profPath = filepath.Join(dir, "fleet-cpu.pprof")
+	}
+	if profPath != "" {
+		if _, err := fp.call(childReq{Op: "profile_start", Path: profPath}, 30*time.Second); err != nil {
 			return r, err
 		}
-		fmt.Fprintf(b.stderr, "[%s] CPU profile of the fleet process: %s\n", sc.Name, path)
+		fmt.Fprintf(b.stderr, "[%s] CPU profile of the fleet process: %s\n", sc.Name, profPath)
 	}
 	fs0, err := fp.stats()
 	if err != nil {
@@ -312,13 +408,26 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 	if b.fakes != nil || info.InProcess {
 		fk1, _ = fakesGetStats(info)
 	}
-	if o.CPUProfile != "" {
+	if profPath != "" {
 		if _, err := fp.call(childReq{Op: "profile_stop"}, 30*time.Second); err != nil {
 			return r, err
 		}
 	}
+	if sc.gateway() && fs1.CPUMicros > fs0.CPUMicros {
+		gw, all, err := labelShare(profPath, serviceLabel, "gateway")
+		if err != nil {
+			return r, err
+		}
+		if all > 0 {
+			r.GatewayShare = float64(gw) / float64(all)
+		}
+	}
 
 	r.Intents = published / int64(per)
+	r.Requests = g.requests.Load()
+	if al := g.answerLatencies(); len(al) > 0 {
+		r.AnswerLat = latencies{P50: percentile(al, .50), P95: percentile(al, .95), P99: percentile(al, .99), Max: al[len(al)-1]}
+	}
 	r.Published, r.Done, r.Complete = published, done, done >= published && published > 0
 	r.Outcomes, r.Retries = tr.outcomeCounts(), tr.retries.Load()
 	r.PublishErrs = g.pubErrs.Load()
@@ -341,6 +450,8 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		r.FleetCPU = float64(fs1.CPUMicros-fs0.CPUMicros) / n
 		r.FleetCPUSec = float64(fs1.CPUMicros-fs0.CPUMicros) / 1e6
 		r.DriverCPU = float64((drv1 - drv0).Microseconds()) / n
+		r.FleetCPUIntent, r.DriverCPUInt = r.FleetCPU*float64(per), r.DriverCPU*float64(per)
+		r.GatewayOwnCPUIntent = r.GatewayShare * float64(fs1.CPUMicros-fs0.CPUMicros) / float64(max(r.Intents, 1))
 		if b.fakes != nil {
 			r.FakesCPU = float64(fk1.CPUMicros-fk0.CPUMicros) / n
 		}
@@ -468,6 +579,22 @@ func (b *bench) report(sc scenario, r *result) {
 	}
 	row("fleet CPU", "%.1f µs/notification (%.2f CPU-s; %s; load generator %.1f µs/n apart; settled %.1fs)",
 		r.FleetCPU, r.FleetCPUSec, what, r.DriverCPU, r.SettleS)
+	reqs := "NATS publishes (publish→PubAck)"
+	if r.Via == "gateway" {
+		reqs = fmt.Sprintf("HTTP POST /v1/intents of %d intent(s), keep-alive, at most %d at once (POST→response)", r.Batch, b.o.Publishers)
+	}
+	row("requests", "%d %s: p50 %s  p95 %s  p99 %s  max %s", r.Requests, reqs,
+		ms(r.AnswerLat.P50), ms(r.AnswerLat.P95), ms(r.AnswerLat.P99), ms(r.AnswerLat.Max))
+	if r.Via == "gateway" {
+		if r.Direct == "" {
+			row("gateway CPU", "fleet %.1f µs/intent (gateway included); no direct NATS run to compare with", r.FleetCPUIntent)
+		} else {
+			row("gateway CPU", "%+.1f µs/intent: fleet %.1f µs/intent through the gateway vs %.1f published to NATS (%s, %s/s); load generator %.1f (HTTP) vs %.1f (NATS) µs/intent",
+				r.GatewayCPUIntent, r.FleetCPUIntent, r.DirectFleetCPUIntent, r.Direct, thousands(r.DirectSustained), r.DriverCPUInt, r.DirectDriverCPUInt)
+		}
+		row("gateway own CPU", "%.1f µs/intent: %.1f%% of the fleet process's CPU profile is the gateway's goroutines (HTTP, JSON, checks, publish calls; not JetStream's side)",
+			r.GatewayOwnCPUIntent, 100*r.GatewayShare)
+	}
 	if r.Stalls > 0 {
 		row("stalls", "%d, %ds in all: nothing done for 3s or more while notifications were outstanding (see the STALLED lines)", r.Stalls, r.StalledS)
 	}
@@ -620,6 +747,17 @@ func (b *bench) summary() {
 		}
 		fmt.Fprintf(w, "  %-20s %9s %8s %8s %8s %9.1f %7.0f %9.2f %9.2f %7.2f%s\n", r.Scenario, thousands(r.Sustained),
 			ms(r.Lat.P50), ms(r.Lat.P95), ms(r.Lat.P99), r.FleetCPU, r.PeakRSSMB, r.RatioJS, r.RatioAPNs2, r.CPURatio, mark)
+	}
+	var gws []string
+	for _, r := range b.results {
+		if r.Via == "gateway" && r.Direct != "" && r.Err == "" {
+			gws = append(gws, fmt.Sprintf("  %-22s %7.1f µs/intent vs %7.1f direct (%s): difference %+.1f µs/intent, gateway's own (profile) %.1f µs/intent; %s/s vs %s/s",
+				r.Scenario, r.FleetCPUIntent, r.DirectFleetCPUIntent, r.Direct, r.GatewayCPUIntent, r.GatewayOwnCPUIntent, thousands(r.Sustained), thousands(r.DirectSustained)))
+		}
+	}
+	if len(gws) > 0 {
+		fmt.Fprintln(w, "gateway (fleet process CPU per intent, through the HTTP gateway vs published to NATS):")
+		fmt.Fprintln(w, strings.Join(gws, "\n"))
 	}
 	fmt.Fprintln(w, "targets:")
 	for _, t := range targets {

@@ -19,6 +19,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/embedded"
 	"github.com/pushfleet/pushfleet/internal/fleet"
+	"github.com/pushfleet/pushfleet/internal/gateway"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -76,6 +77,8 @@ type childReady struct {
 	NATSURL string     `json:"nats_url"`
 	HTTP    string     `json:"http"`
 	Fakes   *fakesInfo `json:"fakes,omitempty"`
+	// Gateway is the HTTP push gateway's base URL (gateway scenarios).
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // childReq is one command from the driver, a JSON line on standard input.
@@ -124,6 +127,8 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 	natsURL := fset.String("nats-url", "", "external NATS server; empty runs an embedded JetStream server")
 	store := fset.String("store", "", "embedded JetStream store directory (required without --nats-url)")
 	fakesFile := fset.String("fakes-file", "", "fakes to use (JSON written by `pushbench fakes`); empty starts them in this process")
+	gwKeys := fset.String("gateway-keys-file", "", "also run the HTTP push gateway on a loopback port, with this API keys file")
+	gwBatch := fset.Int("gateway-max-batch", gateway.DefaultMaxBatch, "the gateway's --gateway-max-batch")
 	fset.Usage = config.Usage(fset, "pushbench fleet: the fleet under test (started by pushbench; not meant to be run by hand)")
 	if err := config.Parse(fset, args, getenv); err != nil {
 		return err
@@ -157,11 +162,22 @@ func runFleetChild(ctx context.Context, args []string, getenv func(string) strin
 		ready.Fakes = &info
 	}
 
+	var gw *gateway.Gateway
 	p.Build = func(ctx context.Context, env *fleet.Env) (fleet.Service, error) {
-		return fleetServices(ctx, env, &ff, &info)
+		g, err := fleetServices(ctx, env, &ff, &info)
+		if err != nil || *gwKeys == "" {
+			return g, err
+		}
+		if gw, err = benchGateway(env, &ff, *gwKeys, *gwBatch); err != nil {
+			return nil, err
+		}
+		return append(g, labelled{gw, "gateway"}), nil
 	}
 	p.Foreground = func(ctx context.Context, env *fleet.Env) error {
 		ready.NATSURL, ready.HTTP = env.NATSURL, env.Health.URL()
+		if gw != nil {
+			ready.Gateway = gw.URL()
+		}
 		return steer(ctx, env, stdin, stdout, ready, ff.Common.Streams.Replicas)
 	}
 	return p.Run(ctx)
@@ -260,7 +276,7 @@ func errString(err error) string {
 // fleetServices assembles the all-in-one's five services, as
 // internal/allinone does, with each provider's sender pointed at its fake.
 // The senders are closed when the process stops (env.Cleanup).
-func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fakesInfo) (fleet.Service, error) {
+func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fakesInfo) (fleet.Group, error) {
 	d, err := env.Dispatcher(ctx, ff.Dispatcher)
 	if err != nil {
 		return nil, err
@@ -285,6 +301,18 @@ func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fa
 		g = append(g, svc)
 	}
 	return g, nil
+}
+
+// benchGateway is the HTTP push gateway as the all-in-one adds it
+// (internal/allinone services()), on a loopback port, with keys from
+// keysFile (never reloaded), bodies up to 64 MiB (a batch of S2 intents)
+// and batches up to maxBatch intents.
+func benchGateway(env *fleet.Env, ff *fleetFlags, keysFile string, maxBatch int) (*gateway.Gateway, error) {
+	gc := gateway.Config{Addr: "127.0.0.1:0", KeysFile: keysFile, MaxBody: 64 << 20,
+		MaxBatch: max(maxBatch, gateway.DefaultMaxBatch), Timeout: 30 * time.Second,
+		Limits: ff.Dispatcher.Dispatch.Limits, Horizon: ff.Dispatcher.Dispatch.ScheduleHorizon}
+	return gateway.NewService(gc, gateway.ProcessEnv{JS: env.JS, NC: env.NC, Metrics: env.Metrics,
+		Health: env.Health, Logger: env.Logger.With("component", "gateway"), DrainTimeout: env.DrainTimeout})
 }
 
 type builtSender struct {

@@ -25,9 +25,11 @@ type fleetProc struct {
 	logPath string
 }
 
-// startFleet starts a fresh fleet process whose store and log live in dir.
-func startFleet(self string, o *options, dir, fakesFile string) (*fleetProc, error) {
+// startFleet starts a fresh fleet process whose store and log live in dir;
+// extra are more `pushbench fleet` flags (the gateway's).
+func startFleet(self string, o *options, dir, fakesFile string, extra ...string) (*fleetProc, error) {
 	args := append([]string{"fleet"}, o.fleetArgs()...)
+	args = append(args, extra...)
 	if o.NATSURL != "" {
 		args = append(args, "--nats-url="+o.NATSURL)
 	} else {

@@ -107,6 +107,7 @@ type loadGen struct {
 	sc        scenario
 	o         *options
 	pub       *events.Publisher
+	gw        *gwClient // gateway scenarios: intents go by HTTP, sc.Batch per request
 	run       string
 	perIntent int
 	intents   int
@@ -122,6 +123,51 @@ type loadGen struct {
 	// while some were outstanding; stalledSec their seconds.
 	stalls     atomic.Int64
 	stalledSec atomic.Int64
+
+	requests atomic.Int64 // publishes (NATS) or POSTs (gateway) answered
+	ansMu    sync.Mutex
+	answers  []float64 // ms from a request's start to its answer (PubAck or HTTP response)
+}
+
+// batch is how many intents one request carries.
+func (g *loadGen) batch() int { return max(g.sc.Batch, 1) }
+
+// send publishes ins (one intent, or a gateway batch) and says which
+// were stored.
+func (g *loadGen) send(ctx context.Context, ins []*events.Intent) ([]bool, error) {
+	t0 := time.Now()
+	var ok []bool
+	var err error
+	if g.gw != nil {
+		ok, err = g.gw.post(ctx, ins)
+	} else {
+		ok = make([]bool, len(ins))
+		for i, in := range ins {
+			if _, err = g.pub.Publish(ctx, in); err != nil {
+				break
+			}
+			ok[i] = true
+		}
+		if !slices.Contains(ok, true) {
+			ok = nil // no answer
+		}
+	}
+	if ok != nil {
+		g.requests.Add(1)
+		g.ansMu.Lock()
+		g.answers = append(g.answers, float64(time.Since(t0))/1e6)
+		g.ansMu.Unlock()
+	}
+	return ok, err
+}
+
+// answerLatencies are the sorted request-to-answer times.
+func (g *loadGen) answerLatencies() []float64 {
+	g.ansMu.Lock()
+	defer g.ansMu.Unlock()
+	s := slices.Clone(g.answers)
+	slices.Sort(s)
+	return s
 }
 
 // intent builds intent number i.
@@ -171,6 +217,12 @@ func (g *loadGen) warmUp(ctx context.Context) error {
 	const n = 10
 	for i := range n {
 		in := w.intent(i, g.run+"w-")
+		if g.gw != nil {
+			if _, err := g.gw.post(ctx, []*events.Intent{in}); err != nil {
+				return fmt.Errorf("warm-up request: %w", err)
+			}
+			continue
+		}
 		if _, err := g.pub.Publish(ctx, in); err != nil {
 			return fmt.Errorf("warm-up publish: %w", err)
 		}
@@ -186,22 +238,28 @@ func (g *loadGen) warmUp(ctx context.Context) error {
 }
 
 // publish runs the publishers until every intent is published, the
-// duration passes or ctx ends.
+// duration passes or ctx ends. Each request carries batch() intents (one
+// but for a gateway batch scenario).
 func (g *loadGen) publish(ctx context.Context, start time.Time) {
 	deadline := start.Add(g.o.Duration)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	k := int64(g.perIntent)
-	window := int64(max(g.o.Window, g.perIntent))
+	b := g.batch()
+	units := (g.intents + b - 1) / b
+	window := int64(max(g.o.Window, g.perIntent*b))
 	for range g.o.Publishers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= g.intents || time.Now().After(deadline) {
+				u := int(next.Add(1)) - 1
+				if u >= units || time.Now().After(deadline) {
 					return
 				}
+				first := u * b
+				n := min(b, g.intents-first)
+				need := int64(n) * k
 				if g.rate > 0 {
-					at := start.Add(time.Duration(float64(i) * float64(k) / g.rate * float64(time.Second)))
+					at := start.Add(time.Duration(float64(first) * float64(k) / g.rate * float64(time.Second)))
 					if d := time.Until(at); d > 0 {
 						if at.After(deadline) {
 							return
@@ -209,27 +267,42 @@ func (g *loadGen) publish(ctx context.Context, start time.Time) {
 						time.Sleep(d)
 					}
 				} else {
-					for g.reserved.Load()+k-g.tr.finals.Load() > window {
+					for g.reserved.Load()+need-g.tr.finals.Load() > window {
 						if ctx.Err() != nil || time.Now().After(deadline) {
 							return
 						}
 						time.Sleep(200 * time.Microsecond)
 					}
 				}
-				g.reserved.Add(k)
-				in := g.intent(i, g.tr.prefix)
-				g.tr.pubNanos[i].Store(time.Now().UnixNano())
-				if _, err := g.pub.Publish(ctx, in); err != nil {
-					g.tr.pubNanos[i].Store(0)
-					g.reserved.Add(-k)
-					g.pubErrs.Add(1)
+				g.reserved.Add(need)
+				ins := make([]*events.Intent, n)
+				for j := range n {
+					ins[j] = g.intent(first+j, g.tr.prefix)
+				}
+				now := time.Now().UnixNano()
+				for j := range n {
+					g.tr.pubNanos[first+j].Store(now)
+				}
+				ok, err := g.send(ctx, ins)
+				stored := 0
+				for j := range n {
+					if j < len(ok) && ok[j] {
+						stored++
+					} else {
+						g.tr.pubNanos[first+j].Store(0)
+					}
+				}
+				g.published.Add(int64(stored) * k)
+				if stored < n {
+					g.reserved.Add(-int64(n-stored) * k)
+					g.pubErrs.Add(int64(n - stored))
+				}
+				if err != nil {
 					g.lastErr.Store(err.Error())
 					if g.pubErrs.Load() > 100 {
 						return
 					}
-					continue
 				}
-				g.published.Add(k)
 			}
 		})
 	}

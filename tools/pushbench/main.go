@@ -4,6 +4,7 @@
 //
 //	go run ./tools/pushbench                                  # every scenario
 //	go run ./tools/pushbench --scenarios s1:apns:0ms --count 20000
+//	go run ./tools/pushbench --scenarios s1:apns:0ms:gw,s1:apns:0ms:gw100 --count 5000 --no-ceilings  # through the HTTP gateway
 //	go run ./tools/pushbench -h                               # everything else
 //
 // The fleet under test runs in its own process (`pushbench fleet`, the

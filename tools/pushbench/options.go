@@ -71,7 +71,7 @@ events.Publisher over loopback TCP, follows PUSH_FEEDBACK with an ordered
 consumer and counts each notification's final feedback event (every outcome
 but "failed", which a retry follows): feedback stored = notification done.
 
-Scenarios (--scenarios, comma-separated SHAPE:MIX:LATENCY[:PACE]):
+Scenarios (--scenarios, comma-separated SHAPE:MIX:LATENCY[:PACE][:gw[N]]):
   SHAPE    s1   one token per intent
            s2   100 tokens per intent
            tag  one intent to a tag carried by --tag-devices registered devices
@@ -85,6 +85,16 @@ Scenarios (--scenarios, comma-separated SHAPE:MIX:LATENCY[:PACE]):
            half:  open loop at half the sustained rate measured for the same
                   SHAPE:MIX:LATENCY earlier in this run (measured first if not)
            N:     open loop at N notifications/s
+  gw[N]    through the HTTP push gateway (internal/gateway, run inside the
+           fleet process as the all-in-one's --gateway-addr does, with a
+           generated API key): the load generator POSTs /v1/intents, N
+           intents per request (gw: one, as an object; gwN: an array of N),
+           over one shared keep-alive http.Client, at most --publishers
+           requests at once. The same scenario published straight to NATS
+           is run first (unless already run; at the same rate when paced)
+           and the difference in the fleet process's CPU per intent is
+           reported as the gateway's cost. E.g. s1:apns:0ms:gw,
+           s1:apns:0ms:gw100
   default: ` + defaultScenarios + `
 
 What it reports per scenario (a table, then one "PUSHBENCH {json}" line):
@@ -122,12 +132,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.NATSURL, "nats-url", "", "external NATS server (JetStream enabled, on this host: loopback addresses only) for the fleet; empty: the all-in-one's embedded server with file storage in a temporary directory")
 	fs.StringVar(&o.Fakes, "fakes", "process", "where the provider fakes run: process (their own, started here) or inproc (inside the fleet process, as the all-in-one's sandbox; their CPU then counts as the fleet's)")
 	fs.StringVar(&o.FakesFile, "fakes-file", "", "use fakes already served by `pushbench fakes --out FILE` (overrides --fakes)")
-	fs.StringVar(&scen, "scenarios", defaultScenarios, "scenarios to run, comma-separated SHAPE:MIX:LATENCY[:PACE] (see above)")
+	fs.StringVar(&scen, "scenarios", defaultScenarios, "scenarios to run, comma-separated SHAPE:MIX:LATENCY[:PACE][:gw[N]] (see above)")
 	fs.IntVar(&o.Count, "count", 100000, "notifications per scenario at most (a tag scenario sends ceil(count/tag-devices) intents)")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "publishing time per scenario at most")
 	fs.DurationVar(&o.DrainWait, "drain-wait", 2*time.Minute, "how long to wait for outstanding notifications after publishing stops")
 	fs.IntVar(&o.Window, "window", 10000, "closed loop: most notifications published and not yet done")
-	fs.IntVar(&o.Publishers, "publishers", 16, "goroutines publishing intents (each waits for its PubAck, as events.Publisher does)")
+	fs.IntVar(&o.Publishers, "publishers", 16, "goroutines publishing intents (each waits for its PubAck, as events.Publisher does; gateway scenarios: requests in flight and keep-alive connections)")
 	fs.IntVar(&o.TokenPool, "token-pool", 100000, "distinct device tokens per platform; intents take them round robin")
 	fs.Float64Var(&o.DeadPercent, "dead-percent", 0, "percentage of tokens the fakes report dead (invalid_token feedback, KV writes by the sink)")
 	fs.IntVar(&o.TagDevices, "tag-devices", 100000, "devices registered with the tag of a tag scenario")

@@ -48,6 +48,15 @@ func TestParseScenario(t *testing.T) {
 		{spec: "s1:apns:fast", wantErr: true},
 		{spec: "s1:apns", wantErr: true},
 		{spec: "s1:apns:0ms:-1", wantErr: true},
+		{spec: "s1:apns:0ms:gw", name: "s1:apns:0ms:gw"},
+		{spec: "s2:mixed:0ms:gw100", name: "s2:mixed:0ms:gw100"},
+		{spec: "s1:apns:0ms:2000:gw100", name: "s1:apns:0ms:2000:gw100", rate: 2000},
+		{spec: "s1:apns:0ms:half:gw", name: "s1:apns:0ms:half:gw"},
+		{spec: "s1:apns:0ms:gw0", wantErr: true},
+		{spec: "s1:apns:0ms:gw1001", wantErr: true},
+		{spec: "s1:apns:0ms:gwx", wantErr: true},
+		{spec: "s1:apns:gw", wantErr: true},
+		{spec: "s1:apns:0ms:1:2:gw", wantErr: true},
 	} {
 		s, err := parseScenario(tc.spec)
 		if (err != nil) != tc.wantErr {
@@ -57,6 +66,28 @@ func TestParseScenario(t *testing.T) {
 		if err == nil && (s.Name != tc.name || s.Rate != tc.rate) {
 			t.Errorf("%s: name %q rate %v, want %q %v", tc.spec, s.Name, s.Rate, tc.name, tc.rate)
 		}
+	}
+}
+
+func TestGatewayScenarioAndItsDirectTwin(t *testing.T) {
+	s, err := parseScenario("s1:apns:0ms:half:gw100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.gateway() || s.Batch != 100 || s.Base() != "s1:apns:0ms:gw100" {
+		t.Fatalf("%+v base %q", s, s.Base())
+	}
+	if b, err := parseScenario(s.Base()); err != nil || b.Name != "s1:apns:0ms:gw100" || b.paced() {
+		t.Fatalf("base %+v %v", b, err)
+	}
+	if d := s.direct(0); d.gateway() || d.Name != "s1:apns:0ms:half" {
+		t.Errorf("direct twin %q", d.Name)
+	}
+	if d := s.direct(1234.4); d.Name != "s1:apns:0ms:1234" || d.Rate != 1234 {
+		t.Errorf("paced direct twin %q at %v", d.Name, d.Rate)
+	}
+	if d, _ := parseScenario("s2:mixed:20ms:gw"); d.direct(0).Name != "s2:mixed:20ms" {
+		t.Errorf("direct twin %q", d.direct(0).Name)
 	}
 }
 
@@ -193,6 +224,86 @@ func TestSmallRun(t *testing.T) {
 	}
 	if r.JS == nil || r.APNs2 == nil || r.FleetCPU <= 0 || r.PeakRSSMB <= 0 {
 		t.Errorf("figures missing: %+v", r)
+	}
+}
+
+// A small run through the HTTP push gateway: the fleet process runs the
+// gateway, the load generator POSTs /v1/intents one intent per request and
+// 100 per request (each after its direct-NATS yardstick, run first on its
+// own); every notification must be accounted for and the gateway's figures
+// must be there. No figure is asserted.
+func TestGatewayRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	var out bytes.Buffer
+	args := []string{"--scenarios=s1:mixed:0ms:gw,s1:mixed:0ms:gw100", "--count=200", "--token-pool=500", "--dead-percent=10",
+		"--no-ceilings", "--success-flush=200ms", "--drain-wait=60s", "--run-dir=" + t.TempDir()}
+	o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runBench(context.Background(), o, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	rs := map[string]result{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "PUSHBENCH "); ok {
+			var r result
+			if err := json.Unmarshal([]byte(rest), &r); err != nil {
+				t.Fatal(err)
+			}
+			rs[r.Scenario] = r
+		}
+	}
+	if len(rs) != 3 {
+		t.Fatalf("results %v, want the direct yardstick and two gateway scenarios\n%s", len(rs), out.String())
+	}
+	for name, want := range map[string]struct {
+		via            string
+		batch          int
+		requests       int64
+		providerAtMost int64
+	}{
+		"s1:mixed:0ms":       {"nats", 0, 200, 200},
+		"s1:mixed:0ms:gw":    {"gateway", 1, 200, 200},
+		"s1:mixed:0ms:gw100": {"gateway", 100, 2, 200},
+	} {
+		r, ok := rs[name]
+		if !ok {
+			t.Errorf("%s: no result", name)
+			continue
+		}
+		if !r.Complete || r.Done != 200 || r.Published != 200 || r.Intents != 200 || r.PublishErrs != 0 {
+			t.Errorf("%s: done %d of %d published (%d intents, %d errors), complete %v", name, r.Done, r.Published, r.Intents, r.PublishErrs, r.Complete)
+		}
+		var sum int64
+		for _, n := range r.Outcomes {
+			sum += n
+		}
+		if sum != 200 || r.Outcomes["invalid_token"] == 0 || r.Outcomes["delivered"] == 0 {
+			t.Errorf("%s: outcomes %v: want 200, delivered and invalid_token", name, r.Outcomes)
+		}
+		if r.Via != want.via || r.Batch != want.batch || r.Requests != want.requests {
+			t.Errorf("%s: via %q batch %d requests %d, want %q %d %d", name, r.Via, r.Batch, r.Requests, want.via, want.batch, want.requests)
+		}
+		if r.ProviderRecv <= 0 || r.ProviderRecv > want.providerAtMost {
+			t.Errorf("%s: %d provider deliveries", name, r.ProviderRecv)
+		}
+		if r.FleetCPUIntent <= 0 || r.AnswerLat.P50 <= 0 {
+			t.Errorf("%s: figures missing: CPU/intent %v, answer p50 %v", name, r.FleetCPUIntent, r.AnswerLat.P50)
+		}
+		if want.via == "gateway" && (r.Direct != "s1:mixed:0ms" || r.DirectFleetCPUIntent <= 0 ||
+			r.GatewayCPUIntent != r.FleetCPUIntent-r.DirectFleetCPUIntent) {
+			t.Errorf("%s: yardstick %q %v, gateway %v", name, r.Direct, r.DirectFleetCPUIntent, r.GatewayCPUIntent)
+		}
+		// 200 intents are a few profile samples: the share may be 0, never all.
+		if r.GatewayShare < 0 || r.GatewayShare >= 1 || (want.via == "nats" && r.GatewayShare != 0) {
+			t.Errorf("%s: gateway share of the fleet's CPU %v", name, r.GatewayShare)
+		}
+	}
+	if !strings.Contains(out.String(), "gateway (fleet process CPU per intent") {
+		t.Errorf("no gateway summary\n%s", out.String())
 	}
 }
 

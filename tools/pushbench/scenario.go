@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -18,11 +19,47 @@ type scenario struct {
 	// Pace: "" closed loop; "half" half the measured peak of Base; else a rate.
 	Pace string
 	Rate float64
+	// Batch > 0 sends the intents through the HTTP push gateway (run
+	// inside the fleet process), Batch intents per POST /v1/intents;
+	// 0 publishes them straight to NATS.
+	Batch int
 }
+
+// maxGatewayBatch bounds the intents of one gateway request.
+const maxGatewayBatch = 1000
 
 // Base is the scenario without its pace: the one whose peak "half" halves.
 func (s scenario) Base() string {
-	return fmt.Sprintf("%s:%s:%s", s.Shape, s.Mix, fmtLatency(s.Latency))
+	return fmt.Sprintf("%s:%s:%s", s.Shape, s.Mix, fmtLatency(s.Latency)) + s.viaSuffix()
+}
+
+// gateway reports whether the intents go through the HTTP gateway.
+func (s scenario) gateway() bool { return s.Batch > 0 }
+
+// viaSuffix is ":gw" (one intent per request) or ":gwN", or "" for NATS.
+func (s scenario) viaSuffix() string {
+	switch {
+	case s.Batch == 1:
+		return ":gw"
+	case s.Batch > 1:
+		return ":gw" + strconv.Itoa(s.Batch)
+	}
+	return ""
+}
+
+// direct is the same scenario with its intents published straight to NATS
+// (the gateway scenario's yardstick), at rate when positive.
+func (s scenario) direct(rate float64) scenario {
+	d := s
+	d.Batch = 0
+	if rate > 0 {
+		d.Pace, d.Rate = strconv.FormatFloat(math.Round(rate), 'f', -1, 64), math.Round(rate)
+	}
+	d.Name = d.Base()
+	if d.Pace != "" {
+		d.Name += ":" + d.Pace
+	}
+	return d
 }
 
 // fmtLatency writes whole milliseconds as "20ms" (and zero as "0ms").
@@ -67,10 +104,22 @@ func parseScenarios(list string) ([]scenario, error) {
 
 func parseScenario(spec string) (scenario, error) {
 	parts := strings.Split(spec, ":")
-	if len(parts) < 3 || len(parts) > 4 {
-		return scenario{}, fmt.Errorf("scenario %q: want SHAPE:MIX:LATENCY[:PACE]", spec)
+	var s scenario
+	if n := len(parts); n > 3 && strings.HasPrefix(parts[n-1], "gw") {
+		s.Batch = 1
+		if b := strings.TrimPrefix(parts[n-1], "gw"); b != "" {
+			v, err := strconv.Atoi(b)
+			if err != nil || v < 1 || v > maxGatewayBatch {
+				return s, fmt.Errorf("scenario %q: %q: want gw (one intent per request) or gwN, N intents per request (1..%d)", spec, parts[n-1], maxGatewayBatch)
+			}
+			s.Batch = v
+		}
+		parts = parts[:n-1]
 	}
-	s := scenario{Shape: parts[0], Mix: parts[1]}
+	if len(parts) < 3 || len(parts) > 4 {
+		return scenario{}, fmt.Errorf("scenario %q: want SHAPE:MIX:LATENCY[:PACE][:gw[N]]", spec)
+	}
+	s.Shape, s.Mix = parts[0], parts[1]
 	switch s.Shape {
 	case "s1", "s2", "tag":
 	default:
@@ -99,10 +148,11 @@ func parseScenario(spec string) (scenario, error) {
 			return s, fmt.Errorf("scenario %q: a tag push is one intent; it takes no pace", spec)
 		}
 	}
-	s.Name = s.Base()
+	s.Name = strings.TrimSuffix(s.Base(), s.viaSuffix())
 	if s.Pace != "" {
 		s.Name += ":" + s.Pace
 	}
+	s.Name += s.viaSuffix()
 	return s, nil
 }
 
@@ -118,7 +168,14 @@ func (s scenario) describe(tagDevices int) string {
 	case s.Rate > 0:
 		pace = fmt.Sprintf("open loop at %.0f/s", s.Rate)
 	}
-	return fmt.Sprintf("%s, %s, provider latency %s, %s", shape, mix, fmtLatency(s.Latency), pace)
+	via := "published to NATS"
+	switch {
+	case s.Batch == 1:
+		via = "through the HTTP gateway, one intent per request"
+	case s.Batch > 1:
+		via = fmt.Sprintf("through the HTTP gateway, %d intents per request", s.Batch)
+	}
+	return fmt.Sprintf("%s, %s, provider latency %s, %s, %s", shape, mix, fmtLatency(s.Latency), pace, via)
 }
 
 // platformAt spreads a mix: APNs only, or 40/40/20 over APNs, FCM, Mi.
