@@ -51,6 +51,23 @@ func publish(ctx context.Context, t *testing.T, js jetstream.JetStream, subj str
 	}
 }
 
+// retry calls f with a 5s deadline per try until it succeeds or ctx ends.
+func retry(ctx context.Context, t *testing.T, what string, f func(context.Context) error) {
+	t.Helper()
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(tctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func streamMsgs(ctx context.Context, t *testing.T, js jetstream.JetStream, name string) uint64 {
 	t.Helper()
 	s, err := js.Stream(ctx, name)
@@ -141,12 +158,16 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 		}
 	}
 	_, js := connect(t, c.URLs(0))
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateOrUpdateConsumer(ctx, "R3", jetstream.ConsumerConfig{Durable: "worker", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
-		t.Fatal(err)
-	}
+	// A JetStream API request can go unanswered while a fresh cluster
+	// settles (seen on a loaded 2-core machine): each try is bounded.
+	retry(ctx, t, "create stream R3", func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3})
+		return err
+	})
+	retry(ctx, t, "create consumer worker", func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateConsumer(ctx, "R3", jetstream.ConsumerConfig{Durable: "worker", AckPolicy: jetstream.AckExplicitPolicy})
+		return err
+	})
 	var victim *natstest.Server
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		victim = c.StreamLeader("$G", "R3")
