@@ -14,8 +14,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -195,7 +197,26 @@ func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stoppin
 	}
 }
 
+// EndSpan records a handler's verdict on its span and ends it
+// (tracing.SetVerdict): the handlers' spans end the same way.
+func EndSpan(span trace.Span, v Verdict) {
+	if span.IsRecording() {
+		verdict := tracing.VerdictAck
+		switch v.Action {
+		case Retry:
+			verdict = tracing.VerdictRetry
+		case Dead:
+			verdict = tracing.VerdictDead
+		}
+		tracing.SetVerdict(span, verdict, v.Category)
+	}
+	span.End()
+}
+
 func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
+	// The message's trace context (W3C traceparent, tracestate), if any, is
+	// the parent of the handler's spans and goes on its dead letter.
+	ctx = tracing.Extract(ctx, msg.Headers())
 	r.inFlight.Inc()
 	start := time.Now()
 	// Keep the message ours while a slow handler works (rate limits, big batches).
@@ -359,6 +380,7 @@ func (r *Runner) publishDead(ctx context.Context, msg jetstream.Msg, v Verdict, 
 	out.Data = body
 	out.Header.Set(events.HeaderReason, headerValue(v.Reason))
 	out.Header.Set(events.HeaderStage, r.cfg.Stage)
+	tracing.Inject(ctx, out)
 	var opts []jetstream.PublishOpt
 	if d.Stream != "" {
 		// One dead letter per message: a repeated publish (after a crash

@@ -16,6 +16,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/feedback"
 	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -260,7 +261,7 @@ func (b *batcher) flush(ctx context.Context, p events.Platform) error {
 	if reason, ok := b.blocked[p]; ok {
 		return b.deadJob(ctx, &job, data, reason)
 	}
-	msg := &nats.Msg{Subject: events.SendSubject(p, b.in.App), Data: data}
+	msg := &nats.Msg{Subject: events.SendSubject(p, b.in.App), Data: data, Header: tracing.Header(ctx)}
 	// Job ids derive from intent ids, which are unique only within an app,
 	// while a stream deduplicates across all its subjects.
 	f, err := b.d.js.PublishMsgAsync(msg, jetstream.WithMsgID(events.JobMsgID(b.in.App, job.ID)))

@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/feedback"
 	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -56,10 +59,25 @@ func New(cfg Config, js jetstream.Publisher, m *metrics.Fleet, audience Audience
 // already taken, holds a future send_at in a schedule, and dispatches the
 // rest. Due intents (push.due.<app>) were checked and deduplicated when
 // they were scheduled, so they are dispatched at once.
+//
+// Handle is one span (tracing.SpanDispatch) under the intent's traceparent,
+// or the root of a new trace when it has none; the jobs and feedback
+// events it publishes carry that span's context.
 func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
+	ctx, span := tracing.Start(ctx, tracing.SpanDispatch, trace.SpanKindConsumer)
+	v := d.handle(ctx, span, msg)
+	consumer.EndSpan(span, v)
+	return v
+}
+
+func (d *Dispatcher) handle(ctx context.Context, span trace.Span, msg jetstream.Msg) consumer.Verdict {
 	in, due, v := d.intake(msg)
 	if v != nil {
 		return *v
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(tracing.AttrApp, in.App), attribute.String(tracing.AttrIntentID, in.ID),
+			attribute.Bool(tracing.AttrDue, due))
 	}
 	if due {
 		return d.dispatch(ctx, msg, in)

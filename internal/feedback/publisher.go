@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/puback"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -31,12 +32,15 @@ func (p *Publisher) Publish(ctx context.Context, fbs []events.Feedback) error {
 		return nil
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(fbs))
+	// Each event carries the trace of the span that reports it.
+	trace := tracing.Header(ctx)
 	for i := range fbs {
 		b, err := json.Marshal(&fbs[i])
 		if err != nil {
 			return fmt.Errorf("encode feedback: %w", err)
 		}
-		msg := &nats.Msg{Subject: events.FeedbackSubject(fbs[i].Platform, fbs[i].App), Data: b}
+		msg := &nats.Msg{Subject: events.FeedbackSubject(fbs[i].Platform, fbs[i].App), Data: b,
+			Header: tracing.Copy(trace)}
 		var opts []jetstream.PublishOpt
 		if id := MsgID(&fbs[i]); id != "" {
 			opts = append(opts, jetstream.WithMsgID(id))

@@ -16,6 +16,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/embedded"
 	"github.com/pushfleet/pushfleet/internal/health"
 	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 )
 
 var errStarting = errors.New("starting: waiting for NATS and the streams")
@@ -69,6 +70,13 @@ func (p *Process) Run(ctx context.Context) error {
 		return err
 	}
 	log := c.Logger(p.Stderr, p.Name)
+	// Tracing (OTLP) when the OTEL_* environment turns it on; its spans
+	// are flushed last, after the services stopped.
+	stopTracing, err := tracing.Setup(ctx, p.Name, log)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(stopTracing, log)
 	// Serve /healthz first, so that a pod waiting for NATS is alive but not
 	// ready, rather than crash-looping until NATS is up.
 	m := metrics.New()
@@ -190,6 +198,14 @@ func drain(nc *nats.Conn, log *slog.Logger) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func shutdownTracing(stop tracing.ShutdownFunc, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownBound)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		log.Warn("tracing shutdown", "err", err)
 	}
 }
 

@@ -11,11 +11,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/feedback"
 	"github.com/pushfleet/pushfleet/internal/metrics"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
 )
@@ -78,16 +81,58 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 		}
 		return consumer.RetryAfter(wait, "app_paused", "app paused after a credential error")
 	}
+	return s.deliver(ctx, job, attempts)
+}
+
+// deliver sends job through the provider and settles its results, in one
+// span (tracing.SpanSend) under the job's trace: the feedback events and
+// the re-queued job it publishes carry that span's context.
+func (s *Service) deliver(ctx context.Context, job *events.Job, attempts int) consumer.Verdict {
+	ctx, span := tracing.Start(ctx, tracing.SpanSend, trace.SpanKindClient)
+	results, v := s.sendAndSettle(ctx, job, attempts)
+	if span.IsRecording() {
+		sendAttributes(span, job, attempts, results)
+	}
+	consumer.EndSpan(span, v)
+	return v
+}
+
+func (s *Service) sendAndSettle(ctx context.Context, job *events.Job, attempts int) ([]provider.Result, consumer.Verdict) {
 	results, err := s.call(ctx, job)
 	if err != nil {
-		return consumer.RetryAfter(0, "shutdown", err.Error())
+		return nil, consumer.RetryAfter(0, "shutdown", err.Error())
 	}
 	if len(results) != len(job.Tokens) {
 		// A provider bug must not lose tokens: retry the whole job.
 		s.cfg.Logger.Error("provider returned a wrong number of results", "want", len(job.Tokens), "got", len(results))
-		return consumer.RetryAfter(0, "provider_bug", "provider returned a wrong number of results")
+		return results, consumer.RetryAfter(0, "provider_bug", "provider returned a wrong number of results")
 	}
-	return s.settle(ctx, job, attempts, results)
+	return results, s.settle(ctx, job, attempts, results)
+}
+
+// sendAttributes describes a send on its span: the job (never a token) and
+// how many of its tokens got each outcome.
+func sendAttributes(span trace.Span, job *events.Job, attempts int, results []provider.Result) {
+	attrs := make([]attribute.KeyValue, 0, 6+len(events.Outcomes))
+	attrs = append(attrs,
+		attribute.String(tracing.AttrPlatform, string(job.Platform)),
+		attribute.String(tracing.AttrApp, job.App),
+		attribute.String(tracing.AttrIntentID, job.IntentID),
+		attribute.String(tracing.AttrJobID, job.ID),
+		attribute.Int(tracing.AttrTokens, len(job.Tokens)),
+		attribute.Int(tracing.AttrAttempt, attempts))
+	n := make([]int, len(events.Outcomes))
+	for _, r := range results {
+		if k := slices.Index(events.Outcomes, outcomeOf(r.Kind)); k >= 0 {
+			n[k]++
+		}
+	}
+	for k, c := range n {
+		if c > 0 {
+			attrs = append(attrs, attribute.Int(tracing.AttrOutcomePrefix+string(events.Outcomes[k]), c))
+		}
+	}
+	span.SetAttributes(attrs...)
 }
 
 // call hands job to the provider once the breaker and the bound on tokens
@@ -167,7 +212,9 @@ func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string,
 		return err
 	}
 	target := events.RetryDueSubject(job.Platform, job.App)
-	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data}
+	// The re-queued job goes on in the same trace: the schedule keeps its
+	// headers when it releases it.
+	msg := &nats.Msg{Subject: events.RetrySubject(job.Platform, job.App, next.ID), Data: data, Header: tracing.Header(ctx)}
 	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(events.JobMsgID(job.App, next.ID)),
 		jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 	if err == nil {

@@ -19,11 +19,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/tokens"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -96,7 +99,17 @@ const (
 // carry an outcome that platform can produce (no token_replaced from a
 // provider that never replaces tokens). Anything else is dead-lettered,
 // with a reason naming what was refused, before any token state is read.
+//
+// Each event is one span (tracing.SpanSink) under the trace its headers
+// carry (the send or dispatch that reported it).
 func (s *Sink) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
+	ctx, span := tracing.Start(ctx, tracing.SpanSink, trace.SpanKindConsumer)
+	v := s.handle(ctx, span, msg)
+	consumer.EndSpan(span, v)
+	return v
+}
+
+func (s *Sink) handle(ctx context.Context, span trace.Span, msg jetstream.Msg) consumer.Verdict {
 	subject := msg.Subject()
 	_, app, ok := events.ParseFeedbackSubject(subject)
 	if !ok {
@@ -112,6 +125,11 @@ func (s *Sink) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
 	}
 	if err := f.CheckOutcome(); err != nil {
 		return consumer.DeadLetter(app, categoryNotAllowed, err.Error())
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(tracing.AttrApp, f.App), attribute.String(tracing.AttrPlatform, string(f.Platform)),
+			attribute.String(tracing.AttrOutcome, string(f.Outcome)), attribute.String(tracing.AttrIntentID, f.IntentID),
+			attribute.String(tracing.AttrJobID, f.JobID))
 	}
 	switch f.Outcome {
 	case events.Delivered:

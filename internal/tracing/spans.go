@@ -1,0 +1,91 @@
+package tracing
+
+import (
+	"context"
+	"maps"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span names.
+const (
+	// SpanDispatch: the dispatcher taking one intent (intake, dedup,
+	// schedule or fan-out into jobs).
+	SpanDispatch = "pushfleet.dispatch"
+	// SpanSend: a sender delivering one job: the provider request batch
+	// (one provider.Sender.Send call) and the settling of its results
+	// (feedback, re-queue, dead letter).
+	SpanSend = "pushfleet.send"
+	// SpanSink: the feedback-sink applying one feedback event.
+	SpanSink = "pushfleet.sink"
+)
+
+// Attribute keys. No attribute ever holds a device token: tokens are
+// counted, never named.
+const (
+	AttrApp      = "pushfleet.app"
+	AttrPlatform = "pushfleet.platform"
+	AttrIntentID = "pushfleet.intent_id"
+	AttrJobID    = "pushfleet.job_id"
+	AttrAttempt  = "pushfleet.attempt"
+	// AttrDue: the intent came back from its schedule (send_at).
+	AttrDue = "pushfleet.due"
+	// AttrTokens is how many tokens a job carries.
+	AttrTokens = "pushfleet.tokens"
+	// AttrOutcome is a feedback event's outcome (sink).
+	AttrOutcome = "pushfleet.outcome"
+	// AttrOutcomePrefix + an outcome (delivered, failed, invalid_token…)
+	// counts a send's provider answers with that outcome.
+	AttrOutcomePrefix = "pushfleet.outcome."
+	// AttrVerdict is the handler's verdict: ack, retry or dead; AttrCategory
+	// its bounded category (no free text).
+	AttrVerdict  = "pushfleet.verdict"
+	AttrCategory = "pushfleet.category"
+)
+
+// Verdicts, as AttrVerdict values.
+const (
+	VerdictAck   = "ack"
+	VerdictRetry = "retry"
+	VerdictDead  = "dead"
+)
+
+// SetVerdict records a handler's verdict on span; a retry or a dead letter
+// marks the span as an error described by its category.
+func SetVerdict(span trace.Span, verdict, category string) {
+	if !span.IsRecording() {
+		return
+	}
+	span.SetAttributes(attribute.String(AttrVerdict, verdict))
+	if verdict == VerdictAck {
+		return
+	}
+	if category != "" {
+		span.SetAttributes(attribute.String(AttrCategory, category))
+	}
+	span.SetStatus(codes.Error, verdict+": "+category)
+}
+
+// Header is a NATS header holding ctx's traceparent (and tracestate), or
+// nil when ctx has no valid span context. Each message needs its own copy
+// (publish options write into it): see Copy.
+func Header(ctx context.Context) nats.Header {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return nil
+	}
+	h := nats.Header{}
+	propagator.Inject(ctx, Carrier(h))
+	return h
+}
+
+// Copy returns a copy of h for one message (nil for nil): the values
+// are shared, which is safe as no one changes them in place.
+func Copy(h nats.Header) nats.Header {
+	if h == nil {
+		return nil
+	}
+	return maps.Clone(h)
+}
