@@ -8,6 +8,8 @@
 #   apns-sender    the APNs sender              pushfleet-apns-sender
 #   gcm-sender     the FCM sender               pushfleet-gcm-sender
 #   mi-sender      the MiPush sender            pushfleet-mi-sender
+#   hms-sender     the Huawei Push Kit sender   pushfleet-hms-sender
+#   webpush-sender the Web Push sender          pushfleet-webpush-sender
 #   feedback-sink  the feedback-sink            pushfleet-feedback-sink
 #   push-gateway   the HTTP gateway             pushfleet-push-gateway
 #   webhook-sender the webhook channel's sender pushfleet-webhook-sender
@@ -95,6 +97,18 @@ LABEL org.opencontainers.image.title="pushfleet-mi-sender" \
       org.opencontainers.image.description="pushfleet Xiaomi MiPush sender"
 COPY --from=build /out/mi-sender /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/mi-sender"]
+
+FROM runtime AS hms-sender
+LABEL org.opencontainers.image.title="pushfleet-hms-sender" \
+      org.opencontainers.image.description="pushfleet Huawei Push Kit sender"
+COPY --from=build /out/hms-sender /usr/local/bin/
+ENTRYPOINT ["/usr/local/bin/hms-sender"]
+
+FROM runtime AS webpush-sender
+LABEL org.opencontainers.image.title="pushfleet-webpush-sender" \
+      org.opencontainers.image.description="pushfleet Web Push sender"
+COPY --from=build /out/webpush-sender /usr/local/bin/
+ENTRYPOINT ["/usr/local/bin/webpush-sender"]
 
 FROM runtime AS feedback-sink
 LABEL org.opencontainers.image.title="pushfleet-feedback-sink" \

@@ -83,7 +83,7 @@ _pushctl() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     case "$prev" in
-        --platform) COMPREPLY=($(compgen -W "apns fcm mi intents feedback" -- "$cur")); return ;;
+        --platform) COMPREPLY=($(compgen -W "apns fcm mi hms webpush intents feedback" -- "$cur")); return ;;
         --stage) COMPREPLY=($(compgen -W "` + strings.Join(deadStages(), " ") + `" -- "$cur")); return ;;
         --outcome) COMPREPLY=($(compgen -W "delivered invalid_token token_replaced failed expired dead suppressed cancelled" -- "$cur")); return ;;
         -o|--output) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;

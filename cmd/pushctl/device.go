@@ -26,7 +26,7 @@ type deviceFlags struct {
 
 func (d *deviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.ref.App, "app", "", "app name (required)")
-	fs.StringVar(&d.platform, "platform", "", "apns, fcm or mi (required)")
+	fs.StringVar(&d.platform, "platform", "", "apns, fcm, mi, hms or webpush (required)")
 	fs.StringVar(&d.ref.Token, "token", "", "device token (required)")
 }
 

@@ -22,7 +22,7 @@ func provisionCommand() *command {
 			fs.DurationVar(&cfg.DeadMaxAge, "dead-retention", streams.DefaultDeadMaxAge, "how long PUSH_DEAD keeps dead letters")
 			// Declared as parsed: their streams are provisioned too.
 			var custom events.PlatformList
-			fs.Var(&custom, "platforms", "custom platforms (channels) declared besides apns, fcm and mi, comma-separated: each gets PUSH_SEND_<NAME> and PUSH_RETRY_<NAME> (docs/channels.md)")
+			fs.Var(&custom, "platforms", "custom platforms (channels) declared besides apns, fcm, mi, hms and webpush, comma-separated: each gets PUSH_SEND_<NAME> and PUSH_RETRY_<NAME> (docs/channels.md)")
 			return func(ctx context.Context, _ []string) error {
 				if err := cfg.Validate(); err != nil {
 					return &usageError{err}

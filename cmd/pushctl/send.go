@@ -21,7 +21,7 @@ func sendCommand() *command {
 			file := fs.String("file", "", "JSON intent file, or - for stdin (the other intent flags are then ignored)")
 			id := fs.String("id", "", "intent id (idempotency key; default: generated)")
 			app := fs.String("app", "", "app name (required without --file)")
-			platform := fs.String("platform", "", "platform of --token: apns, fcm or mi")
+			platform := fs.String("platform", "", "platform of --token: apns, fcm, mi, hms or webpush (a webpush token is the subscription JSON)")
 			token := fs.String("token", "", "device token")
 			alias := fs.String("alias", "", "send to every device of this alias")
 			tag := fs.String("tag", "", "send to every device with this tag")
@@ -46,7 +46,7 @@ func sendCommand() *command {
 						return usagef("send: --ttl %v: must not be negative (0: the provider's default)", *ttl)
 					}
 					if *token != "" && *platform == "" {
-						return usagef("send: --token needs --platform (apns, fcm or mi)")
+						return usagef("send: --token needs --platform (apns, fcm, mi, hms or webpush)")
 					}
 					in = events.Intent{App: *app, Targets: events.Targets{Alias: *alias, Tag: *tag},
 						Notification: events.Notification{Title: *title, Body: *body, Priority: events.Priority(*priority)}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestFleetAgainstSandboxProviders(t *testing.T) {
 		// One intent per i with a token on each platform; every 5th is dead.
 		var targets []events.Target
 		for _, p := range events.Platforms {
-			tg := events.Target{Platform: p, Token: sandbox.Token(p, i, i%5 == 4)}
+			tg := events.Target{Platform: p, Token: sb.Token(p, i, i%5 == 4)}
 			targets = append(targets, tg)
 			if i%5 == 4 {
 				dead = append(dead, tg)
@@ -131,6 +132,12 @@ func TestDemoAccountsForEveryNotification(t *testing.T) {
 	for _, want := range []string{"every notification accounted for", "invalid tokens recorded in push_tokens: 15 of 15", "suppressed before reaching a provider: 15 of 15"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Five platforms, five rows, each with sends delivered.
+	for _, p := range events.Platforms {
+		if !regexp.MustCompile(`(?m)^  ` + string(p) + ` +30 +27 +3 `).MatchString(out.String()) {
+			t.Errorf("summary has no row for %s with 30 sent:\n%s", p, out.String())
 		}
 	}
 }

@@ -59,10 +59,10 @@ func (t *tally) finals() int {
 	return t.final
 }
 
-// runDemo publishes n intents spread over the three platforms, every
-// DeadEvery-th to a dead token, and waits until each notification has a
-// final outcome in PUSH_FEEDBACK.
-func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Writer) error {
+// runDemo publishes n intents spread over the five platforms, every
+// DeadEvery-th to a dead token (token makes them: sandbox.Providers.Token),
+// and waits until each notification has a final outcome in PUSH_FEEDBACK.
+func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, token func(events.Platform, int, bool) string, w io.Writer) error {
 	cfg.DeadEvery = cmp.Or(cfg.DeadEvery, DefaultDemoDeadEvery)
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultDemoTimeout)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -81,9 +81,11 @@ func runDemo(ctx context.Context, env *fleet.Env, n int, cfg DemoConfig, w io.Wr
 	var dead []events.Target
 	fmt.Fprintf(w, "demo: publishing %d intents (one token each, every %dth to a dead token)\n", n, cfg.DeadEvery)
 	for i := range n {
-		p := events.Platforms[i%len(events.Platforms)]
+		// Shifted once per DeadEvery intents, so that dead tokens reach every
+		// platform whatever DeadEvery and the number of platforms.
+		p := events.Platforms[(i+i/cfg.DeadEvery)%len(events.Platforms)]
 		isDead := i%cfg.DeadEvery == cfg.DeadEvery-1
-		tg := events.Target{Platform: p, Token: sandbox.Token(p, i, isDead)}
+		tg := events.Target{Platform: p, Token: token(p, i, isDead)}
 		if isDead {
 			dead = append(dead, tg)
 		}
@@ -214,11 +216,11 @@ func summary(w io.Writer, n int, sent map[events.Platform]int, t *tally, recorde
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fmt.Fprintf(w, "\ndemo summary: %d intents in %v (%.0f notifications/s)\n", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
-	fmt.Fprintf(w, "  %-6s %6s %10s %8s %6s %11s %8s\n", "", "sent", "delivered", "invalid", "dead", "suppressed", "expired")
+	fmt.Fprintf(w, "  %-7s %6s %10s %8s %6s %11s %8s\n", "", "sent", "delivered", "invalid", "dead", "suppressed", "expired")
 	var delivered, invalid, deadN, other int
 	for _, p := range events.Platforms {
 		o := t.outcomes[p]
-		fmt.Fprintf(w, "  %-6s %6d %10d %8d %6d %11d %8d\n", p, sent[p], o[events.Delivered], o[events.InvalidToken],
+		fmt.Fprintf(w, "  %-7s %6d %10d %8d %6d %11d %8d\n", p, sent[p], o[events.Delivered], o[events.InvalidToken],
 			o[events.Dead], o[events.Suppressed], o[events.Expired])
 		delivered += o[events.Delivered]
 		invalid += o[events.InvalidToken]

@@ -13,6 +13,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/gateway"
 	"github.com/pushfleet/pushfleet/internal/providers"
+	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -32,6 +33,8 @@ type Options struct {
 	APNs       providers.APNsFlags
 	FCM        providers.FCMFlags
 	Mi         providers.MiFlags
+	HMS        providers.HMSFlags
+	WebPush    providers.WebPushFlags
 	// Gateway is the HTTP push gateway, off unless --gateway-addr is set.
 	Gateway gateway.Config
 	// Demo, when positive, publishes that many intents, waits until every
@@ -43,6 +46,9 @@ type Options struct {
 
 	// started, when set, sees the environment once the services run (tests).
 	started func(env *fleet.Env)
+	// sandbox is the sandbox providers, when they run: the demo's tokens
+	// (Web Push subscriptions) come from their fakes.
+	sandbox *sandboxFleet
 }
 
 // ErrUnaccounted is returned when a demo run ends with notifications unaccounted for.
@@ -75,7 +81,9 @@ func (o *Options) Register(fs *flag.FlagSet) {
 	o.APNs.Register(fs)
 	o.FCM.Register(fs)
 	o.Mi.Register(fs)
-	fs.IntVar(&o.Demo, "demo", 0, "publish N demo intents over the three platforms, print a summary and exit (0 when all are accounted for)")
+	o.HMS.Register(fs)
+	o.WebPush.Register(fs)
+	fs.IntVar(&o.Demo, "demo", 0, "publish N demo intents over the five platforms, print a summary and exit (0 when all are accounted for)")
 	fs.DurationVar(&o.DemoConfig.Timeout, "demo-timeout", DefaultDemoTimeout, "how long the demo waits for every notification")
 }
 
@@ -95,7 +103,7 @@ func Parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 // Run runs the fleet until ctx ends, or until the demo is done: the
 // fleet's process life (fleet.Process) with the embedded server unless
-// Common.NATSURL names one, the five services, the banner and the demo.
+// Common.NATSURL names one, the seven services, the banner and the demo.
 func Run(ctx context.Context, o Options) error {
 	var mode string
 	p := fleet.Process{Name: "pushfleet", Config: o.Common, Stderr: o.Stderr,
@@ -110,7 +118,11 @@ func Run(ctx context.Context, o Options) error {
 			}
 			banner(o.Stdout, mode, cmp.Or(env.NATSURL, "embedded"), env.Health.URL())
 			if o.Demo > 0 {
-				return runDemo(ctx, env, o.Demo, o.DemoConfig, o.Stdout)
+				token := sandbox.Token
+				if o.sandbox != nil {
+					token = o.sandbox.Token
+				}
+				return runDemo(ctx, env, o.Demo, o.DemoConfig, token, o.Stdout)
 			}
 			<-ctx.Done()
 			return nil
@@ -122,7 +134,7 @@ func Run(ctx context.Context, o Options) error {
 	return p.Run(ctx)
 }
 
-// services builds the five services with sandbox or real providers, and
+// services builds the seven services with sandbox or real providers, and
 // says which.
 func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, string, error) {
 	var g fleet.Group
@@ -156,6 +168,7 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 			return nil, "", err
 		}
 		env.Cleanup(func() { _ = sb.close() })
+		o.sandbox = sb
 		for _, p := range events.Platforms {
 			svc, err := env.SenderService(p, sb.senders[p], o.Sender)
 			if err != nil {
@@ -168,7 +181,7 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 
 	sc := o.Sender
 	sc.AppsFile = o.AppsFile
-	for _, build := range []func(*fleet.Env, config.SenderOptions) (fleet.Service, error){o.APNs.Service, o.FCM.Service, o.Mi.Service} {
+	for _, build := range []func(*fleet.Env, config.SenderOptions) (fleet.Service, error){o.APNs.Service, o.FCM.Service, o.Mi.Service, o.HMS.Service, o.WebPush.Service} {
 		svc, err := build(env, sc)
 		if err != nil {
 			return nil, "", err
@@ -179,7 +192,7 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 }
 
 func banner(w io.Writer, mode, natsURL, httpURL string) {
-	fmt.Fprintf(w, `pushfleet is running: dispatcher, apns-sender, gcm-sender, mi-sender, feedback-sink
+	fmt.Fprintf(w, `pushfleet is running: dispatcher, apns-sender, gcm-sender, mi-sender, hms-sender, webpush-sender, feedback-sink
   providers: %s
   NATS:      %s
   metrics:   %s/metrics   health: %s/healthz   ready: %s/readyz

@@ -14,7 +14,7 @@ type sandboxFleet struct {
 	senders map[events.Platform]sandbox.SenderCloser
 }
 
-// startSandbox starts the three fakes on loopback and builds a sender for
+// startSandbox starts the five fakes on loopback and builds a sender for
 // each, configured for sandbox.App.
 func startSandbox(m *provider.Metrics) (*sandboxFleet, error) {
 	p, err := sandbox.Start()

@@ -339,6 +339,10 @@ func TestSettingsReachEveryComponent(t *testing.T) {
 			sandboxtest.SenderArgs(t, fakes, events.FCM, dir, apps), senderConsumers(events.FCM)},
 		{"mi-sender", providers.SenderCommand(&providers.MiFlags{}), settings.sender,
 			sandboxtest.SenderArgs(t, fakes, events.Mi, dir, apps), senderConsumers(events.Mi)},
+		{"hms-sender", providers.SenderCommand(&providers.HMSFlags{}), settings.sender,
+			sandboxtest.SenderArgs(t, fakes, events.HMS, dir, apps), senderConsumers(events.HMS)},
+		{"webpush-sender", providers.SenderCommand(&providers.WebPushFlags{}), settings.sender,
+			sandboxtest.SenderArgs(t, fakes, events.WebPush, dir, apps), senderConsumers(events.WebPush)},
 	}
 	for i, p := range procs {
 		t.Run(p.name, func(t *testing.T) {

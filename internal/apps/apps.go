@@ -6,6 +6,8 @@
 //	    apns: {topic: com.example.shop, environment: production, key_file: /secrets/apns.p8, key_id: ABC123DEFG, team_id: DEF123GHIJ}
 //	    fcm:  {project_id: shop-prod, credentials_file: /secrets/fcm.json}
 //	    mi:   {package_name: com.example.shop, app_secret_file: /secrets/mi, region: china}
+//	    hms:  {app_id: "10xxxxxxx", client_secret_file: /secrets/hms}
+//	    webpush: {public_key: BPub…, private_key_file: /secrets/vapid, subject: "mailto:ops@example.com"}
 //
 // Each sender decodes only its own platform's section into its provider's
 // AppConfig type, so this package knows no provider.
@@ -46,7 +48,7 @@ func Parse(b []byte) (*File, error) {
 		}
 		for p := range f.Apps[name] {
 			if !p.Valid() {
-				return nil, fmt.Errorf("apps file: app %q: unknown platform %q (want apns, fcm or mi)", name, p)
+				return nil, fmt.Errorf("apps file: app %q: unknown platform %q (want apns, fcm, mi, hms, webpush or a declared custom platform)", name, p)
 			}
 		}
 	}

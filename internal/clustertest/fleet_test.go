@@ -106,7 +106,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	for range 4 {
 		pubWG.Go(func() {
 			for i := range ids {
-				n, err := publishWithRetry(ctx, pub, intentFor(i, i%deadEvery == deadEvery-1))
+				n, err := publishWithRetry(ctx, pub, intentFor(fakes, i, i%deadEvery == deadEvery-1))
 				retries.Add(int64(n - 1))
 				if err != nil {
 					pubErrs <- err
@@ -148,7 +148,7 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	// Wait until every token is accounted for.
 	var live, dead []events.Target
 	for i := range intents {
-		for _, tg := range intentFor(i, i%deadEvery == deadEvery-1).Targets.Tokens {
+		for _, tg := range intentFor(fakes, i, i%deadEvery == deadEvery-1).Targets.Tokens {
 			if i%deadEvery == deadEvery-1 {
 				dead = append(dead, tg)
 			} else {
@@ -247,11 +247,11 @@ func TestFleetSurvivesNodeLoss(t *testing.T) {
 	}
 }
 
-// intentFor is the i-th intent: one token on each platform.
-func intentFor(i int, dead bool) *events.Intent {
+// intentFor is the i-th intent: one token on each platform (of fakes).
+func intentFor(fakes *sandbox.Providers, i int, dead bool) *events.Intent {
 	var tgs []events.Target
 	for _, p := range events.Platforms {
-		tgs = append(tgs, events.Target{Platform: p, Token: sandbox.Token(p, i, dead)})
+		tgs = append(tgs, events.Target{Platform: p, Token: fakes.Token(p, i, dead)})
 	}
 	return &events.Intent{ID: fmt.Sprintf("cluster-%d", i), App: sandbox.App, Targets: events.Targets{Tokens: tgs},
 		Notification: events.Notification{Title: "cluster", Body: fmt.Sprint(i)}}
@@ -508,7 +508,10 @@ type progress struct {
 
 func watchProgress(f *sandbox.Providers) *progress {
 	p := &progress{quit: make(chan struct{}), done: make(chan struct{})}
-	total := func() int64 { return f.APNs.TotalDelivered() + f.FCM.TotalDelivered() + f.Mi.DeliveredTotal() }
+	total := func() int64 {
+		return f.APNs.TotalDelivered() + f.FCM.TotalDelivered() + f.Mi.DeliveredTotal() +
+			int64(f.HMS.DeliveredTotal()) + f.WebPush.DeliveredTotal()
+	}
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(50 * time.Millisecond)

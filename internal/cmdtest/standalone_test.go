@@ -19,7 +19,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-var binaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink"}
+var binaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink"}
 
 func build(t *testing.T) string {
 	t.Helper()
@@ -36,7 +36,7 @@ func build(t *testing.T) string {
 }
 
 // appsFile writes an apps file whose app has valid credentials for the
-// three providers' fakes.
+// five providers' fakes.
 func appsFile(t *testing.T) string {
 	t.Helper()
 	return sandboxtest.AppsFile(t, sandboxtest.Start(t), t.TempDir())

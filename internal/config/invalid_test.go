@@ -15,6 +15,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/streams"
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/hms"
 )
 
 // Every configuration error of every configuration type wraps ErrInvalid,
@@ -152,6 +153,7 @@ func TestFlagDefaultsAreTheOwnersConstants(t *testing.T) {
 		"stream-replicas": streams.DefaultReplicas, "dedup-window": streams.DefaultDedupWindow,
 		"feedback-retention": streams.DefaultFeedbackMaxAge, "dead-retention": streams.DefaultDeadMaxAge,
 		"batch-apns": dispatch.DefaultBatchAPNs, "batch-fcm": dispatch.DefaultBatchFCM, "batch-mi": dispatch.DefaultBatchMi,
+		"batch-hms": dispatch.DefaultBatchHMS, "batch-webpush": dispatch.DefaultBatchWebPush,
 		"dispatcher-in-flight": dispatch.DefaultMaxInFlight, "schedule-horizon": dispatch.DefaultScheduleHorizon,
 		"max-tokens": events.DefaultLimits.MaxTokens, "max-intent-bytes": events.DefaultLimits.MaxIntentBytes,
 		"sender-in-flight": send.DefaultMaxInFlight, "sender-tokens-in-flight": send.DefaultMaxTokensInFlight,
@@ -170,5 +172,8 @@ func TestFlagDefaultsAreTheOwnersConstants(t *testing.T) {
 	}
 	if dispatch.MaxBatchFCM != fcm.MaxBatch {
 		t.Errorf("dispatch.MaxBatchFCM %d, fcm.MaxBatch %d", dispatch.MaxBatchFCM, fcm.MaxBatch)
+	}
+	if dispatch.MaxBatchHMS != hms.MaxBatch {
+		t.Errorf("dispatch.MaxBatchHMS %d, hms.MaxBatch %d", dispatch.MaxBatchHMS, hms.MaxBatch)
 	}
 }

@@ -29,6 +29,8 @@ func (d *Dispatcher) Register(fs *flag.FlagSet) {
 	fs.IntVar(&d.Dispatch.BatchAPNs, "batch-apns", dispatch.DefaultBatchAPNs, "most APNs tokens per delivery job")
 	fs.IntVar(&d.Dispatch.BatchFCM, "batch-fcm", dispatch.DefaultBatchFCM, fmt.Sprintf("most FCM tokens per delivery job (at most %d)", dispatch.MaxBatchFCM))
 	fs.IntVar(&d.Dispatch.BatchMi, "batch-mi", dispatch.DefaultBatchMi, "most MiPush regids per delivery job")
+	fs.IntVar(&d.Dispatch.BatchHMS, "batch-hms", dispatch.DefaultBatchHMS, fmt.Sprintf("most Push Kit (hms) tokens per delivery job (at most %d)", dispatch.MaxBatchHMS))
+	fs.IntVar(&d.Dispatch.BatchWebPush, "batch-webpush", dispatch.DefaultBatchWebPush, "most Web Push subscriptions per delivery job")
 	fs.IntVar(&d.Dispatch.Limits.MaxTokens, "max-tokens", events.DefaultLimits.MaxTokens, "most explicit tokens per intent")
 	fs.IntVar(&d.Dispatch.Limits.MaxIntentBytes, "max-intent-bytes", events.DefaultLimits.MaxIntentBytes,
 		"largest intent accepted, in bytes (keep it below the NATS server's max_payload, so that a larger one is dead-lettered with its reason)")

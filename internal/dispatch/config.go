@@ -23,6 +23,12 @@ const (
 	DefaultBatchAPNs = 100
 	DefaultBatchFCM  = MaxBatchFCM
 	DefaultBatchMi   = 1000
+	// DefaultBatchHMS is Push Kit's most tokens per request (MaxBatchHMS).
+	DefaultBatchHMS = MaxBatchHMS
+	// DefaultBatchWebPush: Web Push takes one subscription per request, so
+	// the batch only amortizes JetStream work and keeps jobs small (a
+	// subscription is 200-600 bytes).
+	DefaultBatchWebPush = 100
 	// DefaultBatchCustom is the most tokens per job of a custom platform
 	// (--batch-custom): a channel's sender takes one token per request, so
 	// the batch only amortizes JetStream work, as for APNs.
@@ -35,6 +41,10 @@ const (
 
 // MaxBatchFCM is the most FCM tokens of one job: what one SendEach call takes.
 const MaxBatchFCM = 500
+
+// MaxBatchHMS is the most Push Kit tokens of one job: what one
+// messages:send request takes (pkg/provider/hms MaxBatch).
+const MaxBatchHMS = 1000
 
 // IntentIDs remembers the intent ids taken during the dedup window: the KV
 // bucket push_intent_ids (events.IntentIDsBucket), whose max age is the
@@ -54,6 +64,10 @@ type Config struct {
 	// (MaxBatchFCM, the default and maximum); MiPush takes a
 	// comma-separated list of 1000 (DefaultBatchMi).
 	BatchAPNs, BatchFCM, BatchMi int
+	// BatchHMS is the most Push Kit tokens per job (default and maximum
+	// MaxBatchHMS, 1000); BatchWebPush the most Web Push subscriptions
+	// (default DefaultBatchWebPush, 100).
+	BatchHMS, BatchWebPush int
 	// BatchCustom is the most tokens per job of a custom platform (default
 	// DefaultBatchCustom).
 	BatchCustom int
@@ -85,6 +99,8 @@ func (c *Config) setDefaults() {
 	c.BatchAPNs = cmp.Or(c.BatchAPNs, DefaultBatchAPNs)
 	c.BatchFCM = cmp.Or(c.BatchFCM, DefaultBatchFCM)
 	c.BatchMi = cmp.Or(c.BatchMi, DefaultBatchMi)
+	c.BatchHMS = cmp.Or(c.BatchHMS, DefaultBatchHMS)
+	c.BatchWebPush = cmp.Or(c.BatchWebPush, DefaultBatchWebPush)
 	c.BatchCustom = cmp.Or(c.BatchCustom, DefaultBatchCustom)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
 	c.ScheduleHorizon = cmp.Or(c.ScheduleHorizon, DefaultScheduleHorizon)
@@ -104,10 +120,12 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	c.setDefaults()
 	switch {
-	case c.BatchAPNs < 1 || c.BatchFCM < 1 || c.BatchMi < 1 || c.BatchCustom < 1:
+	case c.BatchAPNs < 1 || c.BatchFCM < 1 || c.BatchMi < 1 || c.BatchHMS < 1 || c.BatchWebPush < 1 || c.BatchCustom < 1:
 		return invalid.Errorf("dispatch", "batch sizes must be positive")
 	case c.BatchFCM > MaxBatchFCM:
 		return invalid.Errorf("dispatch", "FCM batch %d exceeds SendEach's %d", c.BatchFCM, MaxBatchFCM)
+	case c.BatchHMS > MaxBatchHMS:
+		return invalid.Errorf("dispatch", "HMS batch %d exceeds Push Kit's %d tokens per request", c.BatchHMS, MaxBatchHMS)
 	case c.ScheduleHorizon < time.Second:
 		return invalid.Errorf("dispatch", "schedule horizon %v must be at least 1s", c.ScheduleHorizon)
 	case c.PublishTimeout < 0:
@@ -130,7 +148,7 @@ func (c Config) Validate() error {
 }
 
 // PlatformsUsage is the --platforms flag's help.
-const PlatformsUsage = "custom platforms (channels) to deliver to besides apns, fcm and mi, comma-separated (webhook,sms): " +
+const PlatformsUsage = "custom platforms (channels) to deliver to besides apns, fcm, mi, hms and webpush, comma-separated (webhook,sms): " +
 	"each gets the streams PUSH_SEND_<NAME> and PUSH_RETRY_<NAME> and a sender of its own (docs/channels.md)"
 
 // Declare declares c.Platforms in this process (events.DeclarePlatform):
@@ -150,6 +168,10 @@ func (c *Config) batch(p events.Platform) int {
 		return c.BatchFCM
 	case events.Mi:
 		return c.BatchMi
+	case events.HMS:
+		return c.BatchHMS
+	case events.WebPush:
+		return c.BatchWebPush
 	}
 	return c.BatchCustom
 }

@@ -34,7 +34,7 @@ func TestCrashLoop(t *testing.T) {
 	h.runInProcess(services{dispatcher: true, sink: true})
 	tgs := make([]events.Target, crashLoopTokens)
 	for i := range tgs {
-		tgs[i] = events.Target{Platform: events.APNs, Token: token(events.APNs, i)}
+		tgs[i] = events.Target{Platform: events.APNs, Token: h.token(events.APNs, i)}
 	}
 	h.publish(intent("crash-loop", tgs))
 	h.waitFor(10*time.Second, "the job stored", func() bool { return h.jobsStored() == 1 })

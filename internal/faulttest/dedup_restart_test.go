@@ -34,14 +34,14 @@ func TestDedupAcrossRestart(t *testing.T) {
 			h := newBareHarness(t, "dedup-restart-"+how)
 			fleet := h.startAllInOne()
 
-			other := intent("dup-0", []events.Target{{Platform: events.APNs, Token: token(events.APNs, 999)}})
+			other := intent("dup-0", []events.Target{{Platform: events.APNs, Token: h.token(events.APNs, 999)}})
 			other.App = otherApp
 			h.publish(other)
 			intents := make([]*events.Intent, dedupIntents)
 			for i := range intents {
 				var tgs []events.Target
 				for _, p := range events.Platforms {
-					tgs = append(tgs, events.Target{Platform: p, Token: token(p, i)})
+					tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, i)})
 				}
 				intents[i] = intent(fmt.Sprintf("dup-%d", i), tgs)
 			}

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushfleet/pushfleet/internal/dispatch"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
 // Counts of the dispatcher-sigkill scenario: intents of dispatcherKillTokens
-// tokens each, spread over the three platforms (10 jobs per intent).
+// tokens each, spread over the platforms (dispatcherKillJobsPerIntent jobs
+// per intent).
 const (
 	dispatcherKillIntents     = 5
 	dispatcherKillIntentsRace = 3
@@ -41,7 +43,7 @@ func TestDispatcherSIGKILL(t *testing.T) {
 		tgs := make([]events.Target, dispatcherKillTokens)
 		for j := range tgs {
 			p := events.Platforms[j%len(events.Platforms)]
-			tgs[j] = events.Target{Platform: p, Token: token(p, i*dispatcherKillTokens+j)}
+			tgs[j] = events.Target{Platform: p, Token: h.token(p, i*dispatcherKillTokens+j)}
 		}
 		h.publish(intent(fmt.Sprintf("dk-%d", i), tgs))
 	}
@@ -88,7 +90,8 @@ func TestDispatcherSIGKILL(t *testing.T) {
 	}
 	tl := h.tally()
 	tl.InFlight, tl.InFlightMsgs = tokens, msgs
-	tl.Extra = append(tl.Extra, fmt.Sprintf("jobs_stored_at_kill=%d/%d", jobs, n*10))
+	want := n * dispatcherKillJobsPerIntent()
+	tl.Extra = append(tl.Extra, fmt.Sprintf("jobs_stored_at_kill=%d/%d", jobs, want))
 	final := h.jobsStored()
 	tl.Extra = append(tl.Extra, fmt.Sprintf("jobs_stored_total=%d", final))
 	h.report(tl)
@@ -99,9 +102,32 @@ func TestDispatcherSIGKILL(t *testing.T) {
 		t.Errorf("%d duplicate outcomes and %d duplicate deliveries, want none: the jobs stored before the kill were sent again",
 			tl.Duplicates, tl.ProviderDups)
 	}
-	if final != uint64(n*10) {
-		t.Errorf("%d jobs stored in all, want %d: a redelivered intent must not store its jobs twice", final, n*10)
+	if final != uint64(want) {
+		t.Errorf("%d jobs stored in all, want %d: a redelivered intent must not store its jobs twice", final, want)
 	}
+}
+
+// dispatcherKillJobsPerIntent is the jobs one intent of the scenario
+// becomes: its tokens of each platform in batches of the dispatcher's
+// default size for that platform.
+func dispatcherKillJobsPerIntent() int {
+	batch := map[events.Platform]int{
+		events.APNs: dispatch.DefaultBatchAPNs, events.FCM: dispatch.DefaultBatchFCM, events.Mi: dispatch.DefaultBatchMi,
+		events.HMS: dispatch.DefaultBatchHMS, events.WebPush: dispatch.DefaultBatchWebPush,
+	}
+	jobs := 0
+	for i, p := range events.Platforms {
+		tokens := dispatcherKillTokens / len(events.Platforms)
+		if i < dispatcherKillTokens%len(events.Platforms) {
+			tokens++
+		}
+		b := batch[p]
+		if b == 0 {
+			b = dispatch.DefaultBatchCustom
+		}
+		jobs += (tokens + b - 1) / b
+	}
+	return jobs
 }
 
 // jobsStored is the number of jobs ever stored on the three job streams

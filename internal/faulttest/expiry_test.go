@@ -41,7 +41,7 @@ func TestExpiryDuringOutage(t *testing.T) {
 	for i := range expiryOutageIntents {
 		tgs := make([]events.Target, expiryOutageBatch)
 		for j := range tgs {
-			tgs[j] = events.Target{Platform: events.APNs, Token: token(events.APNs, i*expiryOutageBatch+j)}
+			tgs[j] = events.Target{Platform: events.APNs, Token: h.token(events.APNs, i*expiryOutageBatch+j)}
 		}
 		in := intent(fmt.Sprintf("eo-%d", i), tgs)
 		in.Notification.Expiry = &expiry
@@ -74,8 +74,9 @@ func TestExpiryDuringOutage(t *testing.T) {
 const (
 	expiryStoppedIntents = 10
 	// expiryStoppedTTL leaves the dispatcher time to store the jobs before
-	// they expire, even while the package's binaries are being built.
-	expiryStoppedTTL = 5 * time.Second
+	// they expire, even while the package's binaries (seven services) are
+	// being built by the scenarios running in parallel.
+	expiryStoppedTTL = 8 * time.Second
 	// expiryStoppedGrace is how long after the expiry the services start:
 	// past the second a stream TTL used to add to it.
 	expiryStoppedGrace = 2 * time.Second
@@ -95,7 +96,7 @@ func TestExpiryWhileStopped(t *testing.T) {
 		for i := range expiryStoppedIntents {
 			var tgs []events.Target
 			for _, p := range events.Platforms {
-				tgs = append(tgs, events.Target{Platform: p, Token: token(p, first+i)})
+				tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, first+i)})
 			}
 			in := intent(fmt.Sprintf("%s-%d", prefix, i), tgs)
 			in.Notification.Expiry = &expiry

@@ -34,7 +34,7 @@ func TestFarDates(t *testing.T) {
 	targets := func(i int) []events.Target {
 		var tgs []events.Target
 		for _, p := range events.Platforms {
-			tgs = append(tgs, events.Target{Platform: p, Token: token(p, i)})
+			tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, i)})
 		}
 		return tgs
 	}

@@ -77,7 +77,7 @@ var (
 // serviceBinaries are the binaries the scenarios run as processes: the
 // services, and the all-in-one (pushfleet, with its embedded JetStream
 // server) for restarts of the whole fleet.
-var serviceBinaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "pushfleet"}
+var serviceBinaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "pushfleet"}
 
 // binary returns the path of cmd/<name>, building every binary the
 // package needs once (without -race: they stand for production processes).
@@ -301,11 +301,13 @@ func (h *harness) delivered(tg events.Target) int { return h.sb.Delivered(tg) }
 
 // totalDelivered is the deliveries of every fake.
 func (h *harness) totalDelivered() int64 {
-	return h.apns.TotalDelivered() + h.fcm.TotalDelivered() + h.mi.DeliveredTotal()
+	return h.apns.TotalDelivered() + h.fcm.TotalDelivered() + h.mi.DeliveredTotal() +
+		int64(h.sb.HMS.DeliveredTotal()) + h.sb.WebPush.DeliveredTotal()
 }
 
-// token is the i-th well-formed token of platform p.
-func token(p events.Platform, i int) string { return sandbox.Token(p, i, false) }
+// token is the i-th well-formed token of platform p (a subscription of
+// this harness's fake for Web Push).
+func (h *harness) token(p events.Platform, i int) string { return h.sb.Token(p, i, false) }
 
 func intent(id string, targets []events.Target) *events.Intent {
 	return &events.Intent{ID: id, App: app, Targets: events.Targets{Tokens: targets},
@@ -631,16 +633,8 @@ func (h *harness) senderArgs(p events.Platform, appsFile string) []string {
 	return append(args, "--log-level", "info")
 }
 
-// senderBinary is platform p's sender command.
-func senderBinary(p events.Platform) string {
-	switch p {
-	case events.APNs:
-		return "apns-sender"
-	case events.FCM:
-		return "gcm-sender"
-	}
-	return "mi-sender"
-}
+// senderBinary is platform p's sender command: its durable's name.
+func senderBinary(p events.Platform) string { return events.SenderDurable(p) }
 
 // ---------------------------------------------------------------- waiting and counting
 

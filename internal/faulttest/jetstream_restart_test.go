@@ -43,7 +43,7 @@ func TestJetStreamRestart(t *testing.T) {
 		var tgs []events.Target
 		for _, p := range events.Platforms {
 			for j := range jsRestartPerPlatform {
-				tgs = append(tgs, events.Target{Platform: p, Token: token(p, i*jsRestartPerPlatform+j)})
+				tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, i*jsRestartPerPlatform+j)})
 			}
 		}
 		targets = append(targets, h.publish(intent(fmt.Sprintf("js-%d", i), tgs))...)

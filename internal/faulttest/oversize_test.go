@@ -40,7 +40,7 @@ func TestOversizePoison(t *testing.T) {
 	sized := func(n int) []byte {
 		justAbove.Targets.Tokens = justAbove.Targets.Tokens[:0]
 		for i := range n {
-			justAbove.Targets.Tokens = append(justAbove.Targets.Tokens, events.Target{Platform: events.APNs, Token: token(events.APNs, i)})
+			justAbove.Targets.Tokens = append(justAbove.Targets.Tokens, events.Target{Platform: events.APNs, Token: h.token(events.APNs, i)})
 		}
 		return rawIntent(t, justAbove)
 	}
@@ -59,7 +59,7 @@ func TestOversizePoison(t *testing.T) {
 	fmt.Fprintf(&b, `{"id":%q,"app":%q,"targets":{"tokens":[`, nearID, app)
 	var nearTargets []events.Target
 	for i := 0; b.Len() < nearMaxPayload-200; i++ {
-		tg := events.Target{Platform: events.APNs, Token: token(events.APNs, 100000+i)}
+		tg := events.Target{Platform: events.APNs, Token: h.token(events.APNs, 100000+i)}
 		e, _ := json.Marshal(tg)
 		if i > 0 {
 			b.WriteByte(',')

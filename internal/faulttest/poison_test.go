@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -51,7 +50,7 @@ func TestPoison(t *testing.T) {
 		for i := from; i < to; i++ {
 			var tgs []events.Target
 			for _, p := range events.Platforms {
-				tgs = append(tgs, events.Target{Platform: p, Token: token(p, i)})
+				tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, i)})
 			}
 			all = append(all, h.publish(intent(fmt.Sprintf("good-%d", i), tgs))...)
 		}
@@ -59,9 +58,9 @@ func TestPoison(t *testing.T) {
 	}
 	targets := good(0, n/2)
 
-	apnsPoison := events.Target{Platform: events.APNs, Token: token(events.APNs, 900001)}
-	fcmPoison := events.Target{Platform: events.FCM, Token: token(events.FCM, 900002)}
-	miPoison := events.Target{Platform: events.Mi, Token: token(events.Mi, 900003)}
+	apnsPoison := events.Target{Platform: events.APNs, Token: h.token(events.APNs, 900001)}
+	fcmPoison := events.Target{Platform: events.FCM, Token: h.token(events.FCM, 900002)}
+	miPoison := events.Target{Platform: events.Mi, Token: h.token(events.Mi, 900003)}
 	big := intent("poison-apns-payload", []events.Target{apnsPoison})
 	big.Notification.Body = strings.Repeat("x", 4500) // within the intent limit (5120), over APNs' 4096
 	fcmBad := intent("poison-fcm-override", []events.Target{fcmPoison})
@@ -99,7 +98,7 @@ func TestPoison(t *testing.T) {
 	// the registry knows, suppressed or invalid again, never lost.
 	var deadTokens []events.Target
 	for _, p := range events.Platforms {
-		deadTokens = append(deadTokens, events.Target{Platform: p, Token: sandbox.Token(p, 900010, true)})
+		deadTokens = append(deadTokens, events.Target{Platform: p, Token: h.sb.Token(p, 900010, true)})
 	}
 	h.publish(intent("dead-tokens", deadTokens))
 

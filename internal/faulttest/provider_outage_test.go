@@ -37,7 +37,7 @@ func TestProvider503(t *testing.T) {
 		for i := from; i < to; i++ {
 			tgs := make([]events.Target, outageBatch)
 			for j := range tgs {
-				tgs[j] = events.Target{Platform: events.APNs, Token: token(events.APNs, i*outageBatch+j)}
+				tgs[j] = events.Target{Platform: events.APNs, Token: h.token(events.APNs, i*outageBatch+j)}
 			}
 			all = append(all, h.publish(intent(fmt.Sprintf("out-%d", i), tgs))...)
 		}

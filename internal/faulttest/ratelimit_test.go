@@ -53,7 +53,7 @@ func TestRateLimitStorm(t *testing.T) {
 		var tgs []events.Target
 		for _, p := range []events.Platform{events.APNs, events.FCM} {
 			for j := range stormPerPlatform {
-				tgs = append(tgs, events.Target{Platform: p, Token: token(p, i*stormPerPlatform+j)})
+				tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, i*stormPerPlatform+j)})
 			}
 		}
 		h.publish(intent(fmt.Sprintf("rl-%d", i), tgs))
@@ -94,7 +94,7 @@ func TestFCMHoldDoesNotSpendAttempts(t *testing.T) {
 	for i := range jobs {
 		tgs := make([]events.Target, perJob)
 		for j := range tgs {
-			tgs[j] = events.Target{Platform: events.FCM, Token: token(events.FCM, i*perJob+j)}
+			tgs[j] = events.Target{Platform: events.FCM, Token: h.token(events.FCM, i*perJob+j)}
 		}
 		h.publish(intent(fmt.Sprintf("hold-%d", i), tgs))
 	}

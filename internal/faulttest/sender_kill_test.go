@@ -36,7 +36,7 @@ func TestSenderSIGKILL(t *testing.T) {
 	for i := range n {
 		tgs := make([]events.Target, senderKillBatch)
 		for j := range tgs {
-			tgs[j] = events.Target{Platform: events.APNs, Token: token(events.APNs, i*senderKillBatch+j)}
+			tgs[j] = events.Target{Platform: events.APNs, Token: h.token(events.APNs, i*senderKillBatch+j)}
 		}
 		targets = append(targets, h.publish(intent(fmt.Sprintf("sk-%d", i), tgs))...)
 	}

@@ -42,7 +42,7 @@ func TestStreamFull(t *testing.T) {
 	for i := range streamFullPublished {
 		var tgs []events.Target
 		for _, p := range events.Platforms {
-			tgs = append(tgs, events.Target{Platform: p, Token: token(p, i)})
+			tgs = append(tgs, events.Target{Platform: p, Token: h.token(p, i)})
 		}
 		if _, err := h.tryPublish(intent(fmt.Sprintf("full-%d", i), tgs)); err != nil {
 			refused++

@@ -145,7 +145,7 @@ func TestInvalidIntent422NamesTheField(t *testing.T) {
 		{"no targets", func() any { in := intent("x1", "shop"); delete(in, "targets"); return in }(), "targets"},
 		{"unknown platform", func() any {
 			in := intent("x2", "shop")
-			in["targets"] = map[string]any{"tokens": []any{map[string]any{"platform": "hms", "token": "t"}}}
+			in["targets"] = map[string]any{"tokens": []any{map[string]any{"platform": "blackberry", "token": "t"}}}
 			return in
 		}(), "targets.tokens[0].platform"},
 		{"bad id", intent("has space", "shop"), "id"},

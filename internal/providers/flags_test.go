@@ -11,7 +11,9 @@ import (
 	"github.com/pushfleet/pushfleet/internal/providers"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/hms"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+	"github.com/pushfleet/pushfleet/pkg/provider/webpush"
 )
 
 // The provider flags default to the providers' own constants.
@@ -20,6 +22,8 @@ func TestProviderFlagDefaultsAreTheProvidersConstants(t *testing.T) {
 	(&providers.APNsFlags{}).Register(fs)
 	(&providers.FCMFlags{}).Register(fs)
 	(&providers.MiFlags{}).Register(fs)
+	(&providers.HMSFlags{}).Register(fs)
+	(&providers.WebPushFlags{}).Register(fs)
 	for name, want := range map[string]any{
 		"apns-production-url": apns.DefaultProductionURL, "apns-sandbox-url": apns.DefaultSandboxURL,
 		"apns-conns": apns.DefaultConnsPerPool, "apns-streams-per-conn": apns.DefaultMaxStreamsPerConn,
@@ -28,6 +32,12 @@ func TestProviderFlagDefaultsAreTheProvidersConstants(t *testing.T) {
 		"fcm-rate": fcm.DefaultRatePerMinute, "fcm-batch-timeout": fcm.DefaultBatchTimeout,
 		"mi-batch": mi.DefaultBatchSize, "mi-conns": mi.DefaultMaxConnsPerHost, "mi-conn-max-age": mi.DefaultConnMaxAge,
 		"mi-request-timeout": mi.DefaultRequestTimeout, "mi-feedback-poll": mi.DefaultPollInterval,
+		"hms-url": "", "hms-token-url": "", "hms-batch": hms.MaxBatch, "hms-max-in-flight": hms.DefaultMaxInFlight,
+		"hms-conns": hms.DefaultMaxConnsPerHost, "hms-request-timeout": hms.DefaultRequestTimeout,
+		"hms-refresh-before": hms.DefaultRefreshBefore, "hms-max-ttl": hms.DefaultMaxTTL,
+		"webpush-in-flight": webpush.DefaultMaxInFlight, "webpush-conns": 0,
+		"webpush-request-timeout": webpush.DefaultRequestTimeout, "webpush-max-ttl": webpush.DefaultMaxTTL,
+		"webpush-record-size": webpush.DefaultRecordSize,
 	} {
 		f := fs.Lookup(name)
 		if f == nil {
@@ -58,6 +68,13 @@ func TestProviderConfigErrorsWrapErrInvalid(t *testing.T) {
 		{"mi batch", &providers.MiFlags{}, []string{"--mi-batch=-1"}, config.SenderOptions{AppsFile: apps}},
 		{"ca file", &providers.MiFlags{}, []string{"--mi-ca-file=/nonexistent/ca.pem"}, config.SenderOptions{AppsFile: apps}},
 		{"no apps file", &providers.MiFlags{}, nil, config.SenderOptions{}},
+		{"hms url", &providers.HMSFlags{}, []string{"--hms-url=ftp://hms.example"}, config.SenderOptions{AppsFile: apps}},
+		{"hms batch", &providers.HMSFlags{}, []string{"--hms-batch=1001"}, config.SenderOptions{AppsFile: apps}},
+		{"hms ca file", &providers.HMSFlags{}, []string{"--hms-ca-file=/nonexistent/ca.pem"}, config.SenderOptions{AppsFile: apps}},
+		{"hms no apps file", &providers.HMSFlags{}, nil, config.SenderOptions{}},
+		{"webpush record size", &providers.WebPushFlags{}, []string{"--webpush-record-size=100"}, config.SenderOptions{AppsFile: apps}},
+		{"webpush in flight", &providers.WebPushFlags{}, []string{"--webpush-in-flight=-1"}, config.SenderOptions{AppsFile: apps}},
+		{"webpush no apps file", &providers.WebPushFlags{}, nil, config.SenderOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("t", flag.ContinueOnError)

@@ -19,7 +19,7 @@ import (
 
 // ReloadableSender is a provider sender whose apps can change at run time
 // (the apps file is reloaded), with its connections to close: what
-// apns.New, fcm.New and mi.New return.
+// apns.New, fcm.New, mi.New, hms.New and webpush.New return.
 type ReloadableSender[T apps.Validator] interface {
 	provider.Sender
 	UpdateApps(map[string]T) error

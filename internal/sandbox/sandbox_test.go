@@ -21,14 +21,17 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/hms"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+	"github.com/pushfleet/pushfleet/pkg/provider/webpush"
 )
 
-var platforms = []events.Platform{events.APNs, events.FCM, events.Mi}
+var platforms = []events.Platform{events.APNs, events.FCM, events.Mi, events.HMS, events.WebPush}
 
-// urls are the base URLs of the three fakes.
+// urls are the base URLs of the five fakes.
 func urls(p *sandbox.Providers) map[events.Platform]string {
-	return map[events.Platform]string{events.APNs: p.APNs.URL(), events.FCM: p.FCM.URL(), events.Mi: p.Mi.URL()}
+	return map[events.Platform]string{events.APNs: p.APNs.URL(), events.FCM: p.FCM.URL(), events.Mi: p.Mi.URL(),
+		events.HMS: p.HMS.URL(), events.WebPush: p.WebPush.URL()}
 }
 
 // The three fakes start with App configured in each: a sender built for a
@@ -41,7 +44,7 @@ func TestSendersDeliverAndDeadTokensAreInvalid(t *testing.T) {
 		t.Run(string(pl), func(t *testing.T) {
 			t.Parallel()
 			s := sandboxtest.NewSender(t, p, pl, sandbox.SenderConfig{})
-			live, dead := sandbox.Token(pl, 1, false), sandbox.Token(pl, 2, true)
+			live, dead := p.Token(pl, 1, false), p.Token(pl, 2, true)
 			job := &events.Job{ID: "j-" + string(pl), IntentID: "i1", App: sandbox.App, Platform: pl,
 				Tokens: []string{live, dead}, CreatedAt: time.Now(),
 				Notification: events.Notification{Title: "sandbox", Body: "hello"}}
@@ -144,6 +147,12 @@ func TestAppsFile(t *testing.T) {
 	if a, err := apps.Section[mi.AppConfig](f, events.Mi); err != nil || a[sandbox.App].AppSecret == "" {
 		t.Errorf("mi section %+v, %v", a, err)
 	}
+	if a, err := apps.Section[hms.AppConfig](f, events.HMS); err != nil || a[sandbox.App].ClientSecret == "" {
+		t.Errorf("hms section %+v, %v", a, err)
+	}
+	if a, err := apps.Section[webpush.AppConfig](f, events.WebPush); err != nil || a[sandbox.App].PrivateKey == "" {
+		t.Errorf("webpush section %+v, %v", a, err)
+	}
 
 	// Secrets are pieces of those credentials, as a log would carry them.
 	b, err := os.ReadFile(path)
@@ -152,8 +161,8 @@ func TestAppsFile(t *testing.T) {
 	}
 	body := strings.ReplaceAll(string(b), `\n`, "")
 	secrets := p.Secrets()
-	if len(secrets) != 3 {
-		t.Fatalf("%d secrets, want 3", len(secrets))
+	if len(secrets) != 5 {
+		t.Fatalf("%d secrets, want 5", len(secrets))
 	}
 	for i, s := range secrets {
 		if len(s) < 8 || !strings.Contains(body, s) {
@@ -196,10 +205,10 @@ func TestSenderArgsTrustTheFake(t *testing.T) {
 		}
 		conn.Close()
 	}
-	if _, err := p.SenderArgs("webpush", dir, appsFile); err == nil {
+	if _, err := p.SenderArgs("nosuch", dir, appsFile); err == nil {
 		t.Error("SenderArgs for an unknown platform: no error")
 	}
-	if _, err := p.NewSender("webpush", sandbox.SenderConfig{}); err == nil {
+	if _, err := p.NewSender("nosuch", sandbox.SenderConfig{}); err == nil {
 		t.Error("NewSender for an unknown platform: no error")
 	}
 }
@@ -212,8 +221,9 @@ func TestToken(t *testing.T) {
 		events.APNs: regexp.MustCompile(`^[0-9a-f]{64}$`),
 		events.FCM:  regexp.MustCompile(`^[0-9a-z]+:APA91b-sandbox-token$`),
 		events.Mi:   regexp.MustCompile(`^[0-9a-z]+\+sandbox/regid=$`),
+		events.HMS:  regexp.MustCompile(`^[0-9a-zA-Z]+-sandbox-hms-token$`),
 	}
-	for _, pl := range platforms {
+	for _, pl := range []events.Platform{events.APNs, events.FCM, events.Mi, events.HMS} {
 		seen := map[string]bool{}
 		for i := range 3 {
 			for _, dead := range []bool{false, true} {
@@ -228,6 +238,34 @@ func TestToken(t *testing.T) {
 					t.Errorf("%s token %q repeats", pl, tok)
 				}
 				seen[tok] = true
+			}
+		}
+	}
+}
+
+// Web Push tokens are subscriptions of the sandbox's fake: valid, the same
+// for the same arguments, distinct otherwise; the package-level Token is a
+// valid subscription too.
+func TestWebPushTokens(t *testing.T) {
+	t.Parallel()
+	p := sandboxtest.Start(t)
+	seen := map[string]bool{}
+	for i := range 3 {
+		for _, dead := range []bool{false, true} {
+			for _, tok := range []string{p.Token(events.WebPush, i, dead), sandbox.Token(events.WebPush, i, dead)} {
+				if _, err := webpush.ParseToken(tok); err != nil {
+					t.Errorf("%q: %v", tok, err)
+				}
+				if err := events.CheckTokenFor(events.WebPush, tok); err != nil {
+					t.Errorf("%q: %v", tok, err)
+				}
+				if seen[tok] {
+					t.Errorf("%q repeats", tok)
+				}
+				seen[tok] = true
+			}
+			if p.Token(events.WebPush, i, dead) != p.Token(events.WebPush, i, dead) {
+				t.Errorf("token %d %v changes", i, dead)
 			}
 		}
 	}

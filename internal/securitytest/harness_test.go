@@ -38,11 +38,11 @@ const confFile = "../../deploy/nats-server/pushfleet-auth.conf"
 
 // users of confFile; each has its password in $<USER>_NATS_PASSWORD.
 // registry-demo is the registry client of app demo (one user per app).
-var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink",
+var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink",
 	"producer", "push-gateway", "registry-demo", "sys"}
 
 // services are the service processes, each connecting as the user of its name.
-var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "feedback-sink"}
+var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink"}
 
 func passwordEnv(user string) string {
 	return strings.ToUpper(strings.ReplaceAll(user, "-", "_")) + "_NATS_PASSWORD"
@@ -379,6 +379,10 @@ func startFleet(t *testing.T, url string, fakes *sandbox.Providers, auth func(se
 				pf = &providers.FCMFlags{}
 			case events.Mi:
 				pf = &providers.MiFlags{}
+			case events.HMS:
+				pf = &providers.HMSFlags{}
+			case events.WebPush:
+				pf = &providers.WebPushFlags{}
 			}
 			run = func() error { return providers.RunSender(ctx, name, name, pf, args, getenv, logs) }
 		}
@@ -489,8 +493,8 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 	pub := events.NewPublisher(producer)
 	var live, dead []events.Target
 	for i, p := range events.Platforms {
-		live = append(live, events.Target{Platform: p, Token: sandbox.Token(p, 100+i, false)})
-		dead = append(dead, events.Target{Platform: p, Token: sandbox.Token(p, 200+i, true)})
+		live = append(live, events.Target{Platform: p, Token: fakes.Token(p, 100+i, false)})
+		dead = append(dead, events.Target{Platform: p, Token: fakes.Token(p, 200+i, true)})
 	}
 	publish := func(in *events.Intent) {
 		t.Helper()

@@ -53,14 +53,15 @@ func checkRef(app string, p events.Platform, token string) error {
 	case !events.ValidApp(app):
 		return invalidDevice("app", "must be 1-64 characters of A-Z a-z 0-9 _ -")
 	case !p.Valid():
-		return invalidDevice("platform", "unknown platform %q (want apns, fcm or mi)", p)
+		return invalidDevice("platform", "unknown platform %q (want apns, fcm, mi, hms, webpush or a declared custom platform)", p)
 	}
-	return checkToken("token", token)
+	return checkToken("token", p, token)
 }
 
-// checkToken validates a device token.
-func checkToken(field, token string) error {
-	if err := events.CheckToken(token); err != nil {
+// checkToken validates a device token of platform p (events.CheckTokenFor:
+// a Web Push token is a subscription as JSON).
+func checkToken(field string, p events.Platform, token string) error {
+	if err := events.CheckTokenFor(p, token); err != nil {
 		return invalidDevice(field, "%v", err)
 	}
 	return nil

@@ -43,7 +43,7 @@ func (s *Store) Apply(ctx context.Context, f *events.Feedback) (Change, error) {
 		return Unchanged, err
 	}
 	if f.NewToken != "" {
-		if err := checkToken("new_token", f.NewToken); err != nil {
+		if err := checkToken("new_token", f.Platform, f.NewToken); err != nil {
 			return Unchanged, err
 		}
 	}

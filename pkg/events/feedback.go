@@ -111,14 +111,14 @@ func (f *Feedback) check() error {
 	case f.Platform == "":
 		return errors.New("platform is required")
 	case !f.Platform.Valid():
-		return fmt.Errorf("unknown platform %q (want apns, fcm or mi)", clip(string(f.Platform)))
+		return fmt.Errorf("unknown platform %q (want %s)", clip(string(f.Platform)), platformChoices())
 	case f.Outcome == "":
 		return errors.New("outcome is required")
 	case !f.Outcome.known():
 		return fmt.Errorf("unknown outcome %q", clip(string(f.Outcome)))
 	}
 	if f.Token != "" || f.Outcome != Cancelled {
-		if err := CheckToken(f.Token); err != nil {
+		if err := CheckTokenFor(f.Platform, f.Token); err != nil {
 			return fmt.Errorf("token: %w", err)
 		}
 	}
@@ -132,7 +132,7 @@ func (f *Feedback) check() error {
 	case f.NewToken == f.Token:
 		return errors.New("new_token equals token")
 	}
-	if err := CheckToken(f.NewToken); err != nil {
+	if err := CheckTokenFor(f.Platform, f.NewToken); err != nil {
 		return fmt.Errorf("new_token: %w", err)
 	}
 	return nil

@@ -17,18 +17,23 @@ const (
 	APNs Platform = "apns"
 	FCM  Platform = "fcm"
 	Mi   Platform = "mi"
+	// HMS is Huawei Push Kit (pkg/provider/hms).
+	HMS Platform = "hms"
+	// WebPush is RFC 8030 Web Push to browsers (pkg/provider/webpush): a
+	// token is a subscription's JSON.
+	WebPush Platform = "webpush"
 )
 
-// Platforms lists every supported platform in a stable order: the three
+// Platforms lists every supported platform in a stable order: the five
 // built-ins, then the custom platforms declared in this process
 // (DeclarePlatform), in declaration order.
-var Platforms = []Platform{APNs, FCM, Mi}
+var Platforms = []Platform{APNs, FCM, Mi, HMS, WebPush}
 
 // Valid reports whether p is a supported platform: built in, or declared
 // in this process.
 func (p Platform) Valid() bool {
 	switch p {
-	case APNs, FCM, Mi:
+	case APNs, FCM, Mi, HMS, WebPush:
 		return true
 	}
 	return p.Custom()
@@ -49,7 +54,7 @@ func ParsePlatform(s string) (Platform, error) {
 	return p, nil
 }
 
-// platformChoices names the valid platforms for messages: "apns, fcm or mi".
+// platformChoices names the valid platforms for messages: "apns, fcm, mi, hms or webpush".
 func platformChoices() string {
 	names := make([]string, 0, len(Platforms))
 	for _, p := range Platforms {
@@ -76,7 +81,7 @@ var customName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 // name (its sender is gcm-sender) and the stages and subject tokens of
 // pushfleet's own subjects.
 var reservedNames = map[string]bool{
-	"apns": true, "fcm": true, "mi": true, "gcm": true,
+	"apns": true, "fcm": true, "mi": true, "hms": true, "webpush": true, "gcm": true,
 	"intents": true, "schedules": true, "due": true, "wait": true, "feedback": true,
 	"dead": true, "dispatcher": true, "send": true, "retry": true, "all": true,
 }
@@ -214,6 +219,10 @@ var capabilities = map[Platform]capability{
 	APNs: {},
 	FCM:  {},
 	Mi:   {},
+	// Push Kit reports illegal tokens (invalid) and never names a new one.
+	HMS: {},
+	// A push service answers 404/410 for a gone subscription (invalid).
+	WebPush: {},
 }
 
 // ReplacesTokens reports whether p's provider can name a replacement token

@@ -244,7 +244,7 @@ func (s *Session) check(t Target) error {
 	case len(t.Token) > lim.MaxTokenBytes:
 		return &ValidationError{Field: field + ".token", Reason: fmt.Sprintf("%d bytes exceed the limit of %d", len(t.Token), lim.MaxTokenBytes)}
 	}
-	if err := CheckToken(t.Token); err != nil {
+	if err := CheckTokenFor(t.Platform, t.Token); err != nil {
 		return &ValidationError{Field: field + ".token", Reason: err.Error()}
 	}
 	err, seen := s.ok[t.Platform]

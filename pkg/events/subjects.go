@@ -54,6 +54,10 @@ func SendStream(p Platform) string {
 		return "PUSH_SEND_FCM"
 	case Mi:
 		return "PUSH_SEND_MI"
+	case HMS:
+		return "PUSH_SEND_HMS"
+	case WebPush:
+		return "PUSH_SEND_WEBPUSH"
 	}
 	if part := customStreamPart(p); part != "" {
 		return "PUSH_SEND_" + part // a declared custom platform
@@ -84,7 +88,7 @@ func FeedbackSubject(p Platform, app string) string {
 }
 
 // DeadSubject carries dead letters from a stage (intents, apns, fcm, mi,
-// feedback) for app. An app that could not be read is "_".
+// hms, webpush, feedback) for app. An app that could not be read is "_".
 func DeadSubject(stage, app string) string {
 	if app == "" {
 		app = "_"
@@ -107,6 +111,10 @@ func SenderDurable(p Platform) string {
 		return "gcm-sender"
 	case Mi:
 		return "mi-sender"
+	case HMS:
+		return "hms-sender"
+	case WebPush:
+		return "webpush-sender"
 	}
 	if p.Custom() {
 		return string(p) + "-sender" // a declared custom platform

@@ -172,6 +172,8 @@ func (in *Intent) ValidateFor(p Platform) error {
 			o = in.Overrides.APNs
 		}
 		return validateAPNs(&in.Notification, o)
+	case HMS:
+		return validateHMS(&in.Notification)
 	}
 	return nil
 }
@@ -304,7 +306,7 @@ func (t *Targets) validate(lim Limits) error {
 			return invalid(field+".platform", "is required")
 		}
 		if !tg.Platform.Valid() {
-			return invalid(field+".platform", "unknown platform %q (want apns, fcm or mi)", tg.Platform)
+			return invalid(field+".platform", "unknown platform %q (want %s)", tg.Platform, platformChoices())
 		}
 		// The configured limit first, then the rule the feedback-sink and
 		// the registry apply (CheckToken): a token accepted here always
@@ -312,7 +314,7 @@ func (t *Targets) validate(lim Limits) error {
 		if tg.Token != "" && len(tg.Token) > lim.MaxTokenBytes {
 			return invalid(field+".token", "%d bytes exceed the limit of %d", len(tg.Token), lim.MaxTokenBytes)
 		}
-		if err := CheckToken(tg.Token); err != nil {
+		if err := CheckTokenFor(tg.Platform, tg.Token); err != nil {
 			return invalid(field+".token", "%v", err)
 		}
 	}
@@ -335,7 +337,7 @@ func (t *Targets) validatePlatforms() error {
 	for i, p := range t.Platforms {
 		field := fmt.Sprintf("targets.platforms[%d]", i)
 		if !p.Valid() {
-			return invalid(field, "unknown platform %q (want apns, fcm or mi)", p)
+			return invalid(field, "unknown platform %q (want %s)", p, platformChoices())
 		}
 		if seen[p] {
 			return invalid(field, "platform %q is listed twice", p)

@@ -29,3 +29,28 @@ var (
 	// only tries again.
 	ErrNotSent = errors.New("not sent to the provider")
 )
+
+// WithCauses ends a provider error's message: msg, then ": sentinel" and
+// ": cause", those not nil.
+func WithCauses(msg string, sentinel, cause error) string {
+	if sentinel != nil {
+		msg += ": " + sentinel.Error()
+	}
+	if cause != nil {
+		msg += ": " + cause.Error()
+	}
+	return msg
+}
+
+// Causes is the Unwrap() []error of a provider error that matches the
+// provider sentinel and wraps cause: those of them not nil.
+func Causes(sentinel, cause error) []error {
+	errs := make([]error, 0, 2)
+	if sentinel != nil {
+		errs = append(errs, sentinel)
+	}
+	if cause != nil {
+		errs = append(errs, cause)
+	}
+	return errs
+}

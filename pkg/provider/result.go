@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -115,4 +116,57 @@ func TTL(expiry, now time.Time, limit time.Duration) time.Duration {
 		return limit
 	}
 	return expiry.Sub(now)
+}
+
+// NotSent is the Retry result of a token whose request never started
+// because of err (the context's end, a dial or an encoding failure).
+func NotSent(token string, err error) Result {
+	reason := "not sent: " + err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		reason = "timeout"
+	case errors.Is(err, context.Canceled):
+		reason = "canceled"
+	}
+	return Result{Token: token, Kind: Retry, Reason: reason,
+		Err: fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrNotSent, err)}
+}
+
+// CountKind returns how many of rs are of kind k and the index of the
+// first one (-1: none).
+func CountKind(rs []Result, k Kind) (n, first int) {
+	first = -1
+	for i, r := range rs {
+		if r.Kind == k {
+			n++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	return n, first
+}
+
+// NonEmpty returns the non-empty tokens and their indexes in tokens.
+func NonEmpty(tokens []string) ([]string, []int) {
+	send := make([]string, 0, len(tokens))
+	idx := make([]int, 0, len(tokens))
+	for i, t := range tokens {
+		if t != "" {
+			send = append(send, t)
+			idx = append(idx, i)
+		}
+	}
+	return send, idx
+}
+
+// Rejected is the Permanent result, for every token, of a job whose
+// message cannot be built (err): reason "PayloadTooLarge" when err is
+// ErrPayloadTooLarge, "invalid message" otherwise.
+func Rejected(tokens []string, err error) []Result {
+	reason := "invalid message"
+	if errors.Is(err, ErrPayloadTooLarge) {
+		reason = "PayloadTooLarge"
+	}
+	return All(tokens, Permanent, reason, err)
 }

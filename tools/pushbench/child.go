@@ -293,7 +293,7 @@ func fleetServices(ctx context.Context, env *fleet.Env, ff *fleetFlags, info *fa
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range events.Platforms {
+	for _, p := range benchPlatforms {
 		svc, err := env.SenderService(p, senders[p].sender, ff.Sender)
 		if err != nil {
 			return nil, err
@@ -322,6 +322,10 @@ type builtSender struct {
 
 // providerSenders builds the APNs, FCM and MiPush senders for the app
 // benchApp at the fakes.
+// benchPlatforms are the platforms pushbench has fakes and scenarios for;
+// the fleet child runs a sender for each (hms and webpush have none yet).
+var benchPlatforms = []events.Platform{events.APNs, events.FCM, events.Mi}
+
 func providerSenders(env *fleet.Env, ff *fleetFlags, info *fakesInfo) (map[events.Platform]builtSender, error) {
 	out := map[events.Platform]builtSender{}
 	pm := env.Metrics.Provider

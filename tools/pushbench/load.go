@@ -380,7 +380,7 @@ func consumerStates(js jetstream.JetStream) string {
 // fleetConsumers are the (stream, durable) pairs of the fleet's services.
 func fleetConsumers() [][2]string {
 	pairs := [][2]string{{events.StreamIntents, events.DurableDispatcher}}
-	for _, p := range events.Platforms {
+	for _, p := range benchPlatforms {
 		pairs = append(pairs, [2]string{events.SendStream(p), events.SenderDurable(p)})
 	}
 	return append(pairs, [2]string{events.StreamFeedback, events.DurableFeedbackSink})

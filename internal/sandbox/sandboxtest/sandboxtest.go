@@ -9,7 +9,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// Start starts the three fakes; they stop at the end of the test.
+// Start starts the five fakes; they stop at the end of the test.
 func Start(tb testing.TB) *sandbox.Providers {
 	tb.Helper()
 	p, err := sandbox.Start()

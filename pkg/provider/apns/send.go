@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -41,11 +40,7 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 		return rs
 	}
 	if err != nil {
-		reason := "invalid message"
-		if errors.Is(err, provider.ErrPayloadTooLarge) {
-			reason = "PayloadTooLarge"
-		}
-		return provider.All(job.Tokens, provider.Permanent, reason, err)
+		return provider.Rejected(job.Tokens, err)
 	}
 	results := make([]provider.Result, len(job.Tokens))
 	var wg sync.WaitGroup
@@ -61,7 +56,7 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 			results[i] = s.push(ctx, a, msg, tok)
 		})
 		if err != nil {
-			results[i] = notSent(tok, err)
+			results[i] = provider.NotSent(tok, err)
 			wg.Done()
 		}
 	}
@@ -73,14 +68,14 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 // push sends m to one token over a's pool.
 func (s *Sender) push(ctx context.Context, a *app, m *message, token string) provider.Result {
 	if err := ctx.Err(); err != nil {
-		return notSent(token, err)
+		return provider.NotSent(token, err)
 	}
 	if m.expired(time.Now()) {
 		return provider.ExpiredResult(token, m.expiry)
 	}
 	c, err := a.pool.acquire()
 	if err != nil {
-		return notSent(token, err)
+		return provider.NotSent(token, err)
 	}
 	defer a.pool.release(c)
 
@@ -119,30 +114,9 @@ func (s *Sender) renewOnExpired(a *app, r *provider.Result, c *capture) {
 	}
 }
 
-// notSent is the Retry result of a token whose request never started.
-func notSent(token string, err error) provider.Result {
-	reason := "not sent: " + err.Error()
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		reason = "timeout"
-	case errors.Is(err, context.Canceled):
-		reason = "canceled"
-	}
-	return provider.Result{Token: token, Kind: provider.Retry, Reason: reason,
-		Err: fmt.Errorf("%w: %w: %w", provider.ErrUnavailable, provider.ErrNotSent, err)}
-}
-
 // logCredentialErrors logs one line per job whose credentials were rejected.
 func (s *Sender) logCredentialErrors(a *app, rs []provider.Result) {
-	n, first := 0, -1
-	for i, r := range rs {
-		if r.Kind == provider.CredentialError {
-			n++
-			if first < 0 {
-				first = i
-			}
-		}
-	}
+	n, first := provider.CountKind(rs, provider.CredentialError)
 	if n > 0 {
 		s.log.Warn("apns rejected the app's credentials", "app", a.name, "pool", a.pool.label,
 			"reason", rs[first].Reason, "tokens", n, "first_token", tokenRef(rs[first].Token))

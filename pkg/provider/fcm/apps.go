@@ -11,6 +11,8 @@ import (
 	"firebase.google.com/go/v4/messaging"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
+
+	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
 // app is one configured app: its SDK client, credentials and project gate.
@@ -90,15 +92,7 @@ func (s *Sender) UpdateApps(apps map[string]AppConfig) error {
 	}
 	s.assignGates(next)
 	s.apps.Store(&next)
-	var removed []string
-	for name := range old {
-		if next[name] == nil {
-			removed = append(removed, name)
-		}
-	}
-	if len(added)+len(rotated)+len(removed) > 0 {
-		s.log.Info("fcm apps updated", "added", added, "rotated", rotated, "removed", removed, "apps", len(next))
-	}
+	provider.LogAppsUpdated(s.log, "fcm", added, rotated, old, next)
 	return nil
 }
 

@@ -38,7 +38,7 @@ func (s *Sender) sendBatch(ctx context.Context, b batch, tokens []string, out []
 	// An empty token would make the SDK reject the message.
 	send, idx := tokens, []int(nil)
 	if slices.Contains(tokens, "") {
-		send, idx = nonEmpty(tokens)
+		send, idx = provider.NonEmpty(tokens)
 	}
 	res := out
 	if idx != nil {
@@ -337,19 +337,6 @@ func (s *Sender) noteCredentials(a *app, r provider.Result) {
 	}
 	s.log.Error("fcm rejected the app's credentials", "app", a.name, "project", a.conf.ProjectID,
 		"client_email", a.sa.email, "reason", r.Reason, "err", r.Err)
-}
-
-// nonEmpty returns the non-empty tokens and their indexes.
-func nonEmpty(tokens []string) ([]string, []int) {
-	send := make([]string, 0, len(tokens))
-	idx := make([]int, 0, len(tokens))
-	for i, t := range tokens {
-		if t != "" {
-			send = append(send, t)
-			idx = append(idx, i)
-		}
-	}
-	return send, idx
 }
 
 // tokenRef names a token in logs without revealing it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/httpclient"
 )
 
 // Sender delivers FCM jobs through the Firebase Admin SDK. It is safe for
@@ -41,7 +42,9 @@ func New(cfg Config, apps map[string]AppConfig) (*Sender, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	tr := newTransport(cfg)
+	tr := httpclient.Transport(httpclient.TransportConfig{
+		Platform: platform, RootCAs: cfg.RootCAs, MaxConnsPerHost: cfg.MaxConnsPerHost, Metrics: cfg.Metrics,
+	})
 	// The caller's logger names the component (internal/providers sets
 	// it); naming it again here wrote the JSON key twice.
 	s := &Sender{

@@ -2,11 +2,8 @@ package fcm
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -15,59 +12,6 @@ import (
 
 // platform labels metrics.
 const platform = string(events.FCM)
-
-// newTransport is the one HTTP/2 transport every app of a sender shares:
-// FCM multiplexes all projects over the same connections to
-// fcm.googleapis.com, so rotating an app's key never reconnects.
-func newTransport(cfg Config) *http.Transport {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:       http.ProxyFromEnvironment,
-		DialContext: countConns(dialer.DialContext, cfg.Metrics),
-		TLSClientConfig: &tls.Config{
-			RootCAs:    cfg.RootCAs,
-			MinVersion: tls.VersionTLS12,
-		},
-		// A custom dialer and TLS config turn HTTP/2 off unless forced.
-		ForceAttemptHTTP2:   true,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConns:        100,
-		MaxIdleConnsPerHost: 100,
-		// Without a cap, a burst beyond one HTTP/2 connection's streams
-		// dials a connection per waiting request.
-		MaxConnsPerHost:       cfg.MaxConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Ping idle HTTP/2 connections so a dead one is noticed before a
-		// request waits on it (Google's own transport does the same).
-		HTTP2: &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
-	}
-}
-
-type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
-// countConns reports open connections to m.
-func countConns(dial dialFunc, m *provider.Metrics) dialFunc {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		m.AddConnections(platform, 1)
-		return &countedConn{Conn: c, m: m}, nil
-	}
-}
-
-type countedConn struct {
-	net.Conn
-	m    *provider.Metrics
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.m.AddConnections(platform, -1) })
-	return c.Conn.Close()
-}
 
 // errExpiredBeforeRetry ends a message whose notification expired before
 // the SDK's retry of it could be made.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
+	"github.com/pushfleet/pushfleet/pkg/provider"
 )
 
 // AppConfig is one Push Kit app: its app ID (the path segment of the send
@@ -137,15 +138,7 @@ func (s *Sender) UpdateApps(apps map[string]AppConfig) error {
 		return errors.Join(errs...)
 	}
 	s.apps.Store(&next)
-	var removed []string
-	for name := range old {
-		if next[name] == nil {
-			removed = append(removed, name)
-		}
-	}
-	if len(added)+len(rotated)+len(removed) > 0 {
-		s.log.Info("hms apps updated", "added", added, "rotated", rotated, "removed", removed, "apps", len(next))
-	}
+	provider.LogAppsUpdated(s.log, "hms", added, rotated, old, next)
 	return nil
 }
 

@@ -224,23 +224,10 @@ func (e *Error) Error() string {
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (requestId %s)", e.RequestID)
 	}
-	if e.sentinel != nil {
-		fmt.Fprintf(&b, ": %v", e.sentinel)
-	}
-	if e.cause != nil {
-		fmt.Fprintf(&b, ": %v", e.cause)
-	}
-	return b.String()
+	return provider.WithCauses(b.String(), e.sentinel, e.cause)
 }
 
 // Unwrap exposes the sentinel and the cause.
 func (e *Error) Unwrap() []error {
-	errs := make([]error, 0, 2)
-	if e.sentinel != nil {
-		errs = append(errs, e.sentinel)
-	}
-	if e.cause != nil {
-		errs = append(errs, e.cause)
-	}
-	return errs
+	return provider.Causes(e.sentinel, e.cause)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -95,39 +94,23 @@ func (c *Config) Validate() error {
 		if u == "" {
 			continue
 		}
-		if err := checkURL(u); err != nil {
+		if err := provider.CheckHTTPURL(u); err != nil {
 			return fmt.Errorf("hms config: %s: %w", name, err)
 		}
 	}
 	if c.BatchSize > MaxBatch {
 		return fmt.Errorf("hms config: batch_size %d exceeds Push Kit's limit of %d tokens", c.BatchSize, MaxBatch)
 	}
-	for name, v := range map[string]int64{
+	if name := provider.Negative(map[string]int64{
 		"batch_size": int64(c.BatchSize), "request_timeout": int64(c.RequestTimeout),
 		"token_timeout": int64(c.TokenTimeout), "refresh_before": int64(c.RefreshBefore),
 		"max_in_flight": int64(c.MaxInFlight), "max_conns_per_host": int64(c.MaxConnsPerHost),
 		"max_ttl": int64(c.MaxTTL), "backoff_min": int64(c.BackoffMin), "backoff_max": int64(c.BackoffMax),
-	} {
-		if v < 0 {
-			return fmt.Errorf("hms config: %s must not be negative", name)
-		}
+	}); name != "" {
+		return fmt.Errorf("hms config: %s must not be negative", name)
 	}
 	if c.BackoffMin > 0 && c.BackoffMax > 0 && c.BackoffMin > c.BackoffMax {
 		return fmt.Errorf("hms config: backoff_min exceeds backoff_max")
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("%q: scheme must be https (or http)", s)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q: no host", s)
 	}
 	return nil
 }

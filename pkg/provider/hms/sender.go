@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/httpclient"
 )
 
 // maxAnswerBytes bounds how much of an answer is read.
@@ -53,7 +53,9 @@ func New(cfg Config, apps map[string]AppConfig) (*Sender, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	tr := newTransport(cfg)
+	tr := httpclient.Transport(httpclient.TransportConfig{
+		Platform: platform, RootCAs: cfg.RootCAs, MaxConnsPerHost: cfg.MaxConnsPerHost, Metrics: cfg.Metrics,
+	})
 	s := &Sender{
 		cfg: cfg, log: cfg.Logger, transport: tr,
 		tokenClient: &http.Client{Transport: tr, Timeout: cfg.TokenTimeout},
@@ -128,7 +130,7 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	var idx []int
 	if slices.Contains(job.Tokens, "") {
 		// An empty token is no device: refused here, never sent.
-		send, idx = nonEmpty(job.Tokens)
+		send, idx = provider.NonEmpty(job.Tokens)
 		res = make([]provider.Result, len(send))
 		fill(results, provider.Result{Kind: provider.Permanent, Reason: "empty token",
 			Err: fmt.Errorf("hms: %w: empty token", provider.ErrBadMessage)})
@@ -152,19 +154,6 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 		results[i].Token = job.Tokens[i]
 	}
 	return results
-}
-
-// nonEmpty returns the non-empty tokens and their indexes.
-func nonEmpty(tokens []string) ([]string, []int) {
-	send := make([]string, 0, len(tokens))
-	idx := make([]int, 0, len(tokens))
-	for i, t := range tokens {
-		if t != "" {
-			send = append(send, t)
-			idx = append(idx, i)
-		}
-	}
-	return send, idx
 }
 
 // sendBatch makes one request for tokens (and one more after refreshing a
@@ -301,16 +290,7 @@ func (s *Sender) post(ctx context.Context, url, tok string, body []byte) (int, h
 	req.Header["Authorization"] = []string{"Bearer " + tok}
 	s.cfg.Metrics.AddInFlight(platform, 1)
 	defer s.cfg.Metrics.AddInFlight(platform, -1)
-	resp, err := s.transport.RoundTrip(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return resp.StatusCode, resp.Header, b, nil
+	return httpclient.RoundTrip(s.transport, req, maxAnswerBytes)
 }
 
 // transportResult is the result of a request that got no answer: always

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
+	"github.com/pushfleet/pushfleet/pkg/provider/httpclient"
 )
 
 // API paths. v3 is v2 plus several packages per request; the sender uses it.
@@ -174,7 +175,7 @@ func (s *Sender) do(ctx context.Context, a *app, r request) (*Response, error) {
 
 	start := time.Now()
 	s.cfg.Metrics.AddInFlight(platform, 1)
-	status, header, answer, err := roundTrip(g.tr, req)
+	status, header, answer, err := httpclient.RoundTrip(g.tr, req, maxAnswerBytes)
 	s.cfg.Metrics.AddInFlight(platform, -1)
 	var resp *Response
 	if err != nil {
@@ -200,20 +201,6 @@ func bodyReader(body []byte) io.Reader {
 		return nil
 	}
 	return bytes.NewReader(body)
-}
-
-// roundTrip sends req and reads the whole answer.
-func roundTrip(tr http.RoundTripper, req *http.Request) (int, http.Header, []byte, error) {
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return resp.StatusCode, resp.Header, b, nil
 }
 
 // observe records a push request's metrics (a feedback poll is no push:

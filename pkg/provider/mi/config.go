@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/url"
 	"time"
 
 	"github.com/pushfleet/pushfleet/pkg/provider"
@@ -114,7 +113,7 @@ type Config struct {
 // Validate reports the first invalid field.
 func (c *Config) Validate() error {
 	if c.BaseURL != "" {
-		if err := checkBaseURL(c.BaseURL); err != nil {
+		if err := provider.CheckHTTPURL(c.BaseURL); err != nil {
 			return fmt.Errorf("mi config: base_url: %w", err)
 		}
 	}
@@ -122,7 +121,7 @@ func (c *Config) Validate() error {
 		if region == "" {
 			return errors.New("mi config: hosts: empty region name")
 		}
-		if err := checkBaseURL(u); err != nil {
+		if err := provider.CheckHTTPURL(u); err != nil {
 			return fmt.Errorf("mi config: hosts[%s]: %w", region, err)
 		}
 	}
@@ -133,36 +132,20 @@ func (c *Config) Validate() error {
 		if u == "" {
 			continue
 		}
-		if err := checkBaseURL(u); err != nil {
+		if err := provider.CheckHTTPURL(u); err != nil {
 			return fmt.Errorf("mi config: feedback_hosts[%s]: %w", region, err)
 		}
 	}
-	for name, v := range map[string]int64{
+	if name := provider.Negative(map[string]int64{
 		"batch_size": int64(c.BatchSize), "request_timeout": int64(c.RequestTimeout),
 		"max_in_flight_per_host": int64(c.MaxInFlightPerHost), "max_conns_per_host": int64(c.MaxConnsPerHost),
 		"idle_conn_timeout": int64(c.IdleConnTimeout), "backoff_min": int64(c.BackoffMin),
 		"backoff_max": int64(c.BackoffMax),
-	} {
-		if v < 0 {
-			return fmt.Errorf("mi config: %s must not be negative", name)
-		}
+	}); name != "" {
+		return fmt.Errorf("mi config: %s must not be negative", name)
 	}
 	if c.BackoffMin > 0 && c.BackoffMax > 0 && c.BackoffMin > c.BackoffMax {
 		return errors.New("mi config: backoff_min exceeds backoff_max")
-	}
-	return nil
-}
-
-func checkBaseURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("%q: scheme must be https (or http)", s)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q: no host", s)
 	}
 	return nil
 }

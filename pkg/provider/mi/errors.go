@@ -62,25 +62,12 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		fmt.Fprintf(&b, " %q", e.Message)
 	}
-	if e.sentinel != nil {
-		fmt.Fprintf(&b, ": %v", e.sentinel)
-	}
-	if e.cause != nil {
-		fmt.Fprintf(&b, ": %v", e.cause)
-	}
-	return b.String()
+	return provider.WithCauses(b.String(), e.sentinel, e.cause)
 }
 
 // Unwrap exposes the provider sentinel and the cause to errors.Is and As.
 func (e *Error) Unwrap() []error {
-	errs := make([]error, 0, 2)
-	if e.sentinel != nil {
-		errs = append(errs, e.sentinel)
-	}
-	if e.cause != nil {
-		errs = append(errs, e.cause)
-	}
-	return errs
+	return provider.Causes(e.sentinel, e.cause)
 }
 
 // result is the Result of this error for one token.

@@ -24,7 +24,7 @@ import (
 
 // Platform is this provider's platform name (metrics label, subject token
 // once the fleet lists it: see docs/providers-webpush.md).
-const Platform = "webpush"
+const Platform = string(events.WebPush)
 
 // ErrClosed is returned by UpdateApps after Close.
 var ErrClosed = errors.New("webpush: sender closed")
@@ -179,11 +179,7 @@ func (s *Sender) Send(ctx context.Context, job *events.Job) []provider.Result {
 	}
 	msg, err := buildMessage(job, s.maxPayload)
 	if err != nil {
-		reason := "invalid message"
-		if errors.Is(err, provider.ErrPayloadTooLarge) {
-			reason = "PayloadTooLarge"
-		}
-		return provider.All(job.Tokens, provider.Permanent, reason, err)
+		return provider.Rejected(job.Tokens, err)
 	}
 	results := make([]provider.Result, len(job.Tokens))
 	if msg.expired(time.Now()) {
@@ -212,13 +208,13 @@ func (s *Sender) push(ctx context.Context, a *app, msg *message, token string, t
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
-		return notSent(token, ctx.Err())
+		return provider.NotSent(token, ctx.Err())
 	case <-s.done.Done():
-		return notSent(token, ErrClosed)
+		return provider.NotSent(token, ErrClosed)
 	}
 	defer func() { <-s.slots }()
 	if err := ctx.Err(); err != nil {
-		return notSent(token, err)
+		return provider.NotSent(token, err)
 	}
 	now := time.Now()
 	if msg.expired(now) {
@@ -226,7 +222,7 @@ func (s *Sender) push(ctx context.Context, a *app, msg *message, token string, t
 	}
 	req, err := s.request(ctx, a, msg, t, now)
 	if err != nil {
-		return notSent(token, err)
+		return provider.NotSent(token, err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
@@ -271,31 +267,10 @@ func (s *Sender) request(ctx context.Context, a *app, msg *message, t *target, n
 	return req, nil
 }
 
-// notSent is the Retry result of a token whose request never started.
-func notSent(token string, err error) provider.Result {
-	reason := "not sent: " + err.Error()
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		reason = "timeout"
-	case errors.Is(err, context.Canceled):
-		reason = "canceled"
-	}
-	return provider.Result{Token: token, Kind: provider.Retry, Reason: reason,
-		Err: fmt.Errorf("%w: %w: %w", provider.ErrUnavailable, provider.ErrNotSent, err)}
-}
-
 // logCredentialErrors logs one line per job whose VAPID identity was
 // rejected.
 func (s *Sender) logCredentialErrors(a *app, rs []provider.Result) {
-	n, first := 0, -1
-	for i, r := range rs {
-		if r.Kind == provider.CredentialError {
-			n++
-			if first < 0 {
-				first = i
-			}
-		}
-	}
+	n, first := provider.CountKind(rs, provider.CredentialError)
 	if n > 0 {
 		s.log.Warn("push service rejected the app's VAPID identity", "app", a.name,
 			"reason", rs[first].Reason, "tokens", n, "first_token", tokenRef(rs[first].Token))

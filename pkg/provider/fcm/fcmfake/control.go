@@ -174,4 +174,4 @@ func (s *Server) SendRequests() int64 { return s.sendRequests.Load() }
 func (s *Server) TokenRequests() int64 { return s.tokenRequests.Load() }
 
 // Connections returns how many client connections the fake accepted.
-func (s *Server) Connections() int64 { return s.connections.Load() }
+func (s *Server) Connections() int64 { return int64(s.Server.Connections()) }

@@ -68,7 +68,7 @@ func (s *Server) wait(r *http.Request) bool {
 	s.mu.Lock()
 	d := s.latency
 	s.mu.Unlock()
-	return fakeserver.Delay(r.Context(), d, s.closing)
+	return fakeserver.Delay(r.Context(), d, s.Done())
 }
 
 // checkToken answers for dead, malformed and foreign tokens.

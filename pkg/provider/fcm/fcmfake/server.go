@@ -3,14 +3,10 @@ package fcmfake
 import (
 	"cmp"
 	"crypto/rsa"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -41,21 +37,10 @@ type Options struct {
 
 // Server is a running fake. It is safe for concurrent use.
 type Server struct {
-	srv     *http.Server
-	url     string
-	pool    *x509.CertPool
-	opts    Options
-	log     *slog.Logger
-	closing chan struct{}
-	once    sync.Once
+	*fakeserver.Server // listener, TLS, HTTP/2, shutdown, connections
 
-	// hmu guards stopped against handlers.Add; Close waits for handlers.
-	hmu      sync.Mutex
-	stopped  bool
-	handlers sync.WaitGroup
-
-	cmu   sync.Mutex
-	conns map[net.Conn]struct{} // open client connections
+	opts Options
+	log  *slog.Logger
 
 	mu        sync.Mutex
 	projects  map[string]*quotaBucket // nil bucket: no quota
@@ -73,7 +58,6 @@ type Server struct {
 
 	sendRequests  atomic.Int64
 	tokenRequests atomic.Int64
-	connections   atomic.Int64
 	deliveredAll  atomic.Int64
 	messageSeq    atomic.Int64
 }
@@ -118,10 +102,14 @@ func Start(opts Options) (*Server, error) {
 	}
 	log := opts.Logger
 	log = cmp.Or(log, slog.New(slog.DiscardHandler))
+	base, err := fakeserver.Listen("fcmfake")
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		Server:    base,
 		opts:      opts,
 		log:       log.With("component", "fcmfake"),
-		closing:   make(chan struct{}),
 		projects:  map[string]*quotaBucket{},
 		accounts:  map[string]*account{},
 		grants:    map[string]grant{},
@@ -140,41 +128,17 @@ func Start(opts Options) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError{code: http.StatusNotFound, status: "NOT_FOUND", message: "Requested entity was not found."})
 	})
-	cert, pool, err := fakeserver.SelfSigned("fcmfake")
-	if err != nil {
-		return nil, fmt.Errorf("fcmfake: certificate: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("fcmfake: listen: %w", err)
-	}
-	s.url, s.pool, s.conns = "https://"+ln.Addr().String(), pool, map[net.Conn]struct{}{}
-	s.srv = &http.Server{
-		Handler:           s.track(mux),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		ConnState:         s.connState,
-	}
-	go func() {
-		if err := s.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("fcmfake stopped", "err", err)
-		}
-	}()
+	base.Serve(mux, fakeserver.ServeOptions{Logger: s.log, Refuse: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, apiError{code: http.StatusServiceUnavailable, status: "UNAVAILABLE", message: "The service is currently unavailable."})
+	})})
 	return s, nil
 }
 
-// URL is the fake's base URL (https://127.0.0.1:port).
-func (s *Server) URL() string { return s.url }
-
 // Endpoint is the FCM v1 base URL to configure in fcm.Config.Endpoint.
-func (s *Server) Endpoint() string { return s.url + "/v1" }
+func (s *Server) Endpoint() string { return s.URL() + "/v1" }
 
 // TokenURL is the OAuth token endpoint written into service accounts.
-func (s *Server) TokenURL() string { return s.url + "/token" }
-
-// CertPool trusts the fake's self-signed certificate.
-func (s *Server) CertPool() *x509.CertPool { return s.pool }
+func (s *Server) TokenURL() string { return s.URL() + "/token" }
 
 // SenderConfig returns base with Endpoint and RootCAs pointing at the fake.
 func (s *Server) SenderConfig(base fcm.Config) fcm.Config {
@@ -183,61 +147,9 @@ func (s *Server) SenderConfig(base fcm.Config) fcm.Config {
 	return base
 }
 
-// Close stops the fake, ending any answer still waiting on SetLatency, cuts
-// its connections and waits for its handlers to return.
-func (s *Server) Close() {
-	s.once.Do(func() {
-		close(s.closing)
-		s.hmu.Lock()
-		s.stopped = true
-		s.hmu.Unlock()
-		_ = s.srv.Close()
-		s.handlers.Wait()
-	})
-}
-
 // CloseClientConnections closes every open client connection at once, the
 // way a load balancer restart would.
-func (s *Server) CloseClientConnections() {
-	s.cmu.Lock()
-	conns := make([]net.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.cmu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
-}
-
-func (s *Server) connState(c net.Conn, st http.ConnState) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	switch st {
-	case http.StateNew:
-		s.connections.Add(1)
-		s.conns[c] = struct{}{}
-	case http.StateClosed, http.StateHijacked:
-		delete(s.conns, c)
-	}
-}
-
-// track lets Close wait for the handlers running and refuses new requests
-// once it has begun.
-func (s *Server) track(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hmu.Lock()
-		if s.stopped {
-			s.hmu.Unlock()
-			writeError(w, apiError{code: http.StatusServiceUnavailable, status: "UNAVAILABLE", message: "The service is currently unavailable."})
-			return
-		}
-		s.handlers.Add(1)
-		s.hmu.Unlock()
-		defer s.handlers.Done()
-		next.ServeHTTP(w, r)
-	})
-}
+func (s *Server) CloseClientConnections() { s.CloseConnections() }
 
 // readBody reads at most limit bytes of r's body; larger bodies fail.
 func readBody(r *http.Request, limit int64) ([]byte, error) {

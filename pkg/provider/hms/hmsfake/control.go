@@ -57,13 +57,6 @@ func (s *Server) SenderConfig() hms.Config {
 	return hms.Config{PushURL: s.URL(), TokenURL: s.TokenURL(), RootCAs: s.CertPool()}
 }
 
-// SetDead makes the fake report token as illegal from now on.
-func (s *Server) SetDead(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dead[token] = true
-}
-
 // FailNext makes the next n push requests fail with f (see the package doc
 // for the mapping). retryAfter is sent with RateLimited and Unavailable.
 func (s *Server) FailNext(n int, f fakeserver.Failure, retryAfter time.Duration) {
@@ -130,34 +123,6 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
-// SetLatency delays every answer (push and token) by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// Delivered is how many accepted messages targeted token.
-func (s *Server) Delivered(token string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.delivered[token]
-}
-
-// DeliveredTotal is the number of accepted tokens over all requests.
-func (s *Server) DeliveredTotal() int64 { return s.deliveries.Load() }
-
-// RequestTimes is when each push request arrived, in order, whatever its
-// answer; token requests are not included.
-func (s *Server) RequestTimes() []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.arrivals)
-}
-
-// Requests is the number of push requests received.
-func (s *Server) Requests() int64 { return s.requests.Load() }
-
 // TokenRequests is the number of token requests received.
 func (s *Server) TokenRequests() int64 { return s.tokenReqs.Load() }
 
@@ -167,12 +132,3 @@ func (s *Server) LastBody() []byte {
 	defer s.mu.Unlock()
 	return slices.Clone(s.last)
 }
-
-// MaxInFlight is the most requests the fake handled at one time.
-func (s *Server) MaxInFlight() int { return int(s.maxInFlight.Load()) }
-
-// Connections is the number of distinct connections accepted so far.
-func (s *Server) Connections() int { return int(s.conns.Load()) }
-
-// OpenConnections is the number of connections open now.
-func (s *Server) OpenConnections() int { return int(s.open.Load()) }

@@ -99,11 +99,9 @@ type wireNotification struct {
 
 // send serves POST /v1/{appId}/messages:send.
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	arrived := time.Now()
+	s.Arrived()
 	body, rerr := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
 	s.mu.Lock()
-	s.arrivals = append(s.arrivals, arrived)
 	s.last = body
 	s.mu.Unlock()
 	if !s.wait(r) {
@@ -220,29 +218,11 @@ func (s *Server) checkMessage(m map[string]json.RawMessage) (code, msg string) {
 // deliver records the live tokens and answers success, partial success
 // with the dead ones, or 80300007 when none is alive.
 func (s *Server) deliver(w http.ResponseWriter, tokens []string) {
-	var bad []string
-	s.mu.Lock()
-	for _, t := range tokens {
-		if s.dead[t] || strings.HasPrefix(t, DeadPrefix) {
-			bad = append(bad, t)
-		}
-	}
-	if len(bad) == len(tokens) {
-		s.mu.Unlock()
+	bad, n := s.Deliver(tokens, nil)
+	if n == 0 {
 		s.answer(w, http.StatusBadRequest, "80300007", "All the tokens are invalid")
 		return
 	}
-	deadSet := make(map[string]bool, len(bad))
-	for _, t := range bad {
-		deadSet[t] = true
-	}
-	for _, t := range tokens {
-		if !deadSet[t] {
-			s.delivered[t]++
-		}
-	}
-	s.mu.Unlock()
-	s.deliveries.Add(int64(len(tokens) - len(bad)))
 	if len(bad) == 0 {
 		s.answer(w, http.StatusOK, "80000000", "Success")
 		return
@@ -252,14 +232,7 @@ func (s *Server) deliver(w http.ResponseWriter, tokens []string) {
 }
 
 func (s *Server) answer(w http.ResponseWriter, status int, code, msg string) {
-	b, err := json.Marshal(result{Code: code, Msg: msg, RequestID: s.requestID()})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	fakeserver.WriteJSON(w, status, result{Code: code, Msg: msg, RequestID: s.requestID()})
 }
 
 // requestID imitates Push Kit's numeric request ids.
@@ -269,10 +242,7 @@ func (s *Server) requestID() string {
 
 // wait applies the latency; false when the request or the fake ended first.
 func (s *Server) wait(r *http.Request) bool {
-	s.mu.Lock()
-	d := s.latency
-	s.mu.Unlock()
-	return fakeserver.Delay(r.Context(), d, s.done)
+	return fakeserver.Delay(r.Context(), s.Latency(), s.Done())
 }
 
 // Answer is an injected answer. With Drop the connection is closed without

@@ -1,9 +1,10 @@
 package mifake
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 // answer is MiPush's body; field order follows real answers:
@@ -53,14 +54,7 @@ func (s *Server) write(w http.ResponseWriter, a Answer) {
 func (s *Server) writeJSON(w http.ResponseWriter, a answer) { s.writeJSONStatus(w, http.StatusOK, a) }
 
 func (s *Server) writeJSONStatus(w http.ResponseWriter, status int, a answer) {
-	b, err := json.Marshal(a)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	fakeserver.WriteJSON(w, status, a)
 }
 
 // drop ends the request without an answer: over HTTP/1.1 the connection is

@@ -36,11 +36,9 @@ var errBadSecret = Answer{Code: 21301, Reason: "Invalid application secret.", De
 // message handles a send to regids, aliases or a topic.
 func (s *Server) message(t target) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.requests.Add(1)
-		arrived := time.Now()
+		s.Arrived()
 		perr := r.ParseForm()
 		s.mu.Lock()
-		s.arrivals = append(s.arrivals, arrived)
 		s.last = lastRequest{path: r.URL.Path, form: r.Form}
 		s.mu.Unlock()
 		if !s.wait(r) {
@@ -130,31 +128,15 @@ func (s *Server) checkMessage(form url.Values, pkg string) (Answer, bool) {
 // deliver records the accepted targets and answers code 0 with the dead
 // ones in bad_regids, or 20301 when none is alive.
 func (s *Server) deliver(w http.ResponseWriter, t target, targets []string) {
-	var bad []string
-	alive := make([]bool, len(targets))
-	s.mu.Lock()
-	for i, tg := range targets {
-		if (t == targetRegID || t == targetAlias) && s.isDeadLocked(tg) {
-			bad = append(bad, tg)
-			continue
-		}
-		alive[i] = true
-	}
-	if len(bad) == len(targets) {
-		s.mu.Unlock()
+	bad, good := s.Deliver(targets, func(string) bool { return t == targetRegID || t == targetAlias })
+	if good == 0 {
 		s.write(w, Answer{Code: 20301, Reason: "No valid targets!", Description: "发送消息失败"})
 		return
 	}
-	good := len(targets) - len(bad)
-	for i, tg := range targets {
-		if alive[i] {
-			s.delivered[tg]++
-		}
-	}
+	s.mu.Lock()
 	s.dayAcked += good
 	acked := s.dayAcked
 	s.mu.Unlock()
-	s.deliveries.Add(int64(good))
 	s.writeJSON(w, answer{
 		Result: "ok", TraceID: s.traceID(), Code: 0, Description: "成功",
 		Info: fmt.Sprintf("Received push messages for %d %s", good, t.label()),
@@ -196,13 +178,13 @@ func (s *Server) authorize(r *http.Request) (string, bool) {
 // wait applies the latency and jitter; false when the request or the
 // fake ended first (then nothing is answered).
 func (s *Server) wait(r *http.Request) bool {
+	d := s.Latency()
 	s.mu.Lock()
-	d := s.latency
 	if s.jitter > 0 {
 		d += rand.N(s.jitter)
 	}
 	s.mu.Unlock()
-	return fakeserver.Delay(r.Context(), d, s.done)
+	return fakeserver.Delay(r.Context(), d, s.Done())
 }
 
 // splitValues accepts repeated params and a comma-joined list alike; a

@@ -2,12 +2,7 @@ package mifake
 
 import (
 	"cmp"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -17,10 +12,9 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
-// DeadPrefix marks dead regids by convention (shared by every pushfleet
-// fake): a regid starting with "dead" is reported invalid even if never
-// passed to SetDead, so the sandbox can exercise invalid-token feedback.
-const DeadPrefix = "dead"
+// DeadPrefix marks dead tokens by convention (shared by every pushfleet
+// fake): see fakeserver.DeadPrefix.
+const DeadPrefix = fakeserver.DeadPrefix
 
 // Defaults applied by Start to zero Options.
 const (
@@ -52,38 +46,21 @@ type Options struct {
 
 // Server is a running fake. Its methods are safe for concurrent use.
 type Server struct {
-	opts  Options
-	ln    net.Listener
-	srv   *http.Server
-	url   string
-	pool  *x509.CertPool
-	done  chan struct{}
-	close sync.Once
+	*fakeserver.Server // listener, TLS, HTTP/2, shutdown, connection counts
+	fakeserver.Ledger  // dead tokens, deliveries, arrivals, latency
 
-	hmu     sync.Mutex // guards closing against wg.Add
-	closing bool
-	wg      sync.WaitGroup // handlers
+	opts Options
 
-	mu        sync.Mutex
-	apps      map[string]string // secret → package
-	dead      map[string]bool
-	delivered map[string]int
-	faults    []fault
-	latency   time.Duration
-	jitter    time.Duration
-	invalid   []string // the feedback API's queue
-	last      lastRequest
-	dayAcked  int
-	arrivals  []time.Time // of every message request, in order
+	mu       sync.Mutex
+	apps     map[string]string // secret → package
+	faults   []fault
+	jitter   time.Duration
+	invalid  []string // the feedback API's queue
+	last     lastRequest
+	dayAcked int
 
-	seq         atomic.Int64
-	requests    atomic.Int64
-	feedback    atomic.Int64
-	deliveries  atomic.Int64
-	inFlight    atomic.Int64
-	maxInFlight atomic.Int64
-	conns       atomic.Int64
-	open        atomic.Int64
+	seq      atomic.Int64
+	feedback atomic.Int64
 }
 
 type lastRequest struct {
@@ -92,70 +69,23 @@ type lastRequest struct {
 }
 
 // Start starts a fake on 127.0.0.1 with a fresh self-signed certificate.
+// URL() serves both the push API and the feedback API.
 func Start(opts Options) (*Server, error) {
 	opts.MaxRegIDs = cmp.Or(opts.MaxRegIDs, DefaultMaxRegIDs)
 	opts.MaxPayloadBytes = cmp.Or(opts.MaxPayloadBytes, DefaultMaxPayloadBytes)
 	opts.DayQuota = cmp.Or(opts.DayQuota, DefaultDayQuota)
 	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
-	cert, pool, err := fakeserver.SelfSigned("mifake")
+	base, err := fakeserver.Listen("mifake")
 	if err != nil {
-		return nil, fmt.Errorf("mifake: certificate: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("mifake: listen: %w", err)
+		return nil, err
 	}
 	s := &Server{
-		opts: opts, ln: ln, pool: pool, url: "https://" + ln.Addr().String(), done: make(chan struct{}),
-		apps: map[string]string{}, dead: map[string]bool{}, delivered: map[string]int{}, jitter: opts.Jitter,
+		Server: base, opts: opts,
+		apps: map[string]string{}, jitter: opts.Jitter,
 	}
-	s.srv = &http.Server{
-		Handler:           s.routes(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		ConnState:         s.connState,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: opts.MaxConcurrentStreams},
-	}
-	if opts.HTTP1Only {
-		s.srv.Protocols = new(http.Protocols)
-		s.srv.Protocols.SetHTTP1(true)
-	}
-	go func() {
-		if err := s.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			opts.Logger.Error("mifake stopped", "err", err)
-		}
-	}()
+	base.Serve(s.routes(), fakeserver.ServeOptions{HTTP1Only: opts.HTTP1Only,
+		MaxConcurrentStreams: opts.MaxConcurrentStreams, Logger: opts.Logger})
 	return s, nil
-}
-
-// URL is the base URL of the fake (https://127.0.0.1:port), for both the
-// push API and the feedback API.
-func (s *Server) URL() string { return s.url }
-
-// CertPool trusts the fake's certificate.
-func (s *Server) CertPool() *x509.CertPool { return s.pool }
-
-// Close stops the fake, cuts its connections and waits for its handlers.
-func (s *Server) Close() {
-	s.close.Do(func() {
-		s.hmu.Lock()
-		s.closing = true
-		s.hmu.Unlock()
-		close(s.done)
-		_ = s.srv.Close()
-		s.wg.Wait()
-	})
-}
-
-func (s *Server) connState(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		s.conns.Add(1)
-		s.open.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		s.open.Add(-1)
-	}
 }
 
 func (s *Server) routes() http.Handler {
@@ -169,30 +99,5 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST /"+v+"/message/all", s.message(targetAll))
 	}
 	mux.HandleFunc("GET /v1/feedback/fetch_invalid_regids", s.fetchInvalid)
-	return s.track(mux)
-}
-
-// track counts requests in flight (and the most seen) and lets Close wait
-// for handlers.
-func (s *Server) track(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hmu.Lock()
-		if s.closing {
-			s.hmu.Unlock()
-			http.Error(w, "shutting down", http.StatusServiceUnavailable)
-			return
-		}
-		s.wg.Add(1)
-		s.hmu.Unlock()
-		defer s.wg.Done()
-		n := s.inFlight.Add(1)
-		defer s.inFlight.Add(-1)
-		for {
-			m := s.maxInFlight.Load()
-			if n <= m || s.maxInFlight.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	return mux
 }

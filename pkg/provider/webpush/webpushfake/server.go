@@ -277,6 +277,18 @@ func (s *Server) Delivered(token string) int {
 	return s.deliveries[token]
 }
 
+// DeliveredTotal is how many pushes the fake accepted, over every
+// subscription.
+func (s *Server) DeliveredTotal() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, c := range s.deliveries {
+		n += int64(c)
+	}
+	return n
+}
+
 // RequestTimes is when each push request arrived, in order, whatever its
 // answer.
 func (s *Server) RequestTimes() []time.Time {
