@@ -116,7 +116,11 @@ func Run(ctx context.Context, o Options) error {
 			if o.started != nil {
 				o.started(env)
 			}
-			banner(o.Stdout, mode, cmp.Or(env.NATSURL, "embedded"), env.Health.URL())
+			app := sandbox.App
+			if o.AppsFile != "" {
+				app = "<an app of " + o.AppsFile + ">"
+			}
+			banner(o.Stdout, mode, env.NATSURL, env.Health.URL(), app)
 			if o.Demo > 0 {
 				token := sandbox.Token
 				if o.sandbox != nil {
@@ -191,14 +195,19 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 	return g, "providers from " + o.AppsFile, nil
 }
 
-func banner(w io.Writer, mode, natsURL, httpURL string) {
+func banner(w io.Writer, mode, natsURL, httpURL, app string) {
+	// pushctl must reach the same server: name it unless it is in-process only.
+	nats, shown := "", cmp.Or(natsURL, "embedded, in-process only (--listen to expose it)")
+	if natsURL != "" {
+		nats = " --nats-url " + natsURL
+	}
 	fmt.Fprintf(w, `pushfleet is running: dispatcher, apns-sender, gcm-sender, mi-sender, hms-sender, webpush-sender, feedback-sink
   providers: %s
   NATS:      %s
   metrics:   %s/metrics   health: %s/healthz   ready: %s/readyz
 publish an intent:
-  go run ./cmd/pushctl send --app demo --platform apns --token 0123abcd --title Hello --body World
+  go run ./cmd/pushctl send%s --app %s --platform apns --token 0123abcd --title Hello --body World
 follow feedback:
-  go run ./cmd/pushctl tail
-`, mode, natsURL, httpURL, httpURL, httpURL)
+  go run ./cmd/pushctl tail -f%s
+`, mode, shown, httpURL, httpURL, httpURL, nats, app, nats)
 }
