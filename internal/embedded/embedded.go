@@ -108,6 +108,11 @@ func splitHostPort(addr string) (string, int, error) {
 	if err != nil {
 		return "", 0, invalid.Errorf("embedded nats", "listen address %q: bad port", addr)
 	}
+	if port == 0 {
+		// ":0" means any free port, as for net.Listen; nats-server reads 0
+		// as its default 4222 and -1 as a random port.
+		port = server.RANDOM_PORT
+	}
 	return host, port, nil
 }
 
