@@ -37,3 +37,29 @@ func TestBannerCommandsReachTheFleet(t *testing.T) {
 		})
 	}
 }
+
+// PUSHFLEET_NATS_URL exported for pushctl must not turn the all-in-one
+// into a client of a server that is not there; --nats-url still does.
+func TestNATSURLFromTheEnvironmentIsPushctls(t *testing.T) {
+	env := func(name string) string {
+		if name == "PUSHFLEET_NATS_URL" {
+			return "nats://127.0.0.1:4222"
+		}
+		return ""
+	}
+	var out, errb bytes.Buffer
+	o, err := Parse(nil, env, &out, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Common.NATSURL != "" {
+		t.Errorf("NATS URL %q taken from the environment: the embedded server would not run", o.Common.NATSURL)
+	}
+	o, err = Parse([]string{"--nats-url", "nats://127.0.0.1:14222"}, env, &out, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Common.NATSURL != "nats://127.0.0.1:14222" {
+		t.Errorf("--nats-url gave %q", o.Common.NATSURL)
+	}
+}

@@ -67,7 +67,7 @@ func (o *Options) Register(fs *flag.FlagSet) {
 	o.Common.Register(fs, DefaultHTTPAddr)
 	// The all-in-one embeds its server unless told otherwise.
 	if f := fs.Lookup("nats-url"); f != nil {
-		f.DefValue, f.Usage = "", "external NATS server URL; empty runs an embedded JetStream server"
+		f.DefValue, f.Usage = "", "external NATS server URL, from the command line only (PUSHFLEET_NATS_URL, which pushctl reads, is ignored here); empty runs an embedded JetStream server"
 		_ = f.Value.Set("")
 	}
 	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "embedded JetStream store directory")
@@ -95,10 +95,24 @@ func Parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	o := Options{Stdout: stdout, Stderr: stderr}
 	o.Register(fs)
 	fs.Usage = config.Usage(fs, "pushfleet: the whole push fleet in one process")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := config.Parse(fs, args, allInOneEnv(getenv)); err != nil {
 		return Options{}, err
 	}
 	return o, nil
+}
+
+// allInOneEnv hides PUSHFLEET_NATS_URL: for pushctl and the services it
+// names the server they talk to, and a developer who exported it for
+// pushctl still wants `go run ./cmd/pushfleet` to run its embedded server.
+// The all-in-one takes an external server from --nats-url on the command
+// line only.
+func allInOneEnv(getenv func(string) string) func(string) string {
+	return func(name string) string {
+		if name == config.EnvName("nats-url") {
+			return ""
+		}
+		return getenv(name)
+	}
 }
 
 // Run runs the fleet until ctx ends, or until the demo is done: the
