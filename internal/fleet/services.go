@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/apps"
 	"github.com/pushfleet/pushfleet/internal/config"
@@ -64,12 +67,12 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
+	kv, err := e.bucket(ctx, events.TokensBucket)
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
 	}
 	// Intent ids taken per app, for dedup that survives restarts.
-	ids, err := e.JS.KeyValue(ctx, events.IntentIDsBucket)
+	ids, err := e.bucket(ctx, events.IntentIDsBucket)
 	if err != nil {
 		return nil, fmt.Errorf("intent ids bucket: %w", err)
 	}
@@ -158,7 +161,7 @@ func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) 
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	kv, err := e.JS.KeyValue(ctx, events.TokensBucket)
+	kv, err := e.bucket(ctx, events.TokensBucket)
 	if err != nil {
 		return nil, fmt.Errorf("token bucket: %w", err)
 	}
@@ -183,4 +186,26 @@ func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) 
 		return nil, fmt.Errorf("registry service: %w", err)
 	}
 	return Group{withCache(e, cache, r), s, micro(svc)}, nil
+}
+
+// bucket binds a KV bucket, waiting (with backoff, until ctx ends) while it
+// does not exist yet: a service run with --provision=false may start before
+// the admin provisioned, and then becomes ready by itself, like its
+// consumers (consumer.Runner binds the same way).
+func (e *Env) bucket(ctx context.Context, name string) (jetstream.KeyValue, error) {
+	for attempt := 1; ; attempt++ {
+		kv, err := e.JS.KeyValue(ctx, name)
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return kv, err
+		}
+		delay := consumer.Backoff(attempt, 500*time.Millisecond, 15*time.Second)
+		e.Logger.Warn("bucket not provisioned yet; waiting", "bucket", name, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (stopped while waiting for it)", err)
+		case <-t.C:
+		}
+	}
 }
