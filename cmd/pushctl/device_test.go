@@ -67,7 +67,7 @@ func TestDeviceRunsAsTheAppsRegistryUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := registry.NewService(admin, tokens.NewRegistry(js, kv), registry.Config{})
+	svc, err := registry.NewService(admin, tokens.NewDevices(js, kv), registry.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestDeviceRunsAsTheAppsRegistryUser(t *testing.T) {
 	if out, err := runAs(2*time.Second, "device", "register", "--app", "shop", "--platform", "apns", "--token", "evil", "--alias", "u1"); err == nil {
 		t.Fatalf("registry-demo registered a device of app shop:\n%s", out)
 	}
-	if _, err := tokens.NewRegistry(js, kv).Get(context.Background(), "shop", "apns", "evil"); err == nil {
+	if _, err := tokens.NewDevices(js, kv).Get(context.Background(), "shop", "apns", "evil"); err == nil {
 		t.Fatal("a device of app shop was registered by registry-demo")
 	}
 	if out, err := runAs(10*time.Second, "device", "get", "--app", "a.b", "--platform", "apns", "--token", "x"); err == nil || !strings.Contains(err.Error(), "app") {

@@ -265,7 +265,7 @@ func TestDeviceVerbsThroughTheRegistryService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := registry.NewService(nc, tokens.NewRegistry(e.js, kv), registry.Config{})
+	svc, err := registry.NewService(nc, tokens.NewDevices(e.js, kv), registry.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func (e *Env) Dispatcher(ctx context.Context, o config.Dispatcher) (Service, err
 	cache := tokens.NewCache(kv, tokens.CacheConfig{Logger: log})
 	o.Dispatch.Logger = log
 	o.Dispatch.IDs = ids
-	d, err := dispatch.New(o.Dispatch, e.JS, e.Metrics, tokens.NewRegistry(e.JS, kv), cache)
+	d, err := dispatch.New(o.Dispatch, e.JS, e.Metrics, tokens.NewDevices(e.JS, kv), cache)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) 
 	}
 	log := e.Logger.With("component", "feedback-sink")
 	cache := tokens.NewCache(kv, tokens.CacheConfig{Logger: log})
-	reg := tokens.NewRegistry(e.JS, kv)
+	reg := tokens.NewDevices(e.JS, kv)
 	// Delivered events for tokens without a record then cost no KV read.
 	reg.Store().UseCache(cache)
 	cfg := o.Sink

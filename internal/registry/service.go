@@ -50,7 +50,7 @@ func (c *Config) setDefaults() {
 
 // service holds the endpoint handlers.
 type service struct {
-	reg *tokens.Registry
+	reg *tokens.Devices
 	cfg Config
 	now func() time.Time
 
@@ -67,7 +67,7 @@ type service struct {
 // (ErrForbidden), so NATS permissions on push.registry.*.<app> confine a
 // client to its app. Each endpoint handles its requests one at a time: run
 // more instances to scale. Stop the returned service to drain it.
-func NewService(nc *nats.Conn, reg *tokens.Registry, cfg Config) (micro.Service, error) {
+func NewService(nc *nats.Conn, reg *tokens.Devices, cfg Config) (micro.Service, error) {
 	cfg.setDefaults()
 	s := &service{reg: reg, cfg: cfg, now: time.Now, counted: map[string]StatsResponse{}}
 	svc, err := micro.AddService(nc, micro.Config{

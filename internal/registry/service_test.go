@@ -27,7 +27,7 @@ const app = "demo"
 type env struct {
 	nc     *nats.Conn
 	client *registry.Client
-	reg    *tokens.Registry
+	reg    *tokens.Devices
 	svc    micro.Service
 }
 
@@ -42,7 +42,7 @@ func start(t *testing.T, withCache bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := tokens.NewRegistry(js, kv)
+	reg := tokens.NewDevices(js, kv)
 	cfg := registry.Config{StatsTTL: time.Minute}
 	if withCache {
 		cfg.Cache = tokens.NewCache(kv, tokens.CacheConfig{})

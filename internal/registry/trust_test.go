@@ -279,7 +279,7 @@ func TestPerAppRegistryUsersAreConfined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := registry.NewService(snc, tokens.NewRegistry(sjs, kv), registry.Config{})
+	svc, err := registry.NewService(snc, tokens.NewDevices(sjs, kv), registry.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

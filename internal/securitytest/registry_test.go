@@ -69,7 +69,7 @@ func TestRegistryClientsAreConfinedToTheirApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := registry.NewService(sink.nc, tokens.NewRegistry(sink.js, kv), registry.Config{})
+	svc, err := registry.NewService(sink.nc, tokens.NewDevices(sink.js, kv), registry.Config{})
 	if err != nil {
 		t.Fatalf("feedback-sink serves the registry: %v", err)
 	}

@@ -34,7 +34,7 @@ func (m *msg) Headers() nats.Header { return nats.Header{} }
 type env struct {
 	js   jetstream.JetStream
 	kv   jetstream.KeyValue
-	reg  *tokens.Registry
+	reg  *tokens.Devices
 	sink *sink.Sink
 }
 
@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := tokens.NewRegistry(js, kv)
+	reg := tokens.NewDevices(js, kv)
 	return &env{js: js, kv: kv, reg: reg, sink: sink.New(sink.Config{FlushInterval: time.Hour}, reg.Store(), metrics.New())}
 }
 

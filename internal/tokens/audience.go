@@ -20,7 +20,7 @@ const DefaultResolveBatch = 500
 // included: suppressing those is the Suppressor's job (Cache); retired
 // records (replaced tokens) are skipped. Each batch is a fresh slice that
 // fn may keep. An error from fn stops the walk and is returned.
-func (r *Registry) Resolve(ctx context.Context, app string, t events.Targets, batch int, fn func([]events.Target) error) error {
+func (r *Devices) Resolve(ctx context.Context, app string, t events.Targets, batch int, fn func([]events.Target) error) error {
 	if batch <= 0 {
 		batch = DefaultResolveBatch
 	}
@@ -45,13 +45,13 @@ func (r *Registry) Resolve(ctx context.Context, app string, t events.Targets, ba
 
 // Each streams every device listed under an alias or a tag to fn in
 // batches of at most batch targets (DefaultResolveBatch when batch <= 0).
-func (r *Registry) Each(ctx context.Context, app string, k Kind, name string, batch int, fn func([]events.Target) error) error {
+func (r *Devices) Each(ctx context.Context, app string, k Kind, name string, batch int, fn func([]events.Target) error) error {
 	return r.EachOf(ctx, app, k, name, nil, batch, fn)
 }
 
 // EachOf is Each for the devices of platforms only (nil or empty: every
 // platform).
-func (r *Registry) EachOf(ctx context.Context, app string, k Kind, name string, platforms []events.Platform, batch int, fn func([]events.Target) error) error {
+func (r *Devices) EachOf(ctx context.Context, app string, k Kind, name string, platforms []events.Platform, batch int, fn func([]events.Target) error) error {
 	if err := checkTarget(app, k, name); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (r *Registry) EachOf(ctx context.Context, app string, k Kind, name string, 
 // records one at a time: push-to-all with bounded memory. Retired records
 // (tokens replaced by a newer one) are skipped, as they are in every alias
 // and tag; invalid ones are passed for the Suppressor to drop.
-func (r *Registry) EachDevice(ctx context.Context, app string, platforms []events.Platform, batch int, fn func([]events.Target) error) error {
+func (r *Devices) EachDevice(ctx context.Context, app string, platforms []events.Platform, batch int, fn func([]events.Target) error) error {
 	if !events.ValidApp(app) {
 		return invalidDevice("app", "must be 1-64 characters of A-Z a-z 0-9 _ -")
 	}

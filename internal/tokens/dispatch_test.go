@@ -34,7 +34,7 @@ func TestDispatcherResolvesTagThroughRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{js: js, kv: kv, reg: tokens.NewRegistry(js, kv)}
+	e := &env{js: js, kv: kv, reg: tokens.NewDevices(js, kv)}
 	for i := range 3 {
 		register(t, e.reg, tokens.Device{Platform: events.FCM, Token: fmt.Sprint("f:", i), Tags: []string{"news"}})
 	}
@@ -109,7 +109,7 @@ func TestDispatcherPushesToAllWithPlatformFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{js: js, kv: kv, reg: tokens.NewRegistry(js, kv)}
+	e := &env{js: js, kv: kv, reg: tokens.NewDevices(js, kv)}
 	for i := range 3 {
 		register(t, e.reg, tokens.Device{Platform: events.FCM, Token: fmt.Sprint("f:", i)})
 	}

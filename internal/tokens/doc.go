@@ -10,7 +10,7 @@
 //
 //   - Store reads and writes records; the feedback-sink applies provider
 //     outcomes through it (Apply, TouchSuccess).
-//   - Registry registers and unregisters devices and lists and resolves
+//   - Devices registers and unregisters devices and lists and resolves
 //     alias, tag and all-device audiences, optionally narrowed to some
 //     platforms, in bounded memory (the dispatcher's Audience).
 //

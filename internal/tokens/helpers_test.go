@@ -20,7 +20,7 @@ import (
 
 // The registry plugs into the dispatcher.
 var (
-	_ dispatch.Audience   = (*tokens.Registry)(nil)
+	_ dispatch.Audience   = (*tokens.Devices)(nil)
 	_ dispatch.Suppressor = (*tokens.Cache)(nil)
 )
 
@@ -30,7 +30,7 @@ const app = "demo"
 type env struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
-	reg *tokens.Registry
+	reg *tokens.Devices
 }
 
 func newEnv(t testing.TB, storage jetstream.StorageType) *env {
@@ -41,7 +41,7 @@ func newEnv(t testing.TB, storage jetstream.StorageType) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{js: js, kv: kv, reg: tokens.NewRegistry(js, kv)}
+	return &env{js: js, kv: kv, reg: tokens.NewDevices(js, kv)}
 }
 
 // runCache starts a cache on e's bucket and waits until it is ready.
@@ -71,7 +71,7 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func register(t testing.TB, r *tokens.Registry, d tokens.Device) *tokens.Record {
+func register(t testing.TB, r *tokens.Devices, d tokens.Device) *tokens.Record {
 	t.Helper()
 	if d.App == "" {
 		d.App = app
@@ -84,7 +84,7 @@ func register(t testing.TB, r *tokens.Registry, d tokens.Device) *tokens.Record 
 }
 
 // resolve collects an audience, checking batch sizes.
-func resolve(t testing.TB, r *tokens.Registry, tg events.Targets, batch int) []events.Target {
+func resolve(t testing.TB, r *tokens.Devices, tg events.Targets, batch int) []events.Target {
 	t.Helper()
 	var got []events.Target
 	err := r.Resolve(ctxT(t), app, tg, batch, func(ts []events.Target) error {
@@ -101,7 +101,7 @@ func resolve(t testing.TB, r *tokens.Registry, tg events.Targets, batch int) []e
 }
 
 // listAll pages through a listing.
-func listAll(t testing.TB, r *tokens.Registry, k tokens.Kind, name string, limit int) []events.Target {
+func listAll(t testing.TB, r *tokens.Devices, k tokens.Kind, name string, limit int) []events.Target {
 	t.Helper()
 	var all []events.Target
 	page := tokens.Page{Limit: limit}

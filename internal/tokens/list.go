@@ -33,12 +33,12 @@ type Members struct {
 }
 
 // ListAlias returns one page of the devices registered with an alias.
-func (r *Registry) ListAlias(ctx context.Context, app, alias string, page Page) (Members, error) {
+func (r *Devices) ListAlias(ctx context.Context, app, alias string, page Page) (Members, error) {
 	return r.List(ctx, app, AliasIndex, alias, page)
 }
 
 // ListTag returns one page of the devices carrying a tag.
-func (r *Registry) ListTag(ctx context.Context, app, tag string, page Page) (Members, error) {
+func (r *Devices) ListTag(ctx context.Context, app, tag string, page Page) (Members, error) {
 	return r.List(ctx, app, TagIndex, tag, page)
 }
 
@@ -48,7 +48,7 @@ func (r *Registry) ListTag(ctx context.Context, app, tag string, page Page) (Mem
 // whose entry is rewritten while a listing is under way may show up again
 // on a later page. Cursors rely on the bucket keeping one revision per key
 // (History 1, as provisioned).
-func (r *Registry) List(ctx context.Context, app string, k Kind, name string, page Page) (Members, error) {
+func (r *Devices) List(ctx context.Context, app string, k Kind, name string, page Page) (Members, error) {
 	if err := checkTarget(app, k, name); err != nil {
 		return Members{}, err
 	}

@@ -55,7 +55,7 @@ const maxPlainToken = 300
 // base64url-encoded (FCM tokens contain ':' which keys do not allow), or
 // SHA-256 hashed ("h" prefix) when very long. Key does not check its
 // parts: app is used as is, so it must be a valid app name
-// (events.ValidApp), which every Store and Registry method checks before
+// (events.ValidApp), which every Store and Devices method checks before
 // building a key (an error wrapping ErrInvalidDevice otherwise).
 func Key(app string, p events.Platform, token string) string {
 	return app + "." + string(p) + "." + TokenKey(token)

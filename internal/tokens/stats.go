@@ -77,7 +77,7 @@ func recordState(b []byte) (State, bool) {
 // Stats counts the devices of app ("" for every app) by platform and state.
 // It reads every record once, O(devices): cache the answer, or ask a
 // running Cache, which keeps the counts current for free.
-func (r *Registry) Stats(ctx context.Context, app string) (Stats, error) {
+func (r *Devices) Stats(ctx context.Context, app string) (Stats, error) {
 	if app != "" && !events.ValidApp(app) {
 		return nil, invalidDevice("app", "must be 1-64 characters of A-Z a-z 0-9 _ -")
 	}

@@ -97,7 +97,7 @@ func startFleet(t *testing.T, flaky bool) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk := sink.New(sink.Config{FlushInterval: time.Hour}, tokens.NewRegistry(js, kv).Store(), m)
+	sk := sink.New(sink.Config{FlushInterval: time.Hour}, tokens.NewDevices(js, kv).Store(), m)
 
 	var runners []*consumer.Runner
 	for _, rc := range []struct {

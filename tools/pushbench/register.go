@@ -24,7 +24,7 @@ func registerDevices(ctx context.Context, js jetstream.JetStream, sc scenario, o
 	if err != nil {
 		return 0, fmt.Errorf("token bucket: %w", err)
 	}
-	reg := tokens.NewRegistry(js, kv)
+	reg := tokens.NewDevices(js, kv)
 	var next, done atomic.Int64
 	var mu sync.Mutex
 	var firstErr error

@@ -10,27 +10,27 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// Registry is the device registry on top of the token store: apps register
+// Devices is the device registry on top of the token store: apps register
 // and unregister devices, and alias and tag audiences are listed from an
 // index kept beside the records (see IndexKey). It is safe for concurrent
 // use, also from several processes: every record write is a compare-and-swap.
-type Registry struct {
+type Devices struct {
 	store *Store
 	kv    jetstream.KeyValue
 	scan  scanner
 }
 
-// NewRegistry returns a registry on the push_tokens bucket kv. Listings,
+// NewDevices returns the device registry on the push_tokens bucket kv. Listings,
 // audiences and counts read the bucket's stream through js with bounded
 // pull consumers.
-func NewRegistry(js jetstream.StreamConsumerManager, kv jetstream.KeyValue) *Registry {
-	return &Registry{store: NewStore(kv), kv: kv, scan: newScanner(js, kv.Bucket())}
+func NewDevices(js jetstream.StreamConsumerManager, kv jetstream.KeyValue) *Devices {
+	return &Devices{store: NewStore(kv), kv: kv, scan: newScanner(js, kv.Bucket())}
 }
 
 // Store returns the token store the registry writes through. Any Store on
 // the same bucket maintains the same index, so the feedback-sink may use its
 // own.
-func (r *Registry) Store() *Store { return r.store }
+func (r *Devices) Store() *Store { return r.store }
 
 // Register creates or replaces a device's registration: alias, tags, locale
 // and attributes are set to d's, the token becomes Active and RegisteredAt
@@ -38,7 +38,7 @@ func (r *Registry) Store() *Store { return r.store }
 // it; an invalid_token event older than the registration cannot undo that.
 // Every index entry of the device is rewritten, which also repairs entries
 // lost to a writer that crashed half-way.
-func (r *Registry) Register(ctx context.Context, d Device) (*Record, error) {
+func (r *Devices) Register(ctx context.Context, d Device) (*Record, error) {
 	d, err := d.normalize()
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (r *Registry) Register(ctx context.Context, d Device) (*Record, error) {
 // the rest of its registration; concurrent calls never lose each other's
 // tags. Removing a tag the device does not carry is not an error. It
 // returns ErrNotFound for a device with no record.
-func (r *Registry) UpdateTags(ctx context.Context, app string, p events.Platform, token string, add, remove []string) (*Record, error) {
+func (r *Devices) UpdateTags(ctx context.Context, app string, p events.Platform, token string, add, remove []string) (*Record, error) {
 	if err := checkRef(app, p, token); err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (r *Registry) UpdateTags(ctx context.Context, app string, p events.Platform
 }
 
 // Get returns a device's record, or ErrNotFound.
-func (r *Registry) Get(ctx context.Context, app string, p events.Platform, token string) (*Record, error) {
+func (r *Devices) Get(ctx context.Context, app string, p events.Platform, token string) (*Record, error) {
 	if err := checkRef(app, p, token); err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (r *Registry) Get(ctx context.Context, app string, p events.Platform, token
 // ErrNotFound when there is nothing to remove. A later feedback event for
 // the token may record it again (as invalid, say), which is what an
 // explicit push to a forgotten token should lead to.
-func (r *Registry) Unregister(ctx context.Context, app string, p events.Platform, token string) error {
+func (r *Devices) Unregister(ctx context.Context, app string, p events.Platform, token string) error {
 	if err := checkRef(app, p, token); err != nil {
 		return err
 	}
