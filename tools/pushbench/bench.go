@@ -324,7 +324,7 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		map[bool]string{true: ", gateway " + fp.ready.Gateway}[gw != nil], sc.describe(o.TagDevices))
 
 	if sc.Shape == "tag" {
-		d, err := registerDevices(ctx, js, sc, o, b.stderr)
+		d, err := registerDevices(ctx, js, sc, o, info, b.stderr)
 		r.RegisterS = d.Seconds()
 		if err != nil {
 			return r, err
@@ -336,7 +336,7 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		return r, err
 	}
 	defer stopFollow()
-	g := &loadGen{sc: sc, o: o, pub: events.NewPublisher(js), gw: gw, run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
+	g := &loadGen{sc: sc, o: o, pub: events.NewPublisher(js), gw: gw, fakes: info, run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
 	r.IntentBytes = g.intentBytes()
 	if err := g.warmUp(ctx); err != nil {
 		return r, fmt.Errorf("%w%s", err, fp.logTail())
@@ -515,6 +515,9 @@ func (b *bench) ceilings(ctx context.Context, fp *fleetProc, info *fakesInfo, sc
 			r.RatioJS = r.Sustained / r.JS.BothPerSec
 		}
 	}
+	if sc.Mix == "hms" || sc.Mix == "webpush" {
+		return // the bare apns2 ceiling is APNs's yardstick only
+	}
 	a := b.apns2[sc.Latency]
 	if a == nil {
 		fmt.Fprintf(b.stderr, "[%s] ceiling: bare apns2, %d goroutines, latency %v\n", sc.Name, o.APNs2Goroutines, sc.Latency)
@@ -600,7 +603,8 @@ func (b *bench) report(sc scenario, r *result) {
 	}
 	if len(r.Redelivered) > 0 {
 		var parts []string
-		for _, k := range []string{events.DurableDispatcher, "apns-sender", "gcm-sender", "mi-sender", events.DurableFeedbackSink} {
+		for _, sd := range fleetConsumers() {
+			k := sd[1]
 			if n := r.Redelivered[k]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", k, n))
 			}

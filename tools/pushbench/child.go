@@ -25,7 +25,9 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
+	"github.com/pushfleet/pushfleet/pkg/provider/hms"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
+	"github.com/pushfleet/pushfleet/pkg/provider/webpush"
 )
 
 // fleetFlags are the fleet settings under test. The driver registers them
@@ -42,6 +44,8 @@ type fleetFlags struct {
 	APNsConns, APNsStreams int
 	FCMBatches, FCMConns   int
 	MiInFlight             int
+	HMSInFlight            int
+	WebPushInFlight        int
 	// TCP connects the services to the embedded server over loopback TCP
 	// instead of in-process (as the all-in-one does).
 	TCP bool
@@ -60,6 +64,8 @@ func (f *fleetFlags) register(fs *flag.FlagSet) []string {
 	fs.IntVar(&f.FCMBatches, "fcm-batches", fcm.DefaultMaxConcurrentBatches, "fleet: FCM SendEach calls in flight (each up to 50 requests at a time)")
 	fs.IntVar(&f.FCMConns, "fcm-conns", fcm.DefaultMaxConnsPerHost, "fleet: FCM connections per host")
 	fs.IntVar(&f.MiInFlight, "mi-in-flight", mi.DefaultMaxInFlightPerHost, "fleet: MiPush requests in flight per host")
+	fs.IntVar(&f.HMSInFlight, "hms-in-flight", hms.DefaultMaxInFlight, "fleet: HMS Push Kit requests in flight")
+	fs.IntVar(&f.WebPushInFlight, "webpush-in-flight", webpush.DefaultMaxInFlight, "fleet: Web Push requests in flight")
 	fs.StringVar(&f.Common.LogLevel, "fleet-log-level", config.DefaultLogLevel, "fleet: log level (the fleet's log goes to a file in the run directory)")
 	fs.BoolVar(&f.TCP, "fleet-tcp", false, "fleet: connect the services to the embedded server over loopback TCP instead of in-process (the all-in-one's way)")
 	var names []string
@@ -320,12 +326,12 @@ type builtSender struct {
 	close  func() error
 }
 
-// providerSenders builds the APNs, FCM and MiPush senders for the app
-// benchApp at the fakes.
 // benchPlatforms are the platforms pushbench has fakes and scenarios for;
-// the fleet child runs a sender for each (hms and webpush have none yet).
-var benchPlatforms = []events.Platform{events.APNs, events.FCM, events.Mi}
+// the fleet child runs a sender for each.
+var benchPlatforms = []events.Platform{events.APNs, events.FCM, events.Mi, events.HMS, events.WebPush}
 
+// providerSenders builds the APNs, FCM, MiPush, HMS and Web Push senders
+// for the app benchApp at the fakes.
 func providerSenders(env *fleet.Env, ff *fleetFlags, info *fakesInfo) (map[events.Platform]builtSender, error) {
 	out := map[events.Platform]builtSender{}
 	pm := env.Metrics.Provider
@@ -363,6 +369,26 @@ func providerSenders(env *fleet.Env, ff *fleetFlags, info *fakesInfo) (map[event
 		return out, fmt.Errorf("mi sender: %w", err)
 	}
 	out[events.Mi] = builtSender{ms, ms.Close}
+
+	if pool, err = certPool(info.HMS.CA); err != nil {
+		return out, fmt.Errorf("hms fake CA: %w", err)
+	}
+	hs, err := hms.New(hms.Config{PushURL: info.HMS.URL, TokenURL: info.HMS.TokenURL, RootCAs: pool, MaxInFlight: ff.HMSInFlight,
+		Logger: log.With("component", "hms"), Metrics: pm}, map[string]hms.AppConfig{benchApp: info.HMS.App})
+	if err != nil {
+		return out, fmt.Errorf("hms sender: %w", err)
+	}
+	out[events.HMS] = builtSender{hs, hs.Close}
+
+	if pool, err = certPool(info.WebPush.CA); err != nil {
+		return out, fmt.Errorf("webpush fake CA: %w", err)
+	}
+	ws, err := webpush.New(webpush.Config{RootCAs: pool, MaxInFlight: ff.WebPushInFlight,
+		Logger: log.With("component", "webpush"), Metrics: pm}, map[string]webpush.AppConfig{benchApp: info.WebPush.App})
+	if err != nil {
+		return out, fmt.Errorf("webpush sender: %w", err)
+	}
+	out[events.WebPush] = builtSender{ws, ws.Close}
 	return out, nil
 }
 

@@ -18,18 +18,30 @@ import (
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/sandbox"
+	"github.com/pushfleet/pushfleet/pkg/events"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm"
 	"github.com/pushfleet/pushfleet/pkg/provider/fcm/fcmfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/hms"
+	"github.com/pushfleet/pushfleet/pkg/provider/hms/hmsfake"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi"
 	"github.com/pushfleet/pushfleet/pkg/provider/mi/mifake"
+	"github.com/pushfleet/pushfleet/pkg/provider/webpush"
+	"github.com/pushfleet/pushfleet/pkg/provider/webpush/webpushfake"
 )
+
+// Web Push tokens are subscriptions the fake creates (one P-256 key pair
+// each), so the fakes process makes a fixed set of them and hands them to
+// the load generator in fakesInfo: token number n is Subs[n%len(Subs)], or
+// DeadSubs[n%len(DeadSubs)] for a dead one (410 Gone). Both are more than
+// an S2 intent's 100 tokens, so an intent never carries one twice.
+const webPushSubs, webPushDeadSubs = 2000, 200
 
 // benchApp is the app every benchmark intent is for; the fakes know it.
 const benchApp = sandbox.App
 
-// fakesInfo is everything a fleet needs to reach the three fakes, and the
+// fakesInfo is everything a fleet needs to reach the five fakes, and the
 // driver to steer them. `pushbench fakes` writes it as JSON.
 type fakesInfo struct {
 	PID int `json:"pid"`
@@ -53,6 +65,32 @@ type fakesInfo struct {
 		CA  string       `json:"ca_pem"`
 		App mi.AppConfig `json:"app"`
 	} `json:"mi"`
+	HMS struct {
+		URL      string        `json:"url"`
+		TokenURL string        `json:"token_url"`
+		CA       string        `json:"ca_pem"`
+		App      hms.AppConfig `json:"app"`
+	} `json:"hms"`
+	WebPush struct {
+		CA  string            `json:"ca_pem"`
+		App webpush.AppConfig `json:"app"`
+		// Subs and DeadSubs are subscriptions (tokens) the fake created
+		// for App's VAPID key; the dead ones answer 410 Gone.
+		Subs     []string `json:"subs"`
+		DeadSubs []string `json:"dead_subs"`
+	} `json:"webpush"`
+}
+
+// benchToken is device token number n of platform p: sandbox.Token's, or
+// for Web Push one of the fakes' subscriptions.
+func (fi *fakesInfo) benchToken(p events.Platform, n int, dead bool) string {
+	if p == events.WebPush {
+		if dead {
+			return fi.WebPush.DeadSubs[n%len(fi.WebPush.DeadSubs)]
+		}
+		return fi.WebPush.Subs[n%len(fi.WebPush.Subs)]
+	}
+	return sandbox.Token(p, n, dead)
 }
 
 // fakesStats is the answer of GET /stats.
@@ -63,26 +101,33 @@ type fakesStats struct {
 	APNsRequests   int64 `json:"apns_requests"`
 	FCMDelivered   int64 `json:"fcm_delivered"`
 	MiDelivered    int64 `json:"mi_delivered"`
+	HMSDelivered   int64 `json:"hms_delivered"`
+	WebPushDeliv   int64 `json:"webpush_delivered"`
 	LatencyMillis  int64 `json:"latency_ms"`
 	InProcess      bool  `json:"in_process"`
 	APNsPeakFlight int64 `json:"apns_peak_in_flight"`
 }
 
-func (s fakesStats) delivered() int64 { return s.APNsDelivered + s.FCMDelivered + s.MiDelivered }
+func (s fakesStats) delivered() int64 {
+	return s.APNsDelivered + s.FCMDelivered + s.MiDelivered + s.HMSDelivered + s.WebPushDeliv
+}
 
-// fakeSet is the three fakes running in this process, with their control endpoint.
+// fakeSet is the five fakes running in this process, with their control endpoint.
 type fakeSet struct {
 	sb      *sandbox.Providers
 	apns    *apnsfake.Server // sb's
 	fcm     *fcmfake.Server
 	mi      *mifake.Server
+	hms     *hmsfake.Server
+	webpush *webpushfake.Server
 	ctl     *http.Server
 	info    fakesInfo
 	latency time.Duration
 }
 
-// startFakes starts the APNs, FCM and MiPush fakes on loopback with an app
-// each, and a control endpoint on 127.0.0.1.
+// startFakes starts the APNs, FCM, MiPush, HMS and Web Push fakes on
+// loopback with an app each (and the Web Push subscriptions), and a control
+// endpoint on 127.0.0.1.
 func startFakes(inProcess bool) (_ *fakeSet, err error) {
 	fs := &fakeSet{}
 	defer func() {
@@ -98,10 +143,21 @@ func startFakes(inProcess bool) (_ *fakeSet, err error) {
 	fs.info.APNs.URL, fs.info.APNs.CA, fs.info.APNs.App = fs.apns.URL(), string(fs.apns.CertPEM()), fs.sb.APNsApp
 	fs.info.FCM.Endpoint, fs.info.FCM.App = fs.fcm.Endpoint(), fs.sb.FCMApp
 	fs.info.Mi.URL, fs.info.Mi.App = fs.mi.URL(), fs.sb.MiApp
+	fs.hms, fs.webpush = fs.sb.HMS, fs.sb.WebPush
+	fs.info.HMS.URL, fs.info.HMS.TokenURL, fs.info.HMS.App = fs.hms.URL(), fs.hms.TokenURL(), fs.sb.HMSApp
+	fs.info.WebPush.App = fs.sb.WebPushApp
+	fs.info.WebPush.Subs = make([]string, webPushSubs)
+	for i := range fs.info.WebPush.Subs {
+		fs.info.WebPush.Subs[i] = fs.sb.Token(events.WebPush, i, false)
+	}
+	fs.info.WebPush.DeadSubs = make([]string, webPushDeadSubs)
+	for i := range fs.info.WebPush.DeadSubs {
+		fs.info.WebPush.DeadSubs[i] = fs.sb.Token(events.WebPush, i, true)
+	}
 	for _, c := range []struct {
 		pem *string
 		url string
-	}{{&fs.info.FCM.CA, fs.fcm.URL()}, {&fs.info.Mi.CA, fs.mi.URL()}} {
+	}{{&fs.info.FCM.CA, fs.fcm.URL()}, {&fs.info.Mi.CA, fs.mi.URL()}, {&fs.info.HMS.CA, fs.hms.URL()}, {&fs.info.WebPush.CA, fs.webpush.URL()}} {
 		b, err := sandbox.PeerCertPEM(c.url)
 		if err != nil {
 			return nil, fmt.Errorf("fakes: %w", err)
@@ -136,6 +192,8 @@ func (fs *fakeSet) setLatency(d time.Duration) {
 	fs.apns.SetLatency(d)
 	fs.fcm.SetLatency(d)
 	fs.mi.SetLatency(d)
+	fs.hms.SetLatency(d)
+	fs.webpush.SetLatency(d)
 }
 
 func (fs *fakeSet) stats() fakesStats {
@@ -144,6 +202,7 @@ func (fs *fakeSet) stats() fakesStats {
 		CPUMicros: cpu.Microseconds(), MaxRSSKB: rss,
 		APNsDelivered: fs.apns.TotalDelivered(), APNsRequests: fs.apns.Requests(),
 		FCMDelivered: fs.fcm.TotalDelivered(), MiDelivered: fs.mi.DeliveredTotal(),
+		HMSDelivered: fs.hms.DeliveredTotal(), WebPushDeliv: fs.webpush.DeliveredTotal(),
 		LatencyMillis: fs.latency.Milliseconds(), InProcess: fs.info.InProcess,
 		APNsPeakFlight: fs.apns.PeakInFlight(),
 	}
@@ -158,7 +217,7 @@ func (fs *fakeSet) close() {
 	}
 }
 
-// runFakes is `pushbench fakes`: serve the three fakes until the duration
+// runFakes is `pushbench fakes`: serve the five fakes until the duration
 // passes, a signal arrives or (with --stdin-eof) standard input closes.
 func runFakes(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("pushbench fakes", flag.ContinueOnError)
@@ -167,16 +226,16 @@ func runFakes(ctx context.Context, args []string, getenv func(string) string, st
 	dur := fset.Duration("duration", time.Hour, "serve this long at most, then exit")
 	latency := fset.Duration("latency", 0, "initial provider latency of every fake (the benchmark sets it per scenario)")
 	stdinEOF := fset.Bool("stdin-eof", false, "exit when standard input closes (used when pushbench starts the fakes itself)")
-	fset.Usage = config.Usage(fset, `pushbench fakes: serve the APNs, FCM and MiPush fakes in their own process, so
+	fset.Usage = config.Usage(fset, `pushbench fakes: serve the APNs, FCM, MiPush, HMS and Web Push fakes in their own process, so
 that the fleet's CPU is measured without theirs.
 
   go run ./tools/pushbench fakes --out /tmp/fakes.json &
   go run ./tools/pushbench --fakes-file /tmp/fakes.json
 
 The first line of standard output (and the --out file) is JSON: each fake's
-URL, CA certificate and sandbox credentials for the app "demo" (sandbox.App), and a
-control endpoint on 127.0.0.1 (GET /stats: CPU of this process and delivery
-counters; POST /latency?d=20ms: provider latency of all three fakes).`)
+URL, CA certificate and sandbox credentials for the app "demo" (sandbox.App), the
+Web Push subscriptions the benchmark pushes to, and a control endpoint on 127.0.0.1 (GET /stats: CPU of this process and delivery
+counters; POST /latency?d=20ms: provider latency of all five fakes).`)
 	if err := config.Parse(fset, args, getenv); err != nil {
 		return err
 	}
@@ -257,6 +316,9 @@ func loadFakesFile(path string) (*fakesHandle, error) {
 	}
 	if h.info.Control == "" || h.info.APNs.URL == "" {
 		return nil, fmt.Errorf("%s: not a pushbench fakes file", path)
+	}
+	if h.info.HMS.URL == "" || len(h.info.WebPush.Subs) == 0 || len(h.info.WebPush.DeadSubs) == 0 {
+		return nil, fmt.Errorf("%s: no HMS and Web Push fakes (written by an older pushbench fakes?)", path)
 	}
 	return h, nil
 }

@@ -107,7 +107,8 @@ type loadGen struct {
 	sc        scenario
 	o         *options
 	pub       *events.Publisher
-	gw        *gwClient // gateway scenarios: intents go by HTTP, sc.Batch per request
+	gw        *gwClient  // gateway scenarios: intents go by HTTP, sc.Batch per request
+	fakes     *fakesInfo // the tokens of platforms whose fake makes them (Web Push)
 	run       string
 	perIntent int
 	intents   int
@@ -187,12 +188,21 @@ func (g *loadGen) intent(i int, prefix string) *events.Intent {
 		if k == 1 {
 			p = g.sc.platformAt(i)
 		}
-		in.Targets.Tokens[j] = events.Target{Platform: p, Token: sandbox.Token(p, n, isDead(n, g.o.DeadPercent))}
+		in.Targets.Tokens[j] = events.Target{Platform: p, Token: g.token(p, n, isDead(n, g.o.DeadPercent))}
 	}
 	return in
 }
 
 const benchTag = "pushbench-all"
+
+// token is device token number n of platform p: the fakes' (Web Push
+// subscriptions) when known, else sandbox.Token's.
+func (g *loadGen) token(p events.Platform, n int, dead bool) string {
+	if g.fakes != nil {
+		return g.fakes.benchToken(p, n, dead)
+	}
+	return sandbox.Token(p, n, dead)
+}
 
 // isDead picks a stable DeadPercent share of token numbers.
 func isDead(n int, pct float64) bool {
@@ -213,7 +223,7 @@ func (g *loadGen) intentBytes() int {
 func (g *loadGen) warmUp(ctx context.Context) error {
 	sc := g.sc
 	sc.Shape = "s1"
-	w := &loadGen{sc: sc, o: g.o, perIntent: 1}
+	w := &loadGen{sc: sc, o: g.o, perIntent: 1, fakes: g.fakes}
 	const n = 10
 	for i := range n {
 		in := w.intent(i, g.run+"w-")

@@ -57,14 +57,15 @@ const usageText = `pushbench: benchmark the pushfleet fleet end to end, side by 
 
 Usage:
   pushbench [flags]                run the scenarios (also: pushbench run [flags])
-  pushbench fakes --out FILE       serve the APNs, FCM and MiPush fakes in their own process
+  pushbench fakes --out FILE       serve the five providers' fakes in their own process
   pushbench fleet ...              the fleet under test (started by pushbench itself)
 
 How it runs. For every scenario pushbench starts a fresh fleet process
 ("pushbench fleet": the all-in-one, i.e. an embedded JetStream server with
-file storage in a new temporary directory, plus the dispatcher, the three
+file storage in a new temporary directory, plus the dispatcher, the five
 senders and the feedback-sink; or the same services against --nats-url). The
-providers are the repository's fakes (apnsfake, fcmfake, mifake), by default
+providers are the repository's fakes (apnsfake, fcmfake, mifake, hmsfake,
+webpushfake), by default
 in a third process ("pushbench fakes") so that their CPU is not the fleet's.
 This process is the load generator: it publishes intents with
 events.Publisher over loopback TCP, follows PUSH_FEEDBACK with an ordered
@@ -77,6 +78,9 @@ Scenarios (--scenarios, comma-separated SHAPE:MIX:LATENCY[:PACE][:gw[N]]):
            tag  one intent to a tag carried by --tag-devices registered devices
                 (registered through internal/tokens before the clock starts)
   MIX      apns   APNs only
+           hms    HMS Push Kit only
+           webpush Web Push only (the tokens are subscriptions the Web Push
+                  fake created: 2000 live, 200 gone, taken round robin)
            mixed  40% APNs, 40% FCM, 20% MiPush (within every S2 intent; by
                   intent for S1)
   LATENCY  provider latency set on every fake (SetLatency), e.g. 0ms, 20ms

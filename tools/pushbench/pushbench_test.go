@@ -45,6 +45,10 @@ func TestParseScenario(t *testing.T) {
 		{spec: "tag:mixed:0ms:half", wantErr: true},
 		{spec: "s3:apns:0ms", wantErr: true},
 		{spec: "s1:gcm:0ms", wantErr: true},
+		{spec: "s1:hms:0ms", name: "s1:hms:0ms"},
+		{spec: "s1:webpush:0ms", name: "s1:webpush:0ms"},
+		{spec: "s2:hms:20ms:half", name: "s2:hms:20ms:half"},
+		{spec: "s2:webpush:0ms:gw100", name: "s2:webpush:0ms:gw100"},
 		{spec: "s1:apns:fast", wantErr: true},
 		{spec: "s1:apns", wantErr: true},
 		{spec: "s1:apns:0ms:-1", wantErr: true},
@@ -308,3 +312,53 @@ func TestGatewayRun(t *testing.T) {
 }
 
 var limitsForTest = events.DefaultLimits
+
+// Small runs of the two platforms added last, each on its own: HMS Push
+// Kit (OAuth token, batched send) and Web Push (the fake's subscriptions,
+// encrypted and VAPID-signed, dead ones 410 Gone). Every notification must
+// be accounted for, and the fakes must have taken the delivered ones.
+func TestHMSAndWebPushRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	var out bytes.Buffer
+	args := []string{"--scenarios=s1:hms:0ms,s1:webpush:0ms,s2:webpush:0ms", "--count=200", "--token-pool=500", "--dead-percent=10",
+		"--no-ceilings", "--success-flush=200ms", "--drain-wait=60s", "--run-dir=" + t.TempDir()}
+	o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runBench(context.Background(), o, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	rs := map[string]result{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "PUSHBENCH "); ok {
+			var r result
+			if err := json.Unmarshal([]byte(rest), &r); err != nil {
+				t.Fatal(err)
+			}
+			rs[r.Scenario] = r
+		}
+	}
+	for _, name := range []string{"s1:hms:0ms", "s1:webpush:0ms", "s2:webpush:0ms"} {
+		r, ok := rs[name]
+		if !ok {
+			t.Errorf("%s: no result\n%s", name, out.String())
+			continue
+		}
+		if !r.Complete || r.Done != 200 || r.Published != 200 || r.PublishErrs != 0 || r.Err != "" {
+			t.Errorf("%s: done %d of %d published (%d errors), complete %v, err %q", name, r.Done, r.Published, r.PublishErrs, r.Complete, r.Err)
+		}
+		var sum int64
+		for _, n := range r.Outcomes {
+			sum += n
+		}
+		if sum != 200 || r.Outcomes["invalid_token"] == 0 || r.Outcomes["delivered"] == 0 {
+			t.Errorf("%s: outcomes %v: want 200, delivered and invalid_token", name, r.Outcomes)
+		}
+		if r.ProviderRecv != r.Outcomes["delivered"] {
+			t.Errorf("%s: the fakes took %d, the fleet reports %d delivered", name, r.ProviderRecv, r.Outcomes["delivered"])
+		}
+	}
+}

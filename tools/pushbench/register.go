@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/internal/tokens"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -18,7 +17,7 @@ import (
 // registerDevices registers --tag-devices devices of the scenario's mix
 // with the benchmark tag through the token registry (internal/tokens), from
 // --registrars goroutines, before the clock starts.
-func registerDevices(ctx context.Context, js jetstream.JetStream, sc scenario, o *options, w io.Writer) (time.Duration, error) {
+func registerDevices(ctx context.Context, js jetstream.JetStream, sc scenario, o *options, info *fakesInfo, w io.Writer) (time.Duration, error) {
 	start := time.Now()
 	kv, err := js.KeyValue(ctx, events.TokensBucket)
 	if err != nil {
@@ -52,7 +51,7 @@ func registerDevices(ctx context.Context, js jetstream.JetStream, sc scenario, o
 					return
 				}
 				p := sc.platformAt(i)
-				d := tokens.Device{App: benchApp, Platform: p, Token: sandbox.Token(p, i, isDead(i, o.DeadPercent)), Tags: []string{benchTag}}
+				d := tokens.Device{App: benchApp, Platform: p, Token: info.benchToken(p, i, isDead(i, o.DeadPercent)), Tags: []string{benchTag}}
 				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				_, err := reg.Register(rctx, d)
 				cancel()

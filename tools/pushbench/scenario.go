@@ -14,7 +14,7 @@ import (
 type scenario struct {
 	Name    string
 	Shape   string // s1, s2, tag
-	Mix     string // apns, mixed
+	Mix     string // apns, hms, webpush (one platform), mixed
 	Latency time.Duration
 	// Pace: "" closed loop; "half" half the measured peak of Base; else a rate.
 	Pace string
@@ -126,9 +126,9 @@ func parseScenario(spec string) (scenario, error) {
 		return s, fmt.Errorf("scenario %q: shape %q: want s1, s2 or tag", spec, s.Shape)
 	}
 	switch s.Mix {
-	case "apns", "mixed":
+	case "apns", "hms", "webpush", "mixed":
 	default:
-		return s, fmt.Errorf("scenario %q: mix %q: want apns or mixed", spec, s.Mix)
+		return s, fmt.Errorf("scenario %q: mix %q: want apns, hms, webpush or mixed", spec, s.Mix)
 	}
 	d, err := time.ParseDuration(parts[2])
 	if err != nil || d < 0 {
@@ -160,7 +160,8 @@ func parseScenario(spec string) (scenario, error) {
 func (s scenario) describe(tagDevices int) string {
 	shape := map[string]string{"s1": "1 token per intent", "s2": "100 tokens per intent",
 		"tag": fmt.Sprintf("one tag intent per %d registered devices", tagDevices)}[s.Shape]
-	mix := map[string]string{"apns": "APNs only", "mixed": "40% APNs / 40% FCM / 20% MiPush"}[s.Mix]
+	mix := map[string]string{"apns": "APNs only", "hms": "HMS Push Kit only", "webpush": "Web Push only",
+		"mixed": "40% APNs / 40% FCM / 20% MiPush"}[s.Mix]
 	pace := "closed loop (flat out)"
 	switch {
 	case s.Pace == "half":
@@ -178,10 +179,16 @@ func (s scenario) describe(tagDevices int) string {
 	return fmt.Sprintf("%s, %s, provider latency %s, %s, %s", shape, mix, fmtLatency(s.Latency), pace, via)
 }
 
-// platformAt spreads a mix: APNs only, or 40/40/20 over APNs, FCM, Mi.
+// platformAt spreads a mix: one platform (APNs, HMS or Web Push only), or
+// 40/40/20 over APNs, FCM, Mi.
 func (s scenario) platformAt(i int) events.Platform {
-	if s.Mix == "apns" {
+	switch s.Mix {
+	case "apns":
 		return events.APNs
+	case "hms":
+		return events.HMS
+	case "webpush":
+		return events.WebPush
 	}
 	switch i % 5 {
 	case 0, 1:
