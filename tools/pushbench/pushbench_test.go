@@ -194,6 +194,44 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	}
 }
 
+// runScenarios runs pushbench with args (its own fakes and fleet
+// processes, a fresh run directory) and returns each scenario's
+// machine-readable result and the whole report.
+func runScenarios(t *testing.T, args ...string) (map[string]result, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	o, err := parseOptions(append(args, "--run-dir="+t.TempDir()), func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runBench(context.Background(), o, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	rs := map[string]result{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "PUSHBENCH "); ok {
+			var r result
+			if err := json.Unmarshal([]byte(rest), &r); err != nil {
+				t.Fatal(err)
+			}
+			rs[r.Scenario] = r
+		}
+	}
+	return rs, &out
+}
+
+// checkOutcomes requires n outcomes in r, delivered and invalid_token among them.
+func checkOutcomes(t *testing.T, name string, r result, n int64) {
+	t.Helper()
+	var sum int64
+	for _, c := range r.Outcomes {
+		sum += c
+	}
+	if sum != n || r.Outcomes["invalid_token"] == 0 || r.Outcomes["delivered"] == 0 {
+		t.Errorf("%s: outcomes %v: want %d, delivered and invalid_token", name, r.Outcomes, n)
+	}
+}
+
 // A whole run, small: fakes in their own process, the fleet in another,
 // one S1 scenario with its ceilings. It checks that every notification is
 // accounted for and the machine-readable line is complete; no figure is
@@ -202,24 +240,9 @@ func TestSmallRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	var out bytes.Buffer
-	args := []string{"--scenarios=s1:mixed:0ms", "--count=300", "--token-pool=500", "--dead-percent=10",
-		"--ceiling-count=300", "--ceiling-duration=5s", "--success-flush=200ms", "--run-dir=" + t.TempDir()}
-	o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runBench(context.Background(), o, &out, io.Discard); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	var r result
-	for _, l := range strings.Split(out.String(), "\n") {
-		if rest, ok := strings.CutPrefix(l, "PUSHBENCH "); ok {
-			if err := json.Unmarshal([]byte(rest), &r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	rs, out := runScenarios(t, "--scenarios=s1:mixed:0ms", "--count=300", "--token-pool=500", "--dead-percent=10",
+		"--ceiling-count=300", "--ceiling-duration=5s", "--success-flush=200ms")
+	r := rs["s1:mixed:0ms"]
 	if !r.Complete || r.Done != 300 || r.Published != 300 {
 		t.Fatalf("done %d of %d published, complete %v\n%s", r.Done, r.Published, r.Complete, out.String())
 	}
@@ -240,26 +263,8 @@ func TestGatewayRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	var out bytes.Buffer
-	args := []string{"--scenarios=s1:mixed:0ms:gw,s1:mixed:0ms:gw100", "--count=200", "--token-pool=500", "--dead-percent=10",
-		"--no-ceilings", "--success-flush=200ms", "--drain-wait=60s", "--run-dir=" + t.TempDir()}
-	o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runBench(context.Background(), o, &out, io.Discard); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	rs := map[string]result{}
-	for _, l := range strings.Split(out.String(), "\n") {
-		if rest, ok := strings.CutPrefix(l, "PUSHBENCH "); ok {
-			var r result
-			if err := json.Unmarshal([]byte(rest), &r); err != nil {
-				t.Fatal(err)
-			}
-			rs[r.Scenario] = r
-		}
-	}
+	rs, out := runScenarios(t, "--scenarios=s1:mixed:0ms:gw,s1:mixed:0ms:gw100", "--count=200", "--token-pool=500", "--dead-percent=10",
+		"--no-ceilings", "--success-flush=200ms", "--drain-wait=60s")
 	if len(rs) != 3 {
 		t.Fatalf("results %v, want the direct yardstick and two gateway scenarios\n%s", len(rs), out.String())
 	}
@@ -281,13 +286,7 @@ func TestGatewayRun(t *testing.T) {
 		if !r.Complete || r.Done != 200 || r.Published != 200 || r.Intents != 200 || r.PublishErrs != 0 {
 			t.Errorf("%s: done %d of %d published (%d intents, %d errors), complete %v", name, r.Done, r.Published, r.Intents, r.PublishErrs, r.Complete)
 		}
-		var sum int64
-		for _, n := range r.Outcomes {
-			sum += n
-		}
-		if sum != 200 || r.Outcomes["invalid_token"] == 0 || r.Outcomes["delivered"] == 0 {
-			t.Errorf("%s: outcomes %v: want 200, delivered and invalid_token", name, r.Outcomes)
-		}
+		checkOutcomes(t, name, r, 200)
 		if r.Via != want.via || r.Batch != want.batch || r.Requests != want.requests {
 			t.Errorf("%s: via %q batch %d requests %d, want %q %d %d", name, r.Via, r.Batch, r.Requests, want.via, want.batch, want.requests)
 		}
@@ -321,26 +320,8 @@ func TestHMSAndWebPushRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	var out bytes.Buffer
-	args := []string{"--scenarios=s1:hms:0ms,s1:webpush:0ms,s2:webpush:0ms", "--count=200", "--token-pool=500", "--dead-percent=10",
-		"--no-ceilings", "--success-flush=200ms", "--drain-wait=60s", "--run-dir=" + t.TempDir()}
-	o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runBench(context.Background(), o, &out, io.Discard); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	rs := map[string]result{}
-	for _, l := range strings.Split(out.String(), "\n") {
-		if rest, ok := strings.CutPrefix(l, "PUSHBENCH "); ok {
-			var r result
-			if err := json.Unmarshal([]byte(rest), &r); err != nil {
-				t.Fatal(err)
-			}
-			rs[r.Scenario] = r
-		}
-	}
+	rs, out := runScenarios(t, "--scenarios=s1:hms:0ms,s1:webpush:0ms,s2:webpush:0ms", "--count=200", "--token-pool=500", "--dead-percent=10",
+		"--no-ceilings", "--success-flush=200ms", "--drain-wait=60s")
 	for _, name := range []string{"s1:hms:0ms", "s1:webpush:0ms", "s2:webpush:0ms"} {
 		r, ok := rs[name]
 		if !ok {
@@ -350,13 +331,7 @@ func TestHMSAndWebPushRuns(t *testing.T) {
 		if !r.Complete || r.Done != 200 || r.Published != 200 || r.PublishErrs != 0 || r.Err != "" {
 			t.Errorf("%s: done %d of %d published (%d errors), complete %v, err %q", name, r.Done, r.Published, r.PublishErrs, r.Complete, r.Err)
 		}
-		var sum int64
-		for _, n := range r.Outcomes {
-			sum += n
-		}
-		if sum != 200 || r.Outcomes["invalid_token"] == 0 || r.Outcomes["delivered"] == 0 {
-			t.Errorf("%s: outcomes %v: want 200, delivered and invalid_token", name, r.Outcomes)
-		}
+		checkOutcomes(t, name, r, 200)
 		if r.ProviderRecv != r.Outcomes["delivered"] {
 			t.Errorf("%s: the fakes took %d, the fleet reports %d delivered", name, r.ProviderRecv, r.Outcomes["delivered"])
 		}
