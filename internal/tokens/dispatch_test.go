@@ -59,17 +59,10 @@ func TestDispatcherResolvesTagThroughRegistry(t *testing.T) {
 	if v := d.Handle(ctx, nextMsg(t, ctx, js, events.StreamIntents)); v.Action != consumer.Ack {
 		t.Fatalf("dispatch verdict %+v", v)
 	}
-	jobTokens := func(stream string) []string {
-		var job events.Job
-		if err := json.Unmarshal(nextMsg(t, ctx, js, stream).Data(), &job); err != nil {
-			t.Fatal(err)
-		}
-		return slices.Sorted(slices.Values(job.Tokens))
-	}
-	if got := jobTokens(events.SendStream(events.FCM)); !slices.Equal(got, []string{"f:0", "f:2"}) {
+	if got := jobTokens(t, ctx, js, events.SendStream(events.FCM)); !slices.Equal(got, []string{"f:0", "f:2"}) {
 		t.Errorf("fcm job tokens %v", got)
 	}
-	if got := jobTokens(events.SendStream(events.APNs)); !slices.Equal(got, []string{"aa01"}) {
+	if got := jobTokens(t, ctx, js, events.SendStream(events.APNs)); !slices.Equal(got, []string{"aa01"}) {
 		t.Errorf("apns job tokens %v", got)
 	}
 	var fb events.Feedback
@@ -135,17 +128,10 @@ func TestDispatcherPushesToAllWithPlatformFilter(t *testing.T) {
 	if v := d.Handle(ctx, nextIntent(t, ctx, js)); v.Action != consumer.Ack {
 		t.Fatalf("dispatch verdict %+v", v)
 	}
-	jobTokens := func(stream string) []string {
-		var job events.Job
-		if err := json.Unmarshal(nextMsg(t, ctx, js, stream).Data(), &job); err != nil {
-			t.Fatal(err)
-		}
-		return slices.Sorted(slices.Values(job.Tokens))
-	}
-	if got := jobTokens(events.SendStream(events.FCM)); !slices.Equal(got, []string{"f:0", "f:2"}) {
+	if got := jobTokens(t, ctx, js, events.SendStream(events.FCM)); !slices.Equal(got, []string{"f:0", "f:2"}) {
 		t.Errorf("fcm job tokens %v", got)
 	}
-	if got := jobTokens(events.SendStream(events.APNs)); !slices.Equal(got, []string{"aa01"}) {
+	if got := jobTokens(t, ctx, js, events.SendStream(events.APNs)); !slices.Equal(got, []string{"aa01"}) {
 		t.Errorf("apns job tokens %v", got)
 	}
 	s, err := js.Stream(ctx, events.SendStream(events.Mi))
@@ -193,4 +179,14 @@ func nextIntent(t *testing.T, ctx context.Context, js jetstream.JetStream) jetst
 	}
 	_ = msg.Ack()
 	return msg
+}
+
+// jobTokens reads the next job on stream and returns its tokens, sorted.
+func jobTokens(t *testing.T, ctx context.Context, js jetstream.JetStream, stream string) []string {
+	t.Helper()
+	var job events.Job
+	if err := json.Unmarshal(nextMsg(t, ctx, js, stream).Data(), &job); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(slices.Values(job.Tokens))
 }
