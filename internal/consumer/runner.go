@@ -310,7 +310,10 @@ func (r *Runner) settle(ctx context.Context, msg jetstream.Msg, v Verdict, attem
 		if attempts < r.cfg.MaxAttempts {
 			delay := max(v.Delay, Backoff(attempts, r.cfg.BackoffBase, r.cfg.BackoffMax))
 			r.m.Retries.WithLabelValues(stage, category(v)).Inc()
-			r.cfg.Logger.Debug("retry", "subject", msg.Subject(), "attempt", attempts, "delay", delay, "reason", v.Reason)
+			// Checked first: the line's attributes cost allocations per retry.
+			if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+				r.cfg.Logger.Debug("retry", "subject", msg.Subject(), "attempt", attempts, "delay", delay, "reason", v.Reason)
+			}
 			r.ackErr(msg, opNak, msg.NakWithDelay(delay))
 			return
 		}

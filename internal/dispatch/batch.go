@@ -23,8 +23,9 @@ import (
 // dispatch resolves the intent's targets and publishes its jobs, or, when
 // it has expired, reports every target expired: an alias or tag is resolved
 // for that too, so that each of its devices gets its own outcome.
-func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, in *events.Intent) consumer.Verdict {
-	out := d.newBatcher(msg, in)
+// meta and metaErr are the message's msg.Metadata().
+func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, metaErr error, in *events.Intent) consumer.Verdict {
+	out := d.newBatcher(msg, meta, metaErr, in)
 	// No deadline on the whole dispatch: resolving a million-device tag takes
 	// as long as it takes (the runner keeps the intent ours meanwhile); each
 	// wait for acknowledgements is bounded instead.
@@ -89,7 +90,7 @@ func (d *Dispatcher) done(ctx context.Context, in *events.Intent, out *batcher) 
 	case out.jobs == 0:
 		result = "empty"
 	}
-	d.m.Intents.WithLabelValues(d.m.App(in.App), result).Inc()
+	d.m.Intents.WithLabelValues(out.app(), result).Inc()
 	// Checked first: building the line costs more than the rest of a small intent.
 	if d.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 		d.cfg.Logger.Debug("intent dispatched", "intent_id", in.ID, "app", in.App, "jobs", out.jobs, "tokens", out.tokens,
@@ -103,7 +104,11 @@ type batcher struct {
 	d       *Dispatcher
 	in      *events.Intent
 	msg     jetstream.Msg
+	meta    *jetstream.MsgMetadata // msg.Metadata(); nil when it had none
 	created time.Time
+	// appLabel is the intent's app metric label (metrics.Fleet.App),
+	// resolved on first use: once per intent, not once per token.
+	appLabel string
 	// expired: every target is reported expired, nothing is sent.
 	expired bool
 	// blocked holds why a platform's provider would refuse the notification
@@ -121,20 +126,33 @@ type batcher struct {
 	reported int // tokens with an outcome from the dispatcher
 }
 
-func (d *Dispatcher) newBatcher(msg jetstream.Msg, in *events.Intent) *batcher {
-	b := &batcher{d: d, in: in, msg: msg, created: d.now(), expired: in.Expired(d.now()),
-		blocked: map[events.Platform]string{}, batches: map[events.Platform][]string{}, index: map[events.Platform]int{}}
-	if meta, err := msg.Metadata(); err == nil {
-		b.created = meta.Timestamp
+func (d *Dispatcher) newBatcher(msg jetstream.Msg, meta *jetstream.MsgMetadata, metaErr error, in *events.Intent) *batcher {
+	now := d.now()
+	b := &batcher{d: d, in: in, msg: msg, created: now, expired: in.Expired(now),
+		batches: map[events.Platform][]string{}, index: map[events.Platform]int{}}
+	if metaErr == nil {
+		b.meta, b.created = meta, meta.Timestamp
 	}
 	if len(in.Targets.Tokens) == 0 && len(in.Targets.Topics) == 0 {
+		// Only audiences need it: a nil map reads as "nothing blocked".
 		for _, p := range events.Platforms {
 			if err := in.ValidateFor(p); err != nil {
+				if b.blocked == nil {
+					b.blocked = map[events.Platform]string{}
+				}
 				b.blocked[p] = err.Error()
 			}
 		}
 	}
 	return b
+}
+
+// app is the intent's app metric label, looked up once per intent.
+func (b *batcher) app() string {
+	if b.appLabel == "" {
+		b.appLabel = b.d.m.App(b.in.App)
+	}
+	return b.appLabel
 }
 
 // add batches targets; dedupe drops repeats of explicit tokens.
@@ -154,7 +172,7 @@ func (b *batcher) add(ctx context.Context, ts []events.Target, dedupe bool) erro
 		}
 		switch {
 		case b.d.suppress != nil && b.d.suppress.Suppressed(b.in.App, t.Platform, t.Token):
-			b.d.m.Suppressed.WithLabelValues(string(t.Platform), b.d.m.App(b.in.App)).Inc()
+			b.d.m.Suppressed.WithLabelValues(string(t.Platform), b.app()).Inc()
 			b.report(t, events.Suppressed, "registry marks the token invalid")
 		case b.expired:
 			b.report(t, events.Expired, "expired before dispatch")
@@ -194,7 +212,7 @@ func (b *batcher) addTopics(ctx context.Context, ts []events.Topic) error {
 
 // report queues the outcome event of a token the dispatcher settles itself.
 func (b *batcher) report(t events.Target, o events.Outcome, reason string) {
-	b.d.m.Notifications.WithLabelValues(string(t.Platform), b.d.m.App(b.in.App), string(o)).Inc()
+	b.d.m.Notifications.WithLabelValues(string(t.Platform), b.app(), string(o)).Inc()
 	b.pending = append(b.pending, b.d.event(b.in, t, o, reason))
 	b.reported++
 }
@@ -289,8 +307,8 @@ func (b *batcher) await(ctx context.Context, f jetstream.PubAckFuture) error {
 func (b *batcher) deadJob(ctx context.Context, job *events.Job, data []byte, reason string) error {
 	dl := events.DeadLetter{Stage: events.StageIntents, App: job.App, Reason: reason, Attempts: 1,
 		At: b.d.now().UTC(), Subject: events.SendSubject(job.Platform, job.App), IntentID: job.IntentID, Tokens: job.Tokens}
-	if meta, err := b.msg.Metadata(); err == nil {
-		dl.Stream, dl.Seq = meta.Stream, meta.Sequence.Stream
+	if b.meta != nil {
+		dl.Stream, dl.Seq = b.meta.Stream, b.meta.Sequence.Stream
 	}
 	dl.SetPayload(data)
 	body, err := dl.Encode(maxDeadLetterBytes(b.d.js))

@@ -79,16 +79,19 @@ func (d *Dispatcher) handle(ctx context.Context, span trace.Span, msg jetstream.
 		span.SetAttributes(attribute.String(tracing.AttrApp, in.App), attribute.String(tracing.AttrIntentID, in.ID),
 			attribute.Bool(tracing.AttrDue, due))
 	}
+	// The message's metadata (stream sequence, timestamp) is parsed once:
+	// dedup, the batcher and a dead job all read it.
+	meta, metaErr := msg.Metadata()
 	if due {
-		return d.dispatch(ctx, msg, in)
+		return d.dispatch(ctx, msg, meta, metaErr, in)
 	}
-	if v, done := d.dedup(ctx, msg, in); done {
+	if v, done := d.dedup(ctx, meta, metaErr, in); done {
 		return v
 	}
 	if at, later := d.scheduleAt(in); later {
 		return d.schedule(ctx, in, msg.Data(), at)
 	}
-	return d.dispatch(ctx, msg, in)
+	return d.dispatch(ctx, msg, meta, metaErr, in)
 }
 
 // intake decodes and checks an intent against its subject; a non-nil

@@ -19,25 +19,27 @@ import (
 // hashed because ids may hold characters KV keys do not allow.
 func idKey(app, id string) string {
 	h := sha256.Sum256([]byte(id))
-	return app + "." + hex.EncodeToString(h[:16])
+	var sum [32]byte
+	hex.Encode(sum[:], h[:16])
+	return app + "." + string(sum[:])
 }
 
 // dedup takes the intent's id for its app in push_intent_ids. The value is
 // the message's stream sequence, so a redelivery of the same message (after
 // a crash or a failed publish) is not taken for a repeat; done is true when
 // the verdict is final (a repeat, or a retry when the bucket failed).
-func (d *Dispatcher) dedup(ctx context.Context, msg jetstream.Msg, in *events.Intent) (consumer.Verdict, bool) {
+// meta and metaErr are the message's msg.Metadata().
+func (d *Dispatcher) dedup(ctx context.Context, meta *jetstream.MsgMetadata, metaErr error, in *events.Intent) (consumer.Verdict, bool) {
 	if d.cfg.IDs == nil {
 		return consumer.Verdict{}, false
 	}
-	meta, err := msg.Metadata()
-	if err != nil {
-		return consumer.RetryAfter(0, "dedup", "no stream sequence: "+err.Error()), true
+	if metaErr != nil {
+		return consumer.RetryAfter(0, "dedup", "no stream sequence: "+metaErr.Error()), true
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.PublishTimeout)
 	defer cancel()
 	key, seq := idKey(in.App, in.ID), strconv.FormatUint(meta.Sequence.Stream, 10)
-	_, err = d.cfg.IDs.Create(ctx, key, []byte(seq))
+	_, err := d.cfg.IDs.Create(ctx, key, []byte(seq))
 	if err == nil {
 		return consumer.Verdict{}, false
 	}

@@ -63,12 +63,20 @@ func MsgID(f *events.Feedback) string {
 	if f.Outcome == events.Failed {
 		return ""
 	}
-	h := sha256.New()
-	for _, part := range []string{f.App, f.IntentID, f.JobID, string(f.Platform), f.Token, string(f.Outcome)} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
+	// One stack buffer, hashed at once: the same bytes as writing each
+	// part and its NUL separator in turn, without a hasher or per-part
+	// conversions on the heap.
+	var stack [512]byte
+	buf := stack[:0]
+	for _, part := range [...]string{f.App, f.IntentID, f.JobID, string(f.Platform), f.Token, string(f.Outcome)} {
+		buf = append(buf, part...)
+		buf = append(buf, 0)
 	}
-	return "fb-" + hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(buf)
+	var out [3 + 32]byte
+	copy(out[:], "fb-")
+	hex.Encode(out[3:], sum[:16])
+	return string(out[:])
 }
 
 // WaitAll is puback.WaitAll, under the name internal/dispatch still calls

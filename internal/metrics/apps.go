@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -24,11 +26,20 @@ const DefaultMaxApps = 200
 // label; with a known list set, anything else is AppOther; without one, the
 // first max distinct names get their own label and the rest AppOther.
 // (An app actually named "_" or "_other" shares its label with those.)
+//
+// Every metric update of every message looks a label up, while the set
+// changes at most max times (and on SetKnownApps): readers load an
+// immutable snapshot without a lock; writers, serialised by mu, replace it.
 type appLabels struct {
-	mu    sync.RWMutex
+	mu    sync.Mutex // held by writers only
+	state atomic.Pointer[appState]
+	max   int
+}
+
+// appState is one immutable snapshot of the app labels.
+type appState struct {
 	known map[string]bool // nil: no list, admit up to max
 	seen  map[string]bool
-	max   int
 }
 
 // App returns the bounded label value for app. Use it for every app label.
@@ -40,35 +51,50 @@ func (f *Fleet) App(app string) string {
 		return AppOther
 	}
 	a := &f.apps
-	a.mu.RLock()
-	label, ok := a.lookup(app)
-	a.mu.RUnlock()
-	if ok {
+	if label, ok := a.lookup(a.state.Load(), app); ok {
 		return label
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Decided meanwhile (another caller admitted it, the bound was reached
 	// or a known list was set)?
-	if label, ok := a.lookup(app); ok {
+	s := a.state.Load()
+	if label, ok := a.lookup(s, app); ok {
 		return label
 	}
-	a.seen[app] = true
+	next := &appState{seen: make(map[string]bool, len(s.seenOrNil())+1)}
+	if s != nil {
+		next.known = s.known
+		maps.Copy(next.seen, s.seen)
+	}
+	next.seen[app] = true
+	a.state.Store(next)
 	return app
 }
 
-// lookup returns app's label when it is decided without admitting a new
-// name. The caller holds a.mu.
-func (a *appLabels) lookup(app string) (string, bool) {
+func (s *appState) seenOrNil() map[string]bool {
+	if s == nil {
+		return nil
+	}
+	return s.seen
+}
+
+// lookup returns app's label in snapshot s (nil: nothing set yet) when it
+// is decided without admitting a new name.
+func (a *appLabels) lookup(s *appState, app string) (string, bool) {
+	var known, seen map[string]bool
+	if s != nil {
+		known, seen = s.known, s.seen
+	}
 	switch {
-	case a.known != nil:
-		if a.known[app] {
+	case known != nil:
+		if known[app] {
 			return app, true
 		}
 		return AppOther, true
-	case a.seen[app]:
+	case seen[app]:
 		return app, true
-	case len(a.seen) >= a.max:
+	case len(seen) >= a.max:
 		return AppOther, true
 	}
 	return "", false
@@ -90,5 +116,9 @@ func (f *Fleet) SetKnownApps(apps []string) {
 	a := &f.apps
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.known = known
+	next := &appState{known: known}
+	if s := a.state.Load(); s != nil {
+		next.seen = s.seen
+	}
+	a.state.Store(next)
 }

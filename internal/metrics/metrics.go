@@ -145,7 +145,7 @@ func New() *Fleet {
 	bi := version.Get()
 	f.BuildInfo.WithLabelValues(bi.Version, bi.Revision, bi.Go).Set(1)
 	reg.MustRegister(f.BuildInfo)
-	f.apps = appLabels{seen: map[string]bool{}, max: DefaultMaxApps}
+	f.apps.max = DefaultMaxApps
 	reg.MustRegister(f.DeadLetterFailures, f.AckErrors)
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
 		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.CircuitOpen, f.TokenUpdates)

@@ -287,9 +287,13 @@ func (s *Service) count(job *events.Job, fbs []events.Feedback) {
 			n[k]++
 		}
 	}
+	app := "" // the app's label, looked up once per job
 	for k, c := range n {
 		if c > 0 {
-			s.m.Notifications.WithLabelValues(string(job.Platform), s.m.App(job.App), string(events.Outcomes[k])).Add(float64(c))
+			if app == "" {
+				app = s.m.App(job.App)
+			}
+			s.m.Notifications.WithLabelValues(string(job.Platform), app, string(events.Outcomes[k])).Add(float64(c))
 		}
 	}
 }
