@@ -72,6 +72,11 @@ func TestDeviceRunsAsTheAppsRegistryUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Stop()
+	// The service's subscriptions are on admin's connection: flush them to
+	// the server before another connection sends the first request.
+	if err := admin.Flush(); err != nil {
+		t.Fatal(err)
+	}
 
 	runAs := func(timeout time.Duration, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

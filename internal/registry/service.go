@@ -101,6 +101,12 @@ func NewService(nc *nats.Conn, reg *tokens.Devices, cfg Config) (micro.Service, 
 		_ = svc.Stop()
 		return nil, fmt.Errorf("registry service endpoint %s: %w", VerbStatsAll, err)
 	}
+	// Served once NewService returns: the endpoints' subscriptions reach
+	// the server before the first request from another connection can.
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("registry service: %w", err)
+	}
 	return svc, nil
 }
 
