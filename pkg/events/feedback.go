@@ -34,10 +34,23 @@ const (
 	// due (pushctl cancel). An alias or tag intent is cancelled before its
 	// audience is resolved: its events carry an empty Token, one per platform.
 	Cancelled Outcome = "cancelled"
+	// Confirmed: the device confirmed a notification that asked for
+	// confirmation (Intent.Confirm). Only the confirmation service reports
+	// it, on ConfirmFeedbackSubject.
+	Confirmed Outcome = "confirmed"
+	// Unconfirmed: a notification that asked for confirmation was not
+	// confirmed within its window, re-sends included; it was given up on.
+	// Only the confirmation service reports it, on ConfirmFeedbackSubject.
+	Unconfirmed Outcome = "unconfirmed"
 )
 
 // Outcomes lists every outcome.
-var Outcomes = []Outcome{Delivered, InvalidToken, TokenReplaced, Failed, Expired, Dead, Suppressed, Cancelled}
+var Outcomes = []Outcome{Delivered, InvalidToken, TokenReplaced, Failed, Expired, Dead, Suppressed, Cancelled,
+	Confirmed, Unconfirmed}
+
+// confirmOutcome reports whether o is reported by the confirmation service
+// alone (on ConfirmFeedbackSubject), never by a sender or the dispatcher.
+func (o Outcome) confirmOutcome() bool { return o == Confirmed || o == Unconfirmed }
 
 // Feedback is one event on push.feedback.<platform>.<app>: what happened to
 // one token. Anyone may subscribe; the feedback-sink turns it into token state.
@@ -166,18 +179,32 @@ func CheckToken(s string) error {
 }
 
 // ParseFeedbackSubject returns the platform and app a feedback subject
-// (push.feedback.<platform>.<app>) names; ok is false for any other shape,
-// an unsupported platform or an invalid app name.
+// (push.feedback.<platform>.<app>, or the confirmation service's
+// push.feedback.<platform>.<app>.confirm) names; ok is false for any other
+// shape, an unsupported platform or an invalid app name.
 func ParseFeedbackSubject(subject string) (p Platform, app string, ok bool) {
+	p, app, _, ok = parseFeedbackSubject(subject)
+	return p, app, ok
+}
+
+// parseFeedbackSubject is ParseFeedbackSubject that also tells whether the
+// subject is the confirmation service's.
+func parseFeedbackSubject(subject string) (p Platform, app string, confirm, ok bool) {
 	rest, ok := strings.CutPrefix(subject, FeedbackRoot+".")
 	if !ok {
-		return "", "", false
+		return "", "", false, false
 	}
 	ps, app, ok := strings.Cut(rest, ".")
-	if !ok || !Platform(ps).Valid() || !ValidApp(app) {
-		return "", "", false
+	if app, ok2 := strings.CutSuffix(app, "."+ConfirmSuffix); ok && ok2 {
+		if !Platform(ps).Valid() || !ValidApp(app) {
+			return "", "", false, false
+		}
+		return Platform(ps), app, true, true
 	}
-	return Platform(ps), app, true
+	if !ok || !Platform(ps).Valid() || !ValidApp(app) {
+		return "", "", false, false
+	}
+	return Platform(ps), app, false, true
 }
 
 // CheckSubject checks that the event arrived on its own subject: the
@@ -186,12 +213,18 @@ func ParseFeedbackSubject(subject string) (p Platform, app string, ok bool) {
 // push.feedback.<platform>.<app> must name the body's platform and app.
 // Errors wrap ErrNotAllowed and name both.
 func (f *Feedback) CheckSubject(subject string) error {
-	p, app, ok := ParseFeedbackSubject(subject)
+	p, app, confirm, ok := parseFeedbackSubject(subject)
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: subject %s is not %s.<platform>.<app>", ErrNotAllowed, subject, FeedbackRoot)
 	case p != f.Platform || app != f.App:
 		return fmt.Errorf("%w: feedback for %s/%s on subject %s", ErrNotAllowed, f.Platform, f.App, subject)
+	case confirm && !f.Outcome.confirmOutcome():
+		return fmt.Errorf("%w: %s on subject %s: the confirmation service reports only %s and %s",
+			ErrNotAllowed, f.Outcome, subject, Confirmed, Unconfirmed)
+	case !confirm && f.Outcome.confirmOutcome():
+		return fmt.Errorf("%w: %s on subject %s: only the confirmation service reports it, on %s",
+			ErrNotAllowed, f.Outcome, subject, ConfirmFeedbackSubject(f.Platform, f.App))
 	}
 	return nil
 }
@@ -201,10 +234,25 @@ func (f *Feedback) CheckSubject(subject string) error {
 // tokens is a forgery. Errors wrap ErrNotAllowed.
 func (f *Feedback) CheckOutcome() error {
 	switch {
+	case f.Outcome.confirmOutcome() && f.Platform.Valid():
+		// Not the provider's: CheckSubject confines it to the
+		// confirmation service's subject.
+		return nil
 	case f.Platform.Reports(f.Outcome):
 		return nil
 	case f.Outcome == TokenReplaced:
 		return fmt.Errorf("%w: %s from %s: the %s provider never names a replacement token", ErrNotAllowed, f.Outcome, f.Platform, f.Platform)
 	}
 	return fmt.Errorf("%w: %s from %s: the %s provider never reports it", ErrNotAllowed, f.Outcome, f.Platform, f.Platform)
+}
+
+// DecodeFeedbackEvents parses one message of push.feedback.> into the
+// per-token events it carries, each checked as DecodeFeedback checks one.
+// Callers that follow the feedback stream use it rather than DecodeFeedback.
+func DecodeFeedbackEvents(b []byte) ([]Feedback, error) {
+	f, err := DecodeFeedback(b)
+	if err != nil {
+		return nil, err
+	}
+	return []Feedback{*f}, nil
 }

@@ -92,6 +92,42 @@ func TestFeedbackCheckSubject(t *testing.T) {
 	}
 }
 
+// confirmed and unconfirmed come from the confirmation service alone, on
+// its own subject, which carries nothing else: a sender cannot claim a
+// confirmation, the confirmation service cannot report a dead token.
+func TestConfirmOutcomesOnlyOnTheConfirmSubject(t *testing.T) {
+	plain, confirm := events.FeedbackSubject(events.APNs, "shop"), events.ConfirmFeedbackSubject(events.APNs, "shop")
+	tests := []struct {
+		outcome events.Outcome
+		subject string
+		ok      bool
+	}{
+		{events.Confirmed, confirm, true},
+		{events.Unconfirmed, confirm, true},
+		{events.Confirmed, plain, false},
+		{events.Unconfirmed, plain, false},
+		{events.InvalidToken, confirm, false},
+		{events.Delivered, confirm, false},
+		{events.Delivered, plain, true},
+	}
+	for _, tt := range tests {
+		f := &events.Feedback{App: "shop", Platform: events.APNs, Token: "aa", Outcome: tt.outcome}
+		err := f.CheckSubject(tt.subject)
+		if err == nil {
+			err = f.CheckOutcome()
+		}
+		if tt.ok != (err == nil) || err != nil && !errors.Is(err, events.ErrNotAllowed) {
+			t.Errorf("%s on %s: %v, want allowed=%v", tt.outcome, tt.subject, err, tt.ok)
+		}
+	}
+	if p, a, ok := events.ParseFeedbackSubject(confirm); !ok || p != events.APNs || a != "shop" {
+		t.Fatalf("parse of ConfirmFeedbackSubject: %s %s %v", p, a, ok)
+	}
+	if events.APNs.Reports(events.Confirmed) {
+		t.Error("a sender may report confirmed")
+	}
+}
+
 // None of pushfleet's providers (APNs, FCM HTTP v1, MiPush) names a
 // replacement token: token_replaced from any of them is a forgery.
 func TestNoPlatformReplacesTokens(t *testing.T) {

@@ -230,11 +230,12 @@ var capabilities = map[Platform]capability{
 // that cannot: a forged one would redirect an alias's pushes to any token.
 func (p Platform) ReplacesTokens() bool { return capabilities[p].replacesTokens }
 
-// Reports reports whether feedback about p's tokens may carry outcome o:
-// every known outcome, except token_replaced where p's provider never
-// replaces tokens.
+// Reports reports whether feedback about p's tokens from its sender or the
+// dispatcher may carry outcome o: every known outcome, except
+// token_replaced where p's provider never replaces tokens, and confirmed
+// and unconfirmed, which only the confirmation service reports.
 func (p Platform) Reports(o Outcome) bool {
-	if !p.Valid() || !o.known() {
+	if !p.Valid() || !o.known() || o.confirmOutcome() {
 		return false
 	}
 	if o == TokenReplaced {

@@ -87,6 +87,18 @@ func FeedbackSubject(p Platform, app string) string {
 	return FeedbackRoot + "." + string(p) + "." + app
 }
 
+// ConfirmSuffix ends the subjects of the confirmation service's feedback.
+const ConfirmSuffix = "confirm"
+
+// ConfirmFeedbackSubject carries the confirmation service's outcomes
+// (confirmed, unconfirmed) about p's tokens of app:
+// push.feedback.<platform>.<app>.confirm. It is apart from the senders'
+// subject so that NATS permissions can give that service these outcomes
+// and nothing else.
+func ConfirmFeedbackSubject(p Platform, app string) string {
+	return FeedbackSubject(p, app) + "." + ConfirmSuffix
+}
+
 // DeadSubject carries dead letters from a stage (intents, apns, fcm, mi,
 // hms, webpush, feedback) for app. An app that could not be read is "_".
 func DeadSubject(stage, app string) string {
