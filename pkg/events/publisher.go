@@ -53,6 +53,16 @@ func IntentMsgID(app, id string) string { return app + ":" + id }
 // schedule subjects. Nothing here sets a TTL or a schedule header: pushfleet
 // decides expiry itself and reports it as the "expired" outcome.
 func (p *Publisher) Publish(ctx context.Context, in *Intent) (*jetstream.PubAck, error) {
+	msg, err := p.message(in)
+	if err != nil {
+		return nil, err
+	}
+	return p.js.PublishMsg(ctx, msg)
+}
+
+// message checks in as Publish promises and returns the message carrying
+// it: every way of publishing (Publish, PublishAsync) goes through here.
+func (p *Publisher) message(in *Intent) (*nats.Msg, error) {
 	if err := in.Validate(p.limits); err != nil {
 		return nil, err
 	}
@@ -70,8 +80,18 @@ func (p *Publisher) Publish(ctx context.Context, in *Intent) (*jetstream.PubAck,
 	if err := checkSize(len(body), p.limits.withDefaults()); err != nil {
 		return nil, err
 	}
-	msg := nats.NewMsg(IntentSubject(in.App))
+	return intentMsg(in.App, in.ID, body), nil
+}
+
+// intentMsg is the message of an encoded intent, the same for Publish,
+// PublishAsync and a Session: on push.intents.<app>, with the intent id
+// header and Nats-Msg-Id "<app>:<id>". The Nats-Msg-Id is written here
+// rather than by jetstream.WithMsgID (which writes the same header) to
+// spare every publish the options' allocations.
+func intentMsg(app, id string, body []byte) *nats.Msg {
+	msg := nats.NewMsg(IntentSubject(app))
 	msg.Data = body
-	msg.Header.Set(HeaderIntentID, in.ID)
-	return p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(IntentMsgID(in.App, in.ID)))
+	msg.Header.Set(HeaderIntentID, id)
+	msg.Header.Set(jetstream.MsgIDHeader, IntentMsgID(app, id))
+	return msg
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -324,10 +323,7 @@ func (s *Session) publish(pd *pending) {
 	pd.sent = time.Now()
 	// A message of its own per attempt: the client may still hold (and
 	// retry) the previous one.
-	msg := nats.NewMsg(IntentSubject(s.tmpl.App))
-	msg.Data = pd.body
-	msg.Header.Set(HeaderIntentID, pd.id)
-	pd.fut, pd.err = s.p.js.PublishMsgAsync(msg, jetstream.WithMsgID(IntentMsgID(s.tmpl.App, pd.id)))
+	pd.fut, pd.err = s.p.js.PublishMsgAsync(intentMsg(s.tmpl.App, pd.id, pd.body))
 }
 
 // settleOldest waits for the oldest intent's acknowledgement, publishing

@@ -336,7 +336,11 @@ func (b *bench) scenario(ctx context.Context, sc scenario) (*result, error) {
 		return r, err
 	}
 	defer stopFollow()
-	g := &loadGen{sc: sc, o: o, pub: events.NewPublisher(js), gw: gw, fakes: info, run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
+	apub, err := events.NewPublisher(js).Async(events.AsyncConfig{})
+	if err != nil {
+		return r, err
+	}
+	g := &loadGen{sc: sc, o: o, apub: apub, gw: gw, fakes: info, run: run, perIntent: per, intents: intents, tr: tr, rate: sc.Rate}
 	r.IntentBytes = g.intentBytes()
 	if err := g.warmUp(ctx); err != nil {
 		return r, fmt.Errorf("%w%s", err, fp.logTail())
@@ -582,7 +586,7 @@ func (b *bench) report(sc scenario, r *result) {
 	}
 	row("fleet CPU", "%.1f µs/notification (%.2f CPU-s; %s; load generator %.1f µs/n apart; settled %.1fs)",
 		r.FleetCPU, r.FleetCPUSec, what, r.DriverCPU, r.SettleS)
-	reqs := "NATS publishes (publish→PubAck)"
+	reqs := fmt.Sprintf("NATS publishes, asynchronous, at most %d unacknowledged (publish→PubAck)", events.DefaultAsyncMaxPending)
 	if r.Via == "gateway" {
 		reqs = fmt.Sprintf("HTTP POST /v1/intents of %d intent(s), keep-alive, at most %d at once (POST→response)", r.Batch, b.o.Publishers)
 	}

@@ -18,13 +18,6 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// fbLite is the part of a feedback event the tracker reads.
-type fbLite struct {
-	IntentID string    `json:"intent_id"`
-	Outcome  string    `json:"outcome"`
-	At       time.Time `json:"at"`
-}
-
 // tracker follows PUSH_FEEDBACK and accounts for one scenario's
 // notifications: a final feedback event (any outcome but "failed") stored
 // in the stream means the notification is done.
@@ -51,17 +44,24 @@ func newTracker(run string, intents, notifications int) *tracker {
 
 // answered are the outcomes a provider decided: they carry an
 // intent-to-provider latency.
-var answered = map[string]bool{string(events.Delivered): true, string(events.InvalidToken): true, string(events.TokenReplaced): true}
+var answered = map[events.Outcome]bool{events.Delivered: true, events.InvalidToken: true, events.TokenReplaced: true}
 
+// handle counts the per-token events of one feedback message.
 func (t *tracker) handle(msg jetstream.Msg) {
-	var f fbLite
-	if json.Unmarshal(msg.Data(), &f) != nil {
+	evs, err := events.DecodeFeedbackEvents(msg.Data())
+	if err != nil {
 		return
 	}
+	for i := range evs {
+		t.event(&evs[i])
+	}
+}
+
+func (t *tracker) event(f *events.Feedback) {
 	switch {
 	case strings.HasPrefix(f.IntentID, t.prefix):
 	case strings.HasPrefix(f.IntentID, t.warmPrefix):
-		if f.Outcome != string(events.Failed) {
+		if f.Outcome != events.Failed {
 			t.warm.Add(1)
 		}
 		return
@@ -69,14 +69,14 @@ func (t *tracker) handle(msg jetstream.Msg) {
 		t.foreign.Add(1)
 		return
 	}
-	if f.Outcome == string(events.Failed) {
+	if f.Outcome == events.Failed {
 		t.retries.Add(1) // a retry follows
 		return
 	}
 	now := time.Now().UnixNano()
 	idx, err := strconv.Atoi(f.IntentID[len(t.prefix):])
 	t.mu.Lock()
-	t.outcomes[f.Outcome]++
+	t.outcomes[string(f.Outcome)]++
 	if err == nil && idx >= 0 && idx < len(t.pubNanos) && answered[f.Outcome] {
 		if pub := t.pubNanos[idx].Load(); pub > 0 {
 			t.lats = append(t.lats, float64(f.At.UnixNano()-pub)/1e6)
@@ -106,9 +106,9 @@ func follow(ctx context.Context, js jetstream.JetStream, t *tracker) (func(), er
 type loadGen struct {
 	sc        scenario
 	o         *options
-	pub       *events.Publisher
-	gw        *gwClient  // gateway scenarios: intents go by HTTP, sc.Batch per request
-	fakes     *fakesInfo // the tokens of platforms whose fake makes them (Web Push)
+	apub      *events.AsyncPublisher // NATS scenarios: intents published asynchronously
+	gw        *gwClient              // gateway scenarios: intents go by HTTP, sc.Batch per request
+	fakes     *fakesInfo             // the tokens of platforms whose fake makes them (Web Push)
 	run       string
 	perIntent int
 	intents   int
@@ -133,33 +133,57 @@ type loadGen struct {
 // batch is how many intents one request carries.
 func (g *loadGen) batch() int { return max(g.sc.Batch, 1) }
 
-// send publishes ins (one intent, or a gateway batch) and says which
+// post sends ins (one intent, or a batch) to the gateway and says which
 // were stored.
-func (g *loadGen) send(ctx context.Context, ins []*events.Intent) ([]bool, error) {
+func (g *loadGen) post(ctx context.Context, ins []*events.Intent) ([]bool, error) {
 	t0 := time.Now()
-	var ok []bool
-	var err error
-	if g.gw != nil {
-		ok, err = g.gw.post(ctx, ins)
-	} else {
-		ok = make([]bool, len(ins))
-		for i, in := range ins {
-			if _, err = g.pub.Publish(ctx, in); err != nil {
-				break
-			}
-			ok[i] = true
-		}
-		if !slices.Contains(ok, true) {
-			ok = nil // no answer
-		}
-	}
+	ok, err := g.gw.post(ctx, ins)
 	if ok != nil {
-		g.requests.Add(1)
-		g.ansMu.Lock()
-		g.answers = append(g.answers, float64(time.Since(t0))/1e6)
-		g.ansMu.Unlock()
+		g.answered(t0)
 	}
 	return ok, err
+}
+
+// answered records a request answered, started at t0.
+func (g *loadGen) answered(t0 time.Time) {
+	g.requests.Add(1)
+	g.ansMu.Lock()
+	g.answers = append(g.answers, float64(time.Since(t0))/1e6)
+	g.ansMu.Unlock()
+}
+
+// stored accounts for an intent the stream stored.
+func (g *loadGen) stored() { g.published.Add(int64(g.perIntent)) }
+
+// notStored accounts for intent number i, not stored: its notifications
+// leave the window and count as publish errors.
+func (g *loadGen) notStored(i int, err error) {
+	g.tr.pubNanos[i].Store(0)
+	g.reserved.Add(-int64(g.perIntent))
+	g.pubErrs.Add(1)
+	if err != nil {
+		g.lastErr.Store(err.Error())
+	}
+}
+
+// inFlight is an intent published asynchronously, not yet settled.
+type inFlight struct {
+	f  *events.PublishFuture
+	i  int       // intent number
+	t0 time.Time // its publish started
+}
+
+// settle accounts for the intents published asynchronously, in publish
+// order (the order they settle in), until pending is closed.
+func (g *loadGen) settle(pending <-chan inFlight) {
+	for p := range pending {
+		if _, err := p.f.Wait(context.Background()); err != nil { // settles within AckWait
+			g.notStored(p.i, err)
+			continue
+		}
+		g.answered(p.t0)
+		g.stored()
+	}
 }
 
 // answerLatencies are the sorted request-to-answer times.
@@ -233,7 +257,12 @@ func (g *loadGen) warmUp(ctx context.Context) error {
 			}
 			continue
 		}
-		if _, err := g.pub.Publish(ctx, in); err != nil {
+		if _, err := g.apub.PublishAsync(ctx, in); err != nil {
+			return fmt.Errorf("warm-up publish: %w", err)
+		}
+	}
+	if g.gw == nil {
+		if _, err := g.apub.Flush(ctx); err != nil {
 			return fmt.Errorf("warm-up publish: %w", err)
 		}
 	}
@@ -249,7 +278,10 @@ func (g *loadGen) warmUp(ctx context.Context) error {
 
 // publish runs the publishers until every intent is published, the
 // duration passes or ctx ends. Each request carries batch() intents (one
-// but for a gateway batch scenario).
+// but for a gateway batch scenario). Published to NATS, one goroutine
+// publishes asynchronously (the AsyncPublisher bounds the intents not yet
+// acknowledged) and another counts the acknowledgements; through the
+// gateway, --publishers goroutines each wait for their answer.
 func (g *loadGen) publish(ctx context.Context, start time.Time) {
 	deadline := start.Add(g.o.Duration)
 	var next atomic.Int64
@@ -258,9 +290,17 @@ func (g *loadGen) publish(ctx context.Context, start time.Time) {
 	b := g.batch()
 	units := (g.intents + b - 1) / b
 	window := int64(max(g.o.Window, g.perIntent*b))
-	for range g.o.Publishers {
+	workers := g.o.Publishers
+	var pending chan inFlight
+	var settled sync.WaitGroup
+	if g.gw == nil {
+		workers = 1
+		pending = make(chan inFlight, events.DefaultAsyncMaxPending)
+		settled.Go(func() { g.settle(pending) })
+	}
+	for range workers {
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && g.pubErrs.Load() <= 100 {
 				u := int(next.Add(1)) - 1
 				if u >= units || time.Now().After(deadline) {
 					return
@@ -289,34 +329,42 @@ func (g *loadGen) publish(ctx context.Context, start time.Time) {
 				for j := range n {
 					ins[j] = g.intent(first+j, g.tr.prefix)
 				}
-				now := time.Now().UnixNano()
+				// The latency's start: the publish's, whatever it waits for.
+				t0 := time.Now()
 				for j := range n {
-					g.tr.pubNanos[first+j].Store(now)
+					g.tr.pubNanos[first+j].Store(t0.UnixNano())
 				}
-				ok, err := g.send(ctx, ins)
-				stored := 0
+				if pending != nil {
+					for j, in := range ins {
+						f, err := g.apub.PublishAsync(ctx, in)
+						if err != nil {
+							g.notStored(first+j, err)
+							continue
+						}
+						pending <- inFlight{f: f, i: first + j, t0: t0}
+					}
+					continue
+				}
+				ok, err := g.post(ctx, ins)
 				for j := range n {
 					if j < len(ok) && ok[j] {
-						stored++
+						g.stored()
 					} else {
-						g.tr.pubNanos[first+j].Store(0)
+						g.notStored(first+j, nil)
 					}
-				}
-				g.published.Add(int64(stored) * k)
-				if stored < n {
-					g.reserved.Add(-int64(n-stored) * k)
-					g.pubErrs.Add(int64(n - stored))
 				}
 				if err != nil {
 					g.lastErr.Store(err.Error())
-					if g.pubErrs.Load() > 100 {
-						return
-					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if pending != nil {
+		close(pending)
+		settled.Wait()
+		_, _ = g.apub.Flush(ctx) // every failure is counted already, by its future
+	}
 	g.stopped.Store(true)
 }
 

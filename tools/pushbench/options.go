@@ -67,10 +67,12 @@ senders and the feedback-sink; or the same services against --nats-url). The
 providers are the repository's fakes (apnsfake, fcmfake, mifake, hmsfake,
 webpushfake), by default
 in a third process ("pushbench fakes") so that their CPU is not the fleet's.
-This process is the load generator: it publishes intents with
-events.Publisher over loopback TCP, follows PUSH_FEEDBACK with an ordered
-consumer and counts each notification's final feedback event (every outcome
-but "failed", which a retry follows): feedback stored = notification done.
+This process is the load generator: it publishes intents asynchronously
+with events.AsyncPublisher over loopback TCP (one goroutine, at most 1000
+intents unacknowledged), follows PUSH_FEEDBACK with an ordered consumer,
+decodes each message's per-token events (events.DecodeFeedbackEvents) and
+counts each notification's final event (every outcome but "failed", which a
+retry follows): feedback stored = notification done.
 
 Scenarios (--scenarios, comma-separated SHAPE:MIX:LATENCY[:PACE][:gw[N]]):
   SHAPE    s1   one token per intent
@@ -141,7 +143,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "publishing time per scenario at most")
 	fs.DurationVar(&o.DrainWait, "drain-wait", 2*time.Minute, "how long to wait for outstanding notifications after publishing stops")
 	fs.IntVar(&o.Window, "window", 10000, "closed loop: most notifications published and not yet done")
-	fs.IntVar(&o.Publishers, "publishers", 16, "goroutines publishing intents (each waits for its PubAck, as events.Publisher does; gateway scenarios: requests in flight and keep-alive connections)")
+	fs.IntVar(&o.Publishers, "publishers", 16, "gateway scenarios: requests in flight and keep-alive connections (intents published to NATS go asynchronously from one goroutine)")
 	fs.IntVar(&o.TokenPool, "token-pool", 100000, "distinct device tokens per platform; intents take them round robin")
 	fs.Float64Var(&o.DeadPercent, "dead-percent", 0, "percentage of tokens the fakes report dead (invalid_token feedback, KV writes by the sink)")
 	fs.IntVar(&o.TagDevices, "tag-devices", 100000, "devices registered with the tag of a tag scenario")
