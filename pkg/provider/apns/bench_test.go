@@ -20,6 +20,7 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/provider"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns"
 	"github.com/pushfleet/pushfleet/pkg/provider/apns/apnsfake"
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 	"github.com/sideshow/apns2"
 	apnstoken "github.com/sideshow/apns2/token"
 	"golang.org/x/net/http2"
@@ -27,13 +28,24 @@ import (
 
 // childEnv makes the test binary run the fake APNs as a separate process, so
 // that a benchmark's CPU figures (RUSAGE_SELF) cover the client side only.
-const childEnv = "APNSFAKE_BENCH_CHILD"
+// childWireEnv also makes it count the wire (apnsfake.Options.Wire).
+const (
+	childEnv     = "APNSFAKE_BENCH_CHILD"
+	childWireEnv = "APNSFAKE_BENCH_WIRE"
+)
 
 // childInfo is what the fake process prints on its first output line.
 type childInfo struct {
 	URL string         `json:"url"`
 	CA  []byte         `json:"ca"`
 	App apns.AppConfig `json:"app"`
+}
+
+// childStats is what the fake process prints for each line it reads.
+type childStats struct {
+	Wire     fakeserver.Wire `json:"wire"`
+	CPU      time.Duration   `json:"cpu"` // the fake process's user + system time
+	Requests int64           `json:"requests"`
 }
 
 func TestMain(m *testing.M) {
@@ -44,9 +56,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runFakeChild serves a fake until its standard input closes.
+// runFakeChild serves a fake until its standard input closes, answering
+// each line read with its childStats.
 func runFakeChild() {
-	fk, err := apnsfake.Start(apnsfake.Options{})
+	var opts apnsfake.Options
+	var wire fakeserver.WireCounter
+	if os.Getenv(childWireEnv) == "1" {
+		opts.Wire = &wire
+	}
+	fk, err := apnsfake.Start(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -57,15 +75,30 @@ func runFakeChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	json.NewEncoder(os.Stdout).Encode(childInfo{URL: fk.URL(), CA: fk.CertPEM(), App: app})
-	io.Copy(io.Discard, os.Stdin) // the parent closes stdin to stop us
+	out := json.NewEncoder(os.Stdout)
+	out.Encode(childInfo{URL: fk.URL(), CA: fk.CertPEM(), App: app})
+	in := bufio.NewScanner(os.Stdin) // the parent closes stdin to stop us
+	for in.Scan() {
+		out.Encode(childStats{Wire: wire.Snapshot(), CPU: cpuTime(), Requests: fk.Requests()})
+	}
 }
 
-// startFakeProcess runs the fake in a child process for the benchmark.
-func startFakeProcess(b *testing.B) childInfo {
+// fakeProcess is a fake APNs in a child process.
+type fakeProcess struct {
+	childInfo
+	stdin io.Writer
+	out   *bufio.Reader
+}
+
+// startFakeProcess runs the fake in a child process for the benchmark;
+// wire makes it count the wire.
+func startFakeProcess(b *testing.B, wire bool) *fakeProcess {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1")
+	if wire {
+		cmd.Env = append(cmd.Env, childWireEnv+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -82,15 +115,32 @@ func startFakeProcess(b *testing.B) childInfo {
 		stdin.Close()
 		cmd.Wait()
 	})
-	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	p := &fakeProcess{stdin: stdin, out: bufio.NewReader(stdout)}
+	line, err := p.out.ReadBytes('\n')
 	if err != nil {
 		b.Fatalf("fake process: %v", err)
 	}
-	var info childInfo
-	if err := json.Unmarshal(line, &info); err != nil {
+	if err := json.Unmarshal(line, &p.childInfo); err != nil {
 		b.Fatal(err)
 	}
-	return info
+	return p
+}
+
+// stats asks the fake process for its counts so far.
+func (p *fakeProcess) stats(b *testing.B) childStats {
+	b.Helper()
+	if _, err := io.WriteString(p.stdin, "stats\n"); err != nil {
+		b.Fatal(err)
+	}
+	line, err := p.out.ReadBytes('\n')
+	if err != nil {
+		b.Fatalf("fake process: %v", err)
+	}
+	var st childStats
+	if err := json.Unmarshal(line, &st); err != nil {
+		b.Fatal(err)
+	}
+	return st
 }
 
 func cpuTime() time.Duration {
@@ -109,7 +159,7 @@ func report(b *testing.B, n int, wall, cpu time.Duration) {
 // another process over loopback TLS and HTTP/2: jobs of 100 tokens, 8 jobs
 // at a time, default pool (2 connections × 100 streams).
 func BenchmarkSender(b *testing.B) {
-	info := startFakeProcess(b)
+	info := startFakeProcess(b, false)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(info.CA)
 	s, err := apns.New(apns.Config{SandboxURL: info.URL, RootCAs: pool}, map[string]apns.AppConfig{testApp: info.App})
@@ -157,7 +207,7 @@ func BenchmarkSender(b *testing.B) {
 // BenchmarkBareAPNS2 is the baseline: one apns2 client (one HTTP/2
 // transport) pushing from many goroutines to the same fake process.
 func BenchmarkBareAPNS2(b *testing.B) {
-	info := startFakeProcess(b)
+	info := startFakeProcess(b, false)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(info.CA)
 	key, err := apnstoken.AuthKeyFromBytes([]byte(info.App.Key))

@@ -3,7 +3,7 @@ package apns_test
 import (
 	"encoding/json"
 	"errors"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,20 +27,21 @@ func TestPushTypeMapping(t *testing.T) {
 		topic    string
 		priority string
 	}{
-		{"default alert", events.Notification{Title: "t"}, "alert", testTopic, "10"},
+		// "": no apns-priority, APNs' default 10.
+		{"default alert", events.Notification{Title: "t"}, "alert", testTopic, ""},
 		{"alert normal priority", events.Notification{Title: "t", Priority: events.PriorityNormal}, "alert", testTopic, "5"},
 		{"silent push is background", events.Notification{ContentAvailable: true}, "background", testTopic, "5"},
 		{"notification.silent is background at 5", events.Notification{Silent: true, Priority: events.PriorityHigh, Data: map[string]any{"cmd": "sync"}}, "background", testTopic, "5"},
 		{"background high is forced to 5", events.Notification{PushType: "background", ContentAvailable: true, Priority: events.PriorityHigh}, "background", testTopic, "5"},
-		{"voip", events.Notification{PushType: "voip", Data: map[string]any{"call": "x"}}, "voip", testTopic + ".voip", "10"},
-		{"complication", events.Notification{PushType: "complication", Body: "b"}, "complication", testTopic + ".complication", "10"},
-		{"fileprovider", events.Notification{PushType: "fileprovider", Data: map[string]any{"k": 1}}, "fileprovider", testTopic + ".pushkit.fileprovider", "10"},
-		{"liveactivity", events.Notification{PushType: "liveactivity", Body: "b"}, "liveactivity", testTopic + ".push-type.liveactivity", "10"},
-		{"pushtotalk", events.Notification{PushType: "pushtotalk", Data: map[string]any{"k": 1}}, "pushtotalk", testTopic + ".voip-ptt", "10"},
-		{"location", events.Notification{PushType: "location", Data: map[string]any{"k": 1}}, "location", testTopic + ".location-query", "10"},
-		{"widgets", events.Notification{PushType: "widgets", Data: map[string]any{"k": 1}}, "widgets", testTopic + ".push-type.widgets", "10"},
-		{"controls", events.Notification{PushType: "controls", Data: map[string]any{"k": 1}}, "controls", testTopic + ".push-type.controls", "10"},
-		{"mdm", events.Notification{PushType: "mdm", Data: map[string]any{"mdm": "magic"}}, "mdm", testTopic, "10"},
+		{"voip", events.Notification{PushType: "voip", Data: map[string]any{"call": "x"}}, "voip", testTopic + ".voip", ""},
+		{"complication", events.Notification{PushType: "complication", Body: "b"}, "complication", testTopic + ".complication", ""},
+		{"fileprovider", events.Notification{PushType: "fileprovider", Data: map[string]any{"k": 1}}, "fileprovider", testTopic + ".pushkit.fileprovider", ""},
+		{"liveactivity", events.Notification{PushType: "liveactivity", Body: "b"}, "liveactivity", testTopic + ".push-type.liveactivity", ""},
+		{"pushtotalk", events.Notification{PushType: "pushtotalk", Data: map[string]any{"k": 1}}, "pushtotalk", testTopic + ".voip-ptt", ""},
+		{"location", events.Notification{PushType: "location", Data: map[string]any{"k": 1}}, "location", testTopic + ".location-query", ""},
+		{"widgets", events.Notification{PushType: "widgets", Data: map[string]any{"k": 1}}, "widgets", testTopic + ".push-type.widgets", ""},
+		{"controls", events.Notification{PushType: "controls", Data: map[string]any{"k": 1}}, "controls", testTopic + ".push-type.controls", ""},
+		{"mdm", events.Notification{PushType: "mdm", Data: map[string]any{"mdm": "magic"}}, "mdm", testTopic, ""},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,30 +176,24 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// TestAPNsIDDeterministic: apns-id is a lowercase UUID derived from intent
-// and token, the same on a retry, different for another token or intent.
-func TestAPNsIDDeterministic(t *testing.T) {
+// TestRequestHeadersMinimal: a plain alert carries only the APNs headers
+// it needs (topic and push type): no apns-id (APNs assigns one; a unique
+// value per request churns the HPACK table), no apns-priority 10 (APNs'
+// default), no apns-expiration without an expiry.
+func TestRequestHeadersMinimal(t *testing.T) {
 	f := newFixture(t, apnsfake.Options{}, nil)
-	idOf := func(intent, tok string) string {
-		j := newJob(testApp, tok)
-		j.IntentID, j.ID = intent, intent+".apns.0"
-		r := send(t, f.sender, j)[0]
-		providertest.WantKind(t, r, provider.Delivered)
-		req, _ := f.fake.LastRequest(tok)
-		return req.Header.Get("apns-id")
+	tok := token(1)
+	providertest.WantKind(t, send(t, f.sender, newJob(testApp, tok))[0], provider.Delivered)
+	req, _ := f.fake.LastRequest(tok)
+	var apnsHeaders []string
+	for h := range req.Header {
+		if h = strings.ToLower(h); strings.HasPrefix(h, "apns-") {
+			apnsHeaders = append(apnsHeaders, h)
+		}
 	}
-	first := idOf("intent-a", token(1))
-	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(first) {
-		t.Fatalf("apns-id %q is not a lowercase version-5 UUID", first)
-	}
-	if again := idOf("intent-a", token(1)); again != first {
-		t.Fatalf("retry apns-id %q differs from %q", again, first)
-	}
-	if other := idOf("intent-a", token(2)); other == first {
-		t.Fatal("two tokens share an apns-id")
-	}
-	if other := idOf("intent-b", token(1)); other == first {
-		t.Fatal("two intents share an apns-id")
+	slices.Sort(apnsHeaders)
+	if want := []string{"apns-push-type", "apns-topic"}; !slices.Equal(apnsHeaders, want) {
+		t.Fatalf("APNs headers %v, want %v", apnsHeaders, want)
 	}
 }
 

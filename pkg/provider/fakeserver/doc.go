@@ -5,7 +5,9 @@
 // certificate (SelfSigned). The fakes of HTTP APIs (fcmfake, hmsfake,
 // mifake) also run on the same HTTPS server (Server: TLS listener, HTTP/2,
 // connection and in-flight counts, shutdown); hmsfake and mifake keep their
-// Control bookkeeping in a Ledger and answer JSON with WriteJSON.
+// Control bookkeeping in a Ledger and answer JSON with WriteJSON. A
+// WireCounter, when a fake is given one, counts the bytes and HTTP/2
+// frames its clients send, for the wire benchmarks (BenchmarkWireAPNS…).
 //
 // It is production code: the all-in-one's sandbox mode and pushbench run the
 // fakes, so neither this package nor the fakes may import testing. The

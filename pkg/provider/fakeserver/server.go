@@ -56,6 +56,8 @@ type ServeOptions struct {
 	// Refuse answers the requests that arrive once Close has begun (nil:
 	// a plain-text 503).
 	Refuse http.Handler
+	// Wire, if set, counts the HTTP/2 traffic (see WireCounter).
+	Wire *WireCounter
 }
 
 // Listen makes a certificate named name (the fake's package name, also the
@@ -89,6 +91,11 @@ func (s *Server) Serve(h http.Handler, o ServeOptions) {
 	if o.HTTP1Only {
 		s.srv.Protocols = new(http.Protocols)
 		s.srv.Protocols.SetHTTP1(true)
+	} else if o.Wire != nil {
+		o.Wire.Instrument(s.srv, o.MaxConcurrentStreams)
+	}
+	if o.Wire != nil {
+		s.ln = o.Wire.Listener(s.ln)
 	}
 	srv, ln := s.srv, s.ln
 	go func() {

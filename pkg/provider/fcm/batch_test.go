@@ -18,7 +18,7 @@ import (
 func TestMixedBatch(t *testing.T) {
 	t.Parallel()
 	f := startFake(t, fcmfake.Options{})
-	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
+	s := newSender(t, f, fcm.Config{BatchTimeout: slowBatchTimeout}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	toks := tokens(1000, fcm.MaxBatch)
 	final := make(map[string]provider.Kind, len(toks))
 	for i, tok := range toks {

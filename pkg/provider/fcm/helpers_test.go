@@ -34,6 +34,11 @@ func sandboxApp(t testing.TB, f *fcmfake.Server, app, project string) fcm.AppCon
 	return ac
 }
 
+// slowBatchTimeout bounds the batches of tests whose faults the SDK does not
+// retry itself (500, 429): hundreds of requests can take more than the
+// default 2 s on a loaded machine under -race.
+const slowBatchTimeout = 20 * time.Second
+
 // newSender returns a sender against f, closed when the test ends. Its
 // BatchTimeout is short so the SDK's own ~7 s retry loop never dominates.
 func newSender(t testing.TB, f *fcmfake.Server, cfg fcm.Config, apps map[string]fcm.AppConfig) *fcm.Sender {

@@ -11,14 +11,15 @@ import (
 )
 
 // TestQuotaStorm sends 300 tokens to a project whose quota is 100 messages
-// a second. The sender must hold the project after each QUOTA_EXCEEDED (a
+// per 2 s (sending them must take over 4 s to stay within it, which even a
+// loaded machine under -race does not). The sender must hold the project after each QUOTA_EXCEEDED (a
 // resend straight away returns Retry without reaching FCM) and, resending
 // what came back Retry after its Retry-After, end with every token
 // delivered exactly once.
 func TestQuotaStorm(t *testing.T) {
 	t.Parallel()
-	f := startFake(t, fcmfake.Options{Quota: 100, QuotaWindow: time.Second})
-	s := newSender(t, f, fcm.Config{}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
+	f := startFake(t, fcmfake.Options{Quota: 100, QuotaWindow: 2 * time.Second})
+	s := newSender(t, f, fcm.Config{BatchTimeout: slowBatchTimeout}, map[string]fcm.AppConfig{"app": sandboxApp(t, f, "app", "proj")})
 	all := tokens(0, 300)
 	pending := all
 	storms := 0

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
+	"golang.org/x/net/http2"
+
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 const (
@@ -45,9 +48,23 @@ func sign(t *testing.T, key *ecdsa.PrivateKey, keyID, iss string, iat time.Time)
 	return s
 }
 
-// TestAppleChecks drives each check of the fake with a crafted request.
+// TestAppleChecks drives each check of the fake with a crafted request,
+// with and without wire counting (another HTTP/2 server underneath).
 func TestAppleChecks(t *testing.T) {
-	s, err := Start(Options{})
+	t.Run("plain", func(t *testing.T) { testAppleChecks(t, Options{}) })
+	t.Run("wire counted", func(t *testing.T) {
+		var w fakeserver.WireCounter
+		n := testAppleChecks(t, Options{Wire: &w})
+		if got := w.Snapshot().In.Frame(http2.FrameHeaders); got != int64(n) {
+			t.Fatalf("counted %d HEADERS frames for %d requests", got, n)
+		}
+	})
+}
+
+// testAppleChecks runs the checks against a fake started with opts and
+// returns how many requests it made.
+func testAppleChecks(t *testing.T, opts Options) int {
+	s, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +156,7 @@ func TestAppleChecks(t *testing.T) {
 	if n := s.JWTs(kid); n != 2 { // good and the hour-old one
 		t.Fatalf("JWTs = %d, want 2", n)
 	}
+	return len(tests)
 }
 
 // TestHTTP1Refused: the fake speaks HTTP/2 only, as APNs does.

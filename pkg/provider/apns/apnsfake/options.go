@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"crypto/x509"
 	"time"
+
+	"github.com/pushfleet/pushfleet/pkg/provider/fakeserver"
 )
 
 // Options configure a fake. The zero value is a usable fake.
@@ -19,6 +21,9 @@ type Options struct {
 	// distinct JWTs within JWTWindow (default 20m).
 	MaxJWTsPerKey int
 	JWTWindow     time.Duration
+	// Wire, if set, counts the bytes and HTTP/2 frames clients send and
+	// receive (see fakeserver.WireCounter); off by default.
+	Wire *fakeserver.WireCounter
 }
 
 func (o Options) withDefaults() Options {

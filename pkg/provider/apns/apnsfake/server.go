@@ -98,6 +98,10 @@ func Start(opts Options) (*Server, error) {
 		},
 		ErrorLog: discardLog(),
 	}
+	if opts.Wire != nil {
+		opts.Wire.Instrument(s.srv, opts.MaxConcurrentStreams)
+		ln = opts.Wire.Listener(ln)
+	}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -33,6 +33,8 @@ type Options struct {
 	KeepMessages bool
 	// Logger receives the fake's own diagnostics. Nil discards them.
 	Logger *slog.Logger
+	// Wire, if set, counts the HTTP/2 traffic (see fakeserver.WireCounter).
+	Wire *fakeserver.WireCounter
 }
 
 // Server is a running fake. It is safe for concurrent use.
@@ -128,7 +130,7 @@ func Start(opts Options) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError{code: http.StatusNotFound, status: "NOT_FOUND", message: "Requested entity was not found."})
 	})
-	base.Serve(mux, fakeserver.ServeOptions{Logger: s.log, Refuse: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	base.Serve(mux, fakeserver.ServeOptions{Logger: s.log, Wire: opts.Wire, Refuse: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, apiError{code: http.StatusServiceUnavailable, status: "UNAVAILABLE", message: "The service is currently unavailable."})
 	})})
 	return s, nil

@@ -69,3 +69,25 @@ func (s *Server) LastRequest() (path string, form url.Values) {
 	defer s.mu.Unlock()
 	return s.last.path, maps.Clone(s.last.form)
 }
+
+// hold is a pending HoldAnswers: answers wait until n requests do.
+type hold struct {
+	n, waiting int
+	release    chan struct{}
+}
+
+// HoldAnswers holds the answers of the next requests until n of them are
+// waiting, then lets them all go (each after its latency and jitter): a
+// test can put exactly n requests in flight at once without racing a
+// timer. It holds once; n ≤ 0 cancels a pending hold.
+func (s *Server) HoldAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold != nil {
+		close(s.hold.release)
+		s.hold = nil
+	}
+	if n > 0 {
+		s.hold = &hold{n: n, release: make(chan struct{})}
+	}
+}

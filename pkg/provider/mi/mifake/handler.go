@@ -183,7 +183,24 @@ func (s *Server) wait(r *http.Request) bool {
 	if s.jitter > 0 {
 		d += rand.N(s.jitter)
 	}
+	h := s.hold
+	if h != nil {
+		h.waiting++
+		if h.waiting == h.n {
+			close(h.release)
+			s.hold = nil
+		}
+	}
 	s.mu.Unlock()
+	if h != nil {
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return false
+		case <-s.Done():
+			return false
+		}
+	}
 	return fakeserver.Delay(r.Context(), d, s.Done())
 }
 

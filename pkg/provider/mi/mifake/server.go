@@ -42,6 +42,8 @@ type Options struct {
 	Jitter time.Duration
 	// Logger receives the HTTP server's errors; nil discards them.
 	Logger *slog.Logger
+	// Wire, if set, counts the HTTP/2 traffic (see fakeserver.WireCounter).
+	Wire *fakeserver.WireCounter
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -56,6 +58,7 @@ type Server struct {
 	faults   []fault
 	jitter   time.Duration
 	invalid  []string // the feedback API's queue
+	hold     *hold    // HoldAnswers' gate; nil: none
 	last     lastRequest
 	dayAcked int
 
@@ -84,7 +87,7 @@ func Start(opts Options) (*Server, error) {
 		apps: map[string]string{}, jitter: opts.Jitter,
 	}
 	base.Serve(s.routes(), fakeserver.ServeOptions{HTTP1Only: opts.HTTP1Only,
-		MaxConcurrentStreams: opts.MaxConcurrentStreams, Logger: opts.Logger})
+		MaxConcurrentStreams: opts.MaxConcurrentStreams, Logger: opts.Logger, Wire: opts.Wire})
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package mifake_test
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -191,5 +192,41 @@ func TestFakeFeedbackDrainsOnce(t *testing.T) {
 		if code, l := get(secret); code != 0 || len(l) != want {
 			t.Fatalf("code %d, %d regids, want %d", code, len(l), want)
 		}
+	}
+}
+
+// TestHoldAnswers: held answers go only once n requests wait, all together;
+// the hold is one-shot.
+func TestHoldAnswers(t *testing.T) {
+	f, c, secret := start(t, mifake.Options{})
+	const n = 3
+	f.HoldAnswers(n)
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			form := msg("registration_id", fmt.Sprint("r", i))
+			req, _ := http.NewRequest(http.MethodPost, f.URL()+"/v3/message/regid", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+			req.Header.Set("Authorization", "key="+secret)
+			var r reply
+			if resp, err := c.Do(req); err == nil {
+				_ = json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+			} else {
+				r.Code = -1
+			}
+			codes <- r.Code
+		}()
+	}
+	for range n {
+		if code := <-codes; code != 0 {
+			t.Errorf("code %d, want 0", code)
+		}
+	}
+	if m := f.MaxInFlight(); m != n {
+		t.Errorf("MaxInFlight %d, want %d (all held together)", m, n)
+	}
+	if _, r := post(t, c, f.URL()+"/v3/message/regid", secret, msg("registration_id", "after")); r.Code != 0 {
+		t.Errorf("after the hold: code %d", r.Code)
 	}
 }
