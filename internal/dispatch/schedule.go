@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/consumer"
+	"github.com/pushfleet/pushfleet/internal/tracing"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -77,12 +78,17 @@ func (d *Dispatcher) scheduleAt(in *events.Intent) (at time.Time, later bool) {
 // schedule stores a one-shot schedule in PUSH_SCHEDULES that releases the
 // intent on push.due.<app> at at; the intent is acked only once the schedule
 // is stored. Only pushfleet's own headers go on it: a producer's header
-// (a roll-up, say) must never act in a stream that allows them.
+// (a roll-up, say) must never act in a stream that allows them. The trace
+// context is one of them, re-encoded from ctx (this dispatch span, or the
+// producer's traceparent with tracing off): the server copies a
+// schedule's headers onto the message it releases, so the due intent's
+// dispatch continues the intent's trace instead of starting one.
 func (d *Dispatcher) schedule(ctx context.Context, in *events.Intent, body []byte, at time.Time) consumer.Verdict {
 	m := nats.NewMsg(events.ScheduleSubject(in.App, in.ID))
 	m.Data = body
 	m.Header.Set(events.HeaderIntentID, in.ID)
 	m.Header.Set(events.HeaderApp, in.App)
+	tracing.Inject(ctx, m)
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.PublishTimeout)
 	defer cancel()
 	_, err := d.js.PublishMsg(ctx, m, jetstream.WithMsgID("sched:"+events.IntentMsgID(in.App, in.ID)),

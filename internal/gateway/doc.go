@@ -9,4 +9,8 @@
 // restart. Errors are RFC 9457 problem+json. The routes are described by
 // the OpenAPI 3.1 document served at /openapi.json (openapi.json here, kept
 // true by a test). See docs/gateway.md.
+//
+// Each authenticated request is a server span under its W3C traceparent
+// (or the start of a trace), and the intents it publishes carry that
+// span's context, so the dispatcher's span is its child (docs/tracing.md).
 package gateway

@@ -77,7 +77,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	}
 	g := &Gateway{
 		cfg:   cfg,
-		pub:   events.NewPublisher(d.JS, events.WithScheduleHorizon(cfg.Horizon)),
+		pub:   events.NewPublisher(tracePublisher{d.JS}, events.WithScheduleHorizon(cfg.Horizon)),
 		keys:  NewKeys(cfg.Rate, cfg.Burst),
 		fleet: d.Fleet,
 		log:   log.With("component", "gateway"),
@@ -120,7 +120,7 @@ func (g *Gateway) buildMux() http.Handler {
 	for _, rt := range g.routes {
 		h := rt.h
 		if rt.Auth {
-			h = g.authenticate(h)
+			h = g.authenticate(g.traced(rt.Pattern(), h))
 		}
 		mux.Handle(rt.Pattern(), g.instrument(rt.Pattern(), h))
 	}

@@ -243,6 +243,7 @@ func (g *Gateway) appLabel(app string) string {
 
 // publishAll publishes the intents, up to publishConcurrency at once.
 func (g *Gateway) publishAll(ctx context.Context, ins []*events.Intent) []IntentResult {
+	recordIntents(ctx, ins)
 	res := make([]IntentResult, len(ins))
 	sem := make(chan struct{}, publishConcurrency)
 	var wg sync.WaitGroup

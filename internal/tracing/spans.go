@@ -10,7 +10,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Span names.
+// Span names. The gateway's span (a server span for one authenticated
+// API request, under the request's traceparent) has none of these: it is
+// named after its route, as OpenTelemetry's HTTP conventions say ("POST
+// /v1/intents"), and the intents it publishes carry its context.
 const (
 	// SpanDispatch: the dispatcher taking one intent (intake, dedup,
 	// schedule or fan-out into jobs).
@@ -37,6 +40,10 @@ const (
 	AttrTokens = "pushfleet.tokens"
 	// AttrOutcome is a feedback event's outcome (sink).
 	AttrOutcome = "pushfleet.outcome"
+	// AttrIntents is how many intents one gateway request carried, and
+	// AttrAPIKey the name of its API key (the keys file's, never the key).
+	AttrIntents = "pushfleet.intents"
+	AttrAPIKey  = "pushfleet.api_key"
 	// AttrOutcomePrefix + an outcome (delivered, failed, invalid_token…)
 	// counts a send's provider answers with that outcome.
 	AttrOutcomePrefix = "pushfleet.outcome."

@@ -11,6 +11,7 @@ package tracing
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -130,6 +131,16 @@ func Extract(ctx context.Context, h nats.Header) context.Context {
 		return ctx
 	}
 	return propagator.Extract(ctx, Carrier(h))
+}
+
+// ExtractHTTP returns ctx with the remote span context that an HTTP
+// request's traceparent (and tracestate) name, or ctx unchanged when it has
+// none or it is invalid (the gateway's way in).
+func ExtractHTTP(ctx context.Context, h http.Header) context.Context {
+	if h.Get(HeaderTraceparent) == "" {
+		return ctx
+	}
+	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
 }
 
 // Inject writes ctx's span context as traceparent (and tracestate) on msg,
