@@ -411,11 +411,13 @@ func trail(ctx context.Context, t *testing.T, js jetstream.JetStream, store *tok
 	}
 	n := 0
 	for msg := range batch.Messages() {
-		var f events.Feedback
-		if json.Unmarshal(msg.Data(), &f) == nil && f.Token == tg.Token {
-			n++
-			meta, _ := msg.Metadata()
-			t.Logf("  trail: feedback seq=%d outcome=%s reason=%q job=%s at=%s", meta.Sequence.Stream, f.Outcome, f.Reason, f.JobID, f.At.Format(time.RFC3339Nano))
+		fbs, _ := events.DecodeFeedbackEvents(msg.Data())
+		for _, f := range fbs {
+			if f.Token == tg.Token {
+				n++
+				meta, _ := msg.Metadata()
+				t.Logf("  trail: feedback seq=%d outcome=%s reason=%q job=%s at=%s", meta.Sequence.Stream, f.Outcome, f.Reason, f.JobID, f.At.Format(time.RFC3339Nano))
+			}
 		}
 	}
 	t.Logf("  trail: %d feedback events for the token", n)

@@ -2,11 +2,12 @@
 // provider outcomes into token state, so that a dead token is never pushed
 // to again and a replaced token is followed.
 //
-// It trusts the subject, not the body: an event on
+// It trusts the subject, not the body: every event of a message on
 // push.feedback.<platform>.<app> must name that platform and app, carry
 // valid names, and an outcome that platform's provider can produce
-// (events.Platform.Reports); anything else is dead-lettered on
-// push.dead.feedback.<subject's app> and changes no token state.
+// (events.Platform.Reports); a message with anything else is
+// dead-lettered whole on push.dead.feedback.<subject's app> and changes no
+// token state.
 package sink
 
 import (
@@ -43,8 +44,8 @@ type Config struct {
 // them and the command-line flags (internal/config) show them.
 const (
 	DefaultFlushInterval = 5 * time.Second
-	// DefaultMaxInFlight is the feedback events one feedback-sink process
-	// handles at once (--sink-in-flight).
+	// DefaultMaxInFlight is the feedback messages (each up to 1,000
+	// events) one feedback-sink process handles at once (--sink-in-flight).
 	DefaultMaxInFlight = 64
 )
 
@@ -93,15 +94,19 @@ const (
 	categoryNotAllowed = "not_allowed"
 )
 
-// Handle applies one feedback event. The subject is the authority, not the
-// body: NATS permissions confine each sender to push.feedback.<its
-// platform>.*, so the event must name the subject's platform and app, and
-// carry an outcome that platform can produce (no token_replaced from a
-// provider that never replaces tokens). Anything else is dead-lettered,
-// with a reason naming what was refused, before any token state is read.
+// Handle applies one feedback message: the per-token events it carries
+// (events.DecodeFeedbackEvents), in one pass. The subject is the
+// authority, not the body: NATS permissions confine each sender to
+// push.feedback.<its platform>.*, so every event must name the subject's
+// platform and app, and carry an outcome that platform can produce (no
+// token_replaced from a provider that never replaces tokens) on that
+// subject (confirmed and unconfirmed on the confirmation service's
+// subject only). A message is all or nothing: anything refused
+// dead-letters the whole message, with a reason naming the event, before
+// any token state is read. Honest senders never publish such a batch.
 //
-// Each event is one span (tracing.SpanSink) under the trace its headers
-// carry (the send or dispatch that reported it).
+// Each message is one span (tracing.SpanSink) under the trace its headers
+// carry (the send or dispatch that reported it), counting its events.
 func (s *Sink) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
 	ctx, span := tracing.Start(ctx, tracing.SpanSink, trace.SpanKindConsumer)
 	v := s.handle(ctx, span, msg)
@@ -116,35 +121,31 @@ func (s *Sink) handle(ctx context.Context, span trace.Span, msg jetstream.Msg) c
 		return consumer.DeadLetter("", categorySubject, fmt.Sprintf("feedback on subject %s: want %s.<platform>.<app> "+
 			"with a supported platform and a valid app name", subject, events.FeedbackRoot))
 	}
-	f, err := events.DecodeFeedback(msg.Data())
+	fbs, err := events.DecodeFeedbackEvents(msg.Data())
 	if err != nil {
 		return consumer.DeadLetter(app, categoryMalformed, err.Error())
 	}
-	if err := f.CheckSubject(subject); err != nil {
-		return consumer.DeadLetter(app, categorySubject, err.Error())
-	}
-	if err := f.CheckOutcome(); err != nil {
-		return consumer.DeadLetter(app, categoryNotAllowed, err.Error())
+	for i := range fbs {
+		if err := fbs[i].CheckSubject(subject); err != nil {
+			return consumer.DeadLetter(app, categorySubject, refused(i, len(fbs), err))
+		}
+		if err := fbs[i].CheckOutcome(); err != nil {
+			return consumer.DeadLetter(app, categoryNotAllowed, refused(i, len(fbs), err))
+		}
 	}
 	if span.IsRecording() {
-		span.SetAttributes(attribute.String(tracing.AttrApp, f.App), attribute.String(tracing.AttrPlatform, string(f.Platform)),
-			attribute.String(tracing.AttrOutcome, string(f.Outcome)), attribute.String(tracing.AttrIntentID, f.IntentID),
-			attribute.String(tracing.AttrJobID, f.JobID))
+		span.SetAttributes(spanAttributes(fbs)...)
 	}
-	switch f.Outcome {
-	case events.Delivered:
-		// Last-success times are hints: batched, and lost at worst on a crash.
-		s.mu.Lock()
-		k := successKey{f.App, f.Platform, f.Token}
-		if f.At.After(s.success[k]) {
-			s.success[k] = f.At
+	s.touch(fbs)
+	for i := range fbs {
+		f := &fbs[i]
+		if f.Outcome != events.InvalidToken && f.Outcome != events.TokenReplaced {
+			continue // the rest change no token state
 		}
-		s.mu.Unlock()
-		return consumer.Done()
-	case events.InvalidToken, events.TokenReplaced:
+		// A retry re-applies the events before f: Apply is idempotent.
 		change, err := s.store.Apply(ctx, f)
 		if errors.Is(err, tokens.ErrInvalidDevice) { // checked above; never retried
-			return consumer.DeadLetter(app, categoryMalformed, err.Error())
+			return consumer.DeadLetter(app, categoryMalformed, refused(i, len(fbs), err))
 		}
 		if err != nil {
 			return consumer.RetryAfter(0, "kv", err.Error())
@@ -156,6 +157,64 @@ func (s *Sink) handle(ctx context.Context, span trace.Span, msg jetstream.Msg) c
 		}
 	}
 	return consumer.Done()
+}
+
+// refused is the dead-letter reason of a message refused for its event i
+// of n.
+func refused(i, n int, err error) string {
+	return fmt.Sprintf("event %d of %d: %v", i, n, err)
+}
+
+// touch batches the last-success times of delivered events: they are
+// hints, written on the next Flush, and lost at worst on a crash.
+func (s *Sink) touch(fbs []events.Feedback) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range fbs {
+		f := &fbs[i]
+		if f.Outcome != events.Delivered {
+			continue
+		}
+		k := successKey{f.App, f.Platform, f.Token}
+		if f.At.After(s.success[k]) {
+			s.success[k] = f.At
+		}
+	}
+}
+
+// spanAttributes describe a message: its app and platform, how many
+// events of each outcome it carries, and the intent and job when all its
+// events share them. Never a token.
+func spanAttributes(fbs []events.Feedback) []attribute.KeyValue {
+	first := &fbs[0]
+	attrs := []attribute.KeyValue{attribute.String(tracing.AttrApp, first.App),
+		attribute.String(tracing.AttrPlatform, string(first.Platform)), attribute.Int(tracing.AttrTokens, len(fbs))}
+	counts := make(map[events.Outcome]int, 2)
+	intent, job := first.IntentID, first.JobID
+	for i := range fbs {
+		counts[fbs[i].Outcome]++
+		if fbs[i].IntentID != intent {
+			intent = ""
+		}
+		if fbs[i].JobID != job {
+			job = ""
+		}
+	}
+	if len(fbs) == 1 {
+		attrs = append(attrs, attribute.String(tracing.AttrOutcome, string(first.Outcome)))
+	}
+	for _, o := range events.Outcomes { // in a stable order
+		if n := counts[o]; n > 0 {
+			attrs = append(attrs, attribute.Int(tracing.AttrOutcomePrefix+string(o), n))
+		}
+	}
+	if intent != "" {
+		attrs = append(attrs, attribute.String(tracing.AttrIntentID, intent))
+	}
+	if job != "" {
+		attrs = append(attrs, attribute.String(tracing.AttrJobID, job))
+	}
+	return attrs
 }
 
 // Run flushes batched last-success times until ctx ends, then once more.

@@ -287,3 +287,151 @@ func TestHandleAppliesAllowedFeedback(t *testing.T) {
 		t.Fatal("a delivery created a record for an unregistered token")
 	}
 }
+
+// batch is the batch form of fbs, as internal/feedback publishes it.
+func batch(t *testing.T, fbs ...events.Feedback) []byte {
+	t.Helper()
+	for i := range fbs {
+		if fbs[i].At.IsZero() {
+			fbs[i].At = time.Now().UTC()
+		}
+	}
+	b, err := events.AppendFeedbackBatch(nil, fbs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// One message of mixed outcomes is applied in one pass: invalid_token
+// writes the token's state, delivered is batched for the flush, the rest
+// (failed, expired, dead, cancelled) change nothing. A message in the
+// single form, as earlier versions published, is still applied.
+func TestHandleAppliesABatch(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e)
+	ctx := ctxT(t)
+	const mi2, mi3 = "mi+shop/2=", "mi+shop/3="
+	for _, tok := range []string{mi2, mi3} {
+		e.register(t, tokens.Device{App: "shop", Platform: events.Mi, Token: tok})
+	}
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	ev := func(token string, o events.Outcome, at time.Time) events.Feedback {
+		return events.Feedback{App: "shop", Platform: events.Mi, Token: token, Outcome: o, IntentID: "i", JobID: "j", At: at}
+	}
+	before := e.lastSeq(t)
+	v := e.sink.Handle(ctx, &msg{subject: "push.feedback.mi.shop", data: batch(t,
+		ev(mi2, events.Delivered, t0),
+		ev(miTok, events.InvalidToken, t0.Add(time.Second)),
+		ev(mi3, events.Failed, t0),
+		ev(mi3, events.Expired, t0),
+		ev(mi3, events.Dead, t0),
+		ev("", events.Cancelled, t0),
+		ev(mi2, events.Delivered, t0.Add(2*time.Second)),
+	)})
+	if v.Action != consumer.Ack {
+		t.Fatalf("verdict %+v, want ack", v)
+	}
+	if got := e.lastSeq(t) - before; got != 1 {
+		t.Fatalf("the batch wrote the bucket %d times, want 1 (the invalid token)", got)
+	}
+	if r := e.state(t, "shop", events.Mi, miTok); r.State != tokens.Invalid {
+		t.Fatalf("token after invalid_token: %+v", r)
+	}
+	if r := e.state(t, "shop", events.Mi, mi3); r.State != tokens.Active {
+		t.Fatalf("token after failed, expired and dead: %+v", r)
+	}
+	// The single form, on FCM.
+	if v := e.sink.Handle(ctx, &msg{subject: "push.feedback.fcm.shop", data: body(t, events.Feedback{App: "shop", Platform: events.FCM,
+		Token: fcmTok, Outcome: events.InvalidToken, At: t0.Add(time.Second)})}); v.Action != consumer.Ack {
+		t.Fatalf("single form: verdict %+v, want ack", v)
+	}
+	if r := e.state(t, "shop", events.FCM, fcmTok); r.State != tokens.Invalid {
+		t.Fatalf("token after a single-form invalid_token: %+v", r)
+	}
+	if err := e.sink.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.state(t, "shop", events.Mi, mi2); r.LastSuccess == nil || !r.LastSuccess.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("last success %v, want the batch's latest delivery %v", r.LastSuccess, t0.Add(2*time.Second))
+	}
+}
+
+// A batch stands or falls whole: one refused event dead-letters the
+// message with a reason naming it, and none of the others, valid as they
+// are, touches the bucket.
+func TestHandleRefusesABatchWithOneBadEvent(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e)
+	valid := events.Feedback{App: "shop", Platform: events.FCM, Token: fcmTok, Outcome: events.InvalidToken, Reason: "UNREGISTERED"}
+	delivered := events.Feedback{App: "shop", Platform: events.FCM, Token: "fcm:other", Outcome: events.Delivered}
+	forged := events.Feedback{App: "shop", Platform: events.FCM, Token: fcmTok, Outcome: events.TokenReplaced, NewToken: "attacker"}
+	confirmed := events.Feedback{App: "shop", Platform: events.FCM, Token: fcmTok, Outcome: events.Confirmed}
+	tests := []struct {
+		name, subject string
+		data          func(t *testing.T) []byte
+		category      string
+		reason        string
+	}{
+		{"forged replacement", "push.feedback.fcm.shop", func(t *testing.T) []byte { return batch(t, delivered, valid, forged) },
+			"not_allowed", "event 2 of 3: feedback not allowed: token_replaced from fcm"},
+		{"confirmation on the senders' subject", "push.feedback.fcm.shop", func(t *testing.T) []byte { return batch(t, valid, confirmed) },
+			"subject_mismatch", "event 1 of 2: feedback not allowed: confirmed on subject push.feedback.fcm.shop"},
+		{"invalid_token on the confirmation subject", "push.feedback.fcm.shop.confirm", func(t *testing.T) []byte { return batch(t, confirmed, valid) },
+			"subject_mismatch", "event 1 of 2: feedback not allowed: invalid_token on subject push.feedback.fcm.shop.confirm"},
+		{"another platform's batch", "push.feedback.apns.shop", func(t *testing.T) []byte { return batch(t, valid) },
+			"subject_mismatch", "event 0 of 1: feedback not allowed: feedback for fcm/shop on subject push.feedback.apns.shop"},
+		{"a token with a comma", "push.feedback.fcm.shop", func(t *testing.T) []byte {
+			return []byte(`{"app":"shop","platform":"fcm","events":[{"token":"fcm:shop-1","outcome":"invalid_token","at":"2026-11-25T10:00:00Z"},` +
+				`{"token":"fcm:shop-1,other","outcome":"invalid_token","at":"2026-11-25T10:00:00Z"}]}`)
+		}, "malformed", "event 1: token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.lastSeq(t)
+			v := e.sink.Handle(ctxT(t), &msg{subject: tt.subject, data: tt.data(t)})
+			if v.Action != consumer.Dead || v.Category != tt.category || !strings.Contains(v.Reason, tt.reason) || v.App != "shop" {
+				t.Fatalf("verdict %+v, want a dead letter (%s) of app shop naming %q", v, tt.category, tt.reason)
+			}
+			if after := e.lastSeq(t); after != before {
+				t.Fatalf("a refused batch wrote the bucket (sequence %d → %d)", before, after)
+			}
+		})
+	}
+	if r := e.state(t, "shop", events.FCM, fcmTok); r.State != tokens.Active || r.ReplacedBy != "" {
+		t.Fatalf("FCM token %+v, want active", r)
+	}
+	before := e.lastSeq(t)
+	if err := e.sink.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.lastSeq(t); after != before {
+		t.Fatal("a refused batch's delivery was flushed")
+	}
+}
+
+// The confirmation service's batch, on its own subject, is taken and
+// changes no token state: confirmed and unconfirmed are about a
+// notification, not a token.
+func TestHandleTakesConfirmationBatch(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e)
+	ctx := ctxT(t)
+	before := e.lastSeq(t)
+	v := e.sink.Handle(ctx, &msg{subject: events.ConfirmFeedbackSubject(events.APNs, "shop"), data: batch(t,
+		events.Feedback{App: "shop", Platform: events.APNs, Token: apnsTok, Outcome: events.Confirmed, IntentID: "otp-1"},
+		events.Feedback{App: "shop", Platform: events.APNs, Token: "cafe", Outcome: events.Unconfirmed, IntentID: "otp-2", Reason: "window"},
+	)})
+	if v.Action != consumer.Ack {
+		t.Fatalf("verdict %+v, want ack", v)
+	}
+	if err := e.sink.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.lastSeq(t); after != before {
+		t.Fatalf("confirmations wrote the bucket (sequence %d → %d)", before, after)
+	}
+	if r := e.state(t, "shop", events.APNs, apnsTok); r.State != tokens.Active || r.LastSuccess != nil {
+		t.Fatalf("APNs token after a confirmation: %+v", r)
+	}
+}

@@ -65,10 +65,11 @@ func TestDispatcherResolvesTagThroughRegistry(t *testing.T) {
 	if got := jobTokens(t, ctx, js, events.SendStream(events.APNs)); !slices.Equal(got, []string{"aa01"}) {
 		t.Errorf("apns job tokens %v", got)
 	}
-	var fb events.Feedback
-	if err := json.Unmarshal(nextMsg(t, ctx, js, events.StreamFeedback).Data(), &fb); err != nil {
-		t.Fatal(err)
+	fbs, err := events.DecodeFeedbackEvents(nextMsg(t, ctx, js, events.StreamFeedback).Data())
+	if err != nil || len(fbs) != 1 {
+		t.Fatalf("feedback %v: %v", fbs, err)
 	}
+	fb := fbs[0]
 	if fb.Outcome != events.Suppressed || fb.Token != "f:1" {
 		t.Errorf("feedback %+v, want f:1 suppressed", fb)
 	}
@@ -141,10 +142,11 @@ func TestDispatcherPushesToAllWithPlatformFilter(t *testing.T) {
 	if info, err := s.Info(ctx); err != nil || info.State.Msgs != 0 {
 		t.Errorf("mi stream holds %d jobs (%v), want none: mi is filtered out", info.State.Msgs, err)
 	}
-	var fb events.Feedback
-	if err := json.Unmarshal(nextMsg(t, ctx, js, events.StreamFeedback).Data(), &fb); err != nil {
-		t.Fatal(err)
+	fbs, err := events.DecodeFeedbackEvents(nextMsg(t, ctx, js, events.StreamFeedback).Data())
+	if err != nil || len(fbs) != 1 {
+		t.Fatalf("feedback %v: %v", fbs, err)
 	}
+	fb := fbs[0]
 	if fb.Outcome != events.Suppressed || fb.Token != "f:1" {
 		t.Errorf("feedback %+v, want f:1 suppressed", fb)
 	}

@@ -116,15 +116,32 @@ func (o Outcome) known() bool {
 
 // check validates the names of a decoded event.
 func (f *Feedback) check() error {
+	if err := checkOrigin(f.App, f.Platform); err != nil {
+		return err
+	}
+	return f.checkEvent()
+}
+
+// checkOrigin validates the app and platform an event is about: a
+// batch's envelope names them once for all its events.
+func checkOrigin(app string, p Platform) error {
 	switch {
-	case f.App == "":
+	case app == "":
 		return errors.New("app is required")
-	case !ValidApp(f.App):
-		return fmt.Errorf("app %q: must be 1-64 characters of A-Z a-z 0-9 _ -", clip(f.App))
-	case f.Platform == "":
+	case !ValidApp(app):
+		return fmt.Errorf("app %q: must be 1-64 characters of A-Z a-z 0-9 _ -", clip(app))
+	case p == "":
 		return errors.New("platform is required")
-	case !f.Platform.Valid():
-		return fmt.Errorf("unknown platform %q (want %s)", clip(string(f.Platform)), platformChoices())
+	case !p.Valid():
+		return fmt.Errorf("unknown platform %q (want %s)", clip(string(p)), platformChoices())
+	}
+	return nil
+}
+
+// checkEvent validates the rest of an event whose origin checkOrigin
+// accepted: its outcome and tokens.
+func (f *Feedback) checkEvent() error {
+	switch {
 	case f.Outcome == "":
 		return errors.New("outcome is required")
 	case !f.Outcome.known():
@@ -244,15 +261,4 @@ func (f *Feedback) CheckOutcome() error {
 		return fmt.Errorf("%w: %s from %s: the %s provider never names a replacement token", ErrNotAllowed, f.Outcome, f.Platform, f.Platform)
 	}
 	return fmt.Errorf("%w: %s from %s: the %s provider never reports it", ErrNotAllowed, f.Outcome, f.Platform, f.Platform)
-}
-
-// DecodeFeedbackEvents parses one message of push.feedback.> into the
-// per-token events it carries, each checked as DecodeFeedback checks one.
-// Callers that follow the feedback stream use it rather than DecodeFeedback.
-func DecodeFeedbackEvents(b []byte) ([]Feedback, error) {
-	f, err := DecodeFeedback(b)
-	if err != nil {
-		return nil, err
-	}
-	return []Feedback{*f}, nil
 }

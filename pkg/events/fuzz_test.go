@@ -164,28 +164,7 @@ func FuzzDecodeFeedback(f *testing.F) {
 			}
 			return
 		}
-		if !events.ValidApp(fb.App) || !fb.Platform.Valid() || !slices.Contains(events.Outcomes, fb.Outcome) {
-			t.Fatalf("accepted feedback without a valid app, platform or outcome: %#v", fb)
-		}
-		// Only a cancelled event may name no token; any token named is a
-		// sane one, and new_token comes with token_replaced and only then.
-		if fb.Token == "" && fb.Outcome != events.Cancelled {
-			t.Fatalf("accepted %s feedback without a token: %#v", fb.Outcome, fb)
-		}
-		if fb.Token != "" {
-			if err := events.CheckToken(fb.Token); err != nil {
-				t.Fatalf("accepted feedback with a bad token: %v: %#v", err, fb)
-			}
-		}
-		if (fb.Outcome == events.TokenReplaced) != (fb.NewToken != "") {
-			t.Fatalf("accepted new_token %q with outcome %s", fb.NewToken, fb.Outcome)
-		}
-		if fb.NewToken != "" {
-			if err := events.CheckToken(fb.NewToken); err != nil || fb.NewToken == fb.Token {
-				t.Fatalf("accepted a bad new_token (%v): %#v", err, fb)
-			}
-		}
-		_ = fb.EffectiveTime()
+		acceptedFeedback(t, fb)
 		enc, err := json.Marshal(fb)
 		if err != nil {
 			t.Fatalf("accepted feedback does not encode: %v", err)
@@ -201,6 +180,80 @@ func FuzzDecodeFeedback(f *testing.F) {
 		ac.At, ac.ProviderAt, bc.ProviderAt = bc.At, nil, nil
 		if !reflect.DeepEqual(ac, bc) {
 			t.Fatalf("round trip changed the feedback\nfirst:  %#v\nsecond: %#v", fb, again)
+		}
+	})
+}
+
+// acceptedFeedback fails t unless fb is what a decoder may accept.
+func acceptedFeedback(t *testing.T, fb *events.Feedback) {
+	t.Helper()
+	if !events.ValidApp(fb.App) || !fb.Platform.Valid() || !slices.Contains(events.Outcomes, fb.Outcome) {
+		t.Fatalf("accepted feedback without a valid app, platform or outcome: %#v", fb)
+	}
+	// Only a cancelled event may name no token; any token named is a
+	// sane one, and new_token comes with token_replaced and only then.
+	if fb.Token == "" && fb.Outcome != events.Cancelled {
+		t.Fatalf("accepted %s feedback without a token: %#v", fb.Outcome, fb)
+	}
+	if fb.Token != "" {
+		if err := events.CheckTokenFor(fb.Platform, fb.Token); err != nil {
+			t.Fatalf("accepted feedback with a bad token: %v: %#v", err, fb)
+		}
+	}
+	if (fb.Outcome == events.TokenReplaced) != (fb.NewToken != "") {
+		t.Fatalf("accepted new_token %q with outcome %s", fb.NewToken, fb.Outcome)
+	}
+	if fb.NewToken != "" {
+		if err := events.CheckTokenFor(fb.Platform, fb.NewToken); err != nil || fb.NewToken == fb.Token {
+			t.Fatalf("accepted a bad new_token (%v): %#v", err, fb)
+		}
+	}
+	_ = fb.EffectiveTime()
+}
+
+// DecodeFeedbackEvents reads both forms: whatever it accepts is 1 to
+// MaxFeedbackBatch events of one app and platform, each one a decoder may
+// accept, and AppendFeedbackBatch writes them as encoding/json would and
+// back to the same events.
+func FuzzDecodeFeedbackEvents(f *testing.F) {
+	f.Add([]byte(`{"app":"shop","platform":"apns","events":[{"token":"ab","outcome":"delivered","intent_id":"i","job_id":"j","at":"2025-01-02T03:04:05Z"},` +
+		`{"token":"cd","outcome":"invalid_token","reason":"Unregistered","at":"2025-01-02T03:04:05.5+01:00","provider_at":"2025-01-01T00:00:00Z"}]}`))
+	f.Add([]byte(`{"app":"shop","platform":"fcm","events":[{"token":"t","outcome":"confirmed","at":"2025-01-02T03:04:05Z"},{"token":"","outcome":"cancelled","at":"2025-01-02T03:04:05Z"}]}`))
+	f.Add([]byte(`{"app":"shop","platform":"mi","events":[]}`))
+	f.Add([]byte(`{"app":"shop","platform":"mi","token":"x","events":[{"token":"y","outcome":"failed","at":"2025-01-02T03:04:05Z"}]}`))
+	f.Add([]byte(`{"app":"shop","platform":"fcm","token":"t","outcome":"token_replaced","new_token":"u","at":"2025-01-02T03:04:05+02:00"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fbs, err := events.DecodeFeedbackEvents(b)
+		if err != nil {
+			if !errors.Is(err, events.ErrMalformed) || fbs != nil {
+				t.Fatalf("%d events and error %v, want none and ErrMalformed", len(fbs), err)
+			}
+			return
+		}
+		if len(fbs) == 0 || len(fbs) > events.MaxFeedbackBatch {
+			t.Fatalf("accepted %d events", len(fbs))
+		}
+		for i := range fbs {
+			acceptedFeedback(t, &fbs[i])
+			if fbs[i].App != fbs[0].App || fbs[i].Platform != fbs[0].Platform {
+				t.Fatalf("one message, two origins: %#v", fbs)
+			}
+		}
+		enc, err := events.AppendFeedbackBatch(nil, fbs)
+		if err != nil {
+			t.Fatalf("accepted events do not encode: %v", err)
+		}
+		if want := referenceBatch(t, fbs); !bytes.Equal(enc, want) {
+			t.Fatalf("encoded\n%s\nencoding/json:\n%s", enc, want)
+		}
+		again, err := events.DecodeFeedbackEvents(enc)
+		if err != nil || len(again) != len(fbs) {
+			t.Fatalf("re-encoded batch: %d events, %v\ninput:      %q\nre-encoded: %q", len(again), err, b, enc)
+		}
+		for i := range fbs {
+			if !sameFeedback(&fbs[i], &again[i]) {
+				t.Fatalf("round trip changed event %d\nfirst:  %#v\nsecond: %#v", i, fbs[i], again[i])
+			}
 		}
 	})
 }

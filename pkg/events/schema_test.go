@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,7 @@ func TestDocExamplesMatchSchemaAndValidation(t *testing.T) {
 	if len(examples) == 0 {
 		t.Fatal("no examples found in docs/examples")
 	}
+	feedbackForms := map[string]int{}
 	for _, path := range examples {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			b, v := load(t, path)
@@ -53,8 +55,13 @@ func TestDocExamplesMatchSchemaAndValidation(t *testing.T) {
 				if err := feedback.Validate(v); err != nil {
 					t.Fatalf("schema: %v", err)
 				}
-				if _, err := events.DecodeFeedback(b); err != nil {
+				if _, err := events.DecodeFeedbackEvents(b); err != nil {
 					t.Fatalf("decode: %v", err)
+				}
+				if _, batch := v.(map[string]any)["events"]; batch {
+					feedbackForms["batch"]++
+				} else {
+					feedbackForms["single"]++
 				}
 				return
 			}
@@ -77,6 +84,9 @@ func TestDocExamplesMatchSchemaAndValidation(t *testing.T) {
 			}
 		})
 	}
+	if feedbackForms["batch"] == 0 || feedbackForms["single"] == 0 {
+		t.Errorf("feedback examples %v: want both the batch and the single form", feedbackForms)
+	}
 	invalid, _ := filepath.Glob(filepath.Join("..", "..", "docs", "examples", "invalid", "*.json"))
 	for _, path := range invalid {
 		t.Run("invalid/"+filepath.Base(path), func(t *testing.T) {
@@ -85,8 +95,8 @@ func TestDocExamplesMatchSchemaAndValidation(t *testing.T) {
 				if err := feedback.Validate(v); err == nil {
 					t.Error("schema accepts a documented counter-example")
 				}
-				if _, err := events.DecodeFeedback(b); err == nil {
-					t.Error("DecodeFeedback accepts a documented counter-example")
+				if _, err := events.DecodeFeedbackEvents(b); err == nil {
+					t.Error("DecodeFeedbackEvents accepts a documented counter-example")
 				}
 				return
 			}
@@ -150,6 +160,101 @@ func TestFeedbackSchemaAgreesWithDecode(t *testing.T) {
 			}
 			if (decodeErr == nil) != tt.ok {
 				t.Errorf("DecodeFeedback: %v, want ok=%v", decodeErr, tt.ok)
+			}
+			// The same event in the batch form, after a valid one: the
+			// envelope names app and platform, and the batch stands or
+			// falls with its worst event.
+			batch := asBatch(t, tt.body)
+			schemaErr = schema.Validate(mustJSON(t, batch))
+			_, decodeErr = events.DecodeFeedbackEvents([]byte(batch))
+			if (schemaErr == nil) != tt.ok {
+				t.Errorf("schema, batch form: %v, want ok=%v\n%s", schemaErr, tt.ok, batch)
+			}
+			if (decodeErr == nil) != tt.ok {
+				t.Errorf("DecodeFeedbackEvents, batch form: %v, want ok=%v\n%s", decodeErr, tt.ok, batch)
+			}
+		})
+	}
+}
+
+// asBatch turns a single-form event into a batch of two: a valid event
+// of the same app and platform, then it.
+func asBatch(t *testing.T, single string) string {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(single), &ev); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]any{"app": ev["app"], "platform": ev["platform"]}
+	delete(ev, "app")
+	delete(ev, "platform")
+	ok := map[string]any{"token": "ab01", "outcome": "delivered", "at": "2026-11-25T10:00:00Z"}
+	env["events"] = []any{ok, ev}
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustJSON(t *testing.T, s string) any {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The batch form's own rules, which the schema and DecodeFeedbackEvents
+// share: 1 to 10,000 events, app and platform in the envelope only, the
+// envelope carries nothing else, and the old single form still decodes.
+func TestFeedbackBatchSchemaAgreesWithDecode(t *testing.T) {
+	schema := compile(t, "feedback.schema.json")
+	const ev = `{"token":"ab01","outcome":"delivered","at":"2026-11-25T10:00:00Z"}`
+	many := func(n int) string { return strings.TrimSuffix(strings.Repeat(ev+",", n), ",") }
+	tests := []struct {
+		name, body string
+		events     int // 0: refused
+	}{
+		{"one event", `{"app":"shop","platform":"apns","events":[` + ev + `]}`, 1},
+		{"10000 events", `{"app":"shop","platform":"apns","events":[` + many(10000) + `]}`, 10000},
+		{"confirmations", `{"app":"shop","platform":"fcm","events":[{"token":"t","outcome":"confirmed","at":"2026-11-25T10:00:00Z"},` +
+			`{"token":"u","outcome":"unconfirmed","reason":"window","at":"2026-11-25T10:00:00Z"}]}`, 2},
+		{"webpush subscription with commas", `{"app":"shop","platform":"webpush","events":[{"token":"{\"endpoint\":\"https://push.example/s/1\",\"keys\":{\"p256dh\":\"BP\",\"auth\":\"au\"}}","outcome":"delivered","at":"2026-11-25T10:00:00Z"}]}`, 1},
+		{"single form", `{"app":"shop","platform":"apns","token":"ab01","outcome":"confirmed","at":"2026-11-25T10:00:00Z"}`, 1},
+		{"10001 events", `{"app":"shop","platform":"apns","events":[` + many(10001) + `]}`, 0},
+		{"no events", `{"app":"shop","platform":"apns","events":[]}`, 0},
+		{"events not an array", `{"app":"shop","platform":"apns","events":{}}`, 0},
+		{"no app", `{"platform":"apns","events":[` + ev + `]}`, 0},
+		{"app with a dot", `{"app":"shop.x","platform":"apns","events":[` + ev + `]}`, 0},
+		{"unknown platform", `{"app":"shop","platform":"wp","events":[` + ev + `]}`, 0},
+		{"event with an app", `{"app":"shop","platform":"apns","events":[{"app":"demo","token":"ab","outcome":"delivered","at":"2026-11-25T10:00:00Z"}]}`, 0},
+		{"event with a platform", `{"app":"shop","platform":"apns","events":[{"platform":"fcm","token":"ab","outcome":"delivered","at":"2026-11-25T10:00:00Z"}]}`, 0},
+		{"envelope with a token", `{"app":"shop","platform":"apns","token":"ab","events":[` + ev + `]}`, 0},
+		{"envelope with an outcome", `{"app":"shop","platform":"apns","outcome":"delivered","events":[` + ev + `]}`, 0},
+		{"mi token with a comma", `{"app":"shop","platform":"mi","events":[` + ev + `,{"token":"a,b","outcome":"failed","at":"2026-11-25T10:00:00Z"}]}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			schemaErr := schema.Validate(mustJSON(t, tt.body))
+			fbs, decodeErr := events.DecodeFeedbackEvents([]byte(tt.body))
+			if (schemaErr == nil) != (tt.events > 0) {
+				t.Errorf("schema: %v, want ok=%v", schemaErr, tt.events > 0)
+			}
+			if tt.events == 0 {
+				if !errors.Is(decodeErr, events.ErrMalformed) {
+					t.Errorf("DecodeFeedbackEvents: %v, want ErrMalformed", decodeErr)
+				}
+				return
+			}
+			if decodeErr != nil || len(fbs) != tt.events {
+				t.Fatalf("DecodeFeedbackEvents: %d events, %v; want %d", len(fbs), decodeErr, tt.events)
+			}
+			for _, f := range fbs {
+				if f.App != "shop" || !f.Platform.Valid() {
+					t.Fatalf("event without the envelope's app and platform: %+v", f)
+				}
 			}
 		})
 	}
