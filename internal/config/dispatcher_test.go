@@ -42,3 +42,46 @@ func TestDispatcherKeepsAnExistingAppsFileFlag(t *testing.T) {
 	var d Dispatcher
 	d.Register(fs)
 }
+
+// --coalesce-linger: the default is dispatch.DefaultLinger, 0 turns
+// coalescing off (a negative Config.Linger), a negative value is refused,
+// and the environment twin works.
+func TestCoalesceLingerFlag(t *testing.T) {
+	tests := []struct {
+		args    []string
+		env     string
+		want    time.Duration
+		wantErr bool
+	}{
+		{want: dispatch.DefaultLinger},
+		{args: []string{"--coalesce-linger", "5ms"}, want: 5 * time.Millisecond},
+		{args: []string{"--coalesce-linger", "0"}, want: -1},
+		{env: "0s", want: -1},
+		{args: []string{"--coalesce-linger", "-1ms"}, wantErr: true},
+		{args: []string{"--coalesce-linger", "soon"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var d Dispatcher
+		d.Register(fs)
+		err := Parse(fs, tt.args, func(k string) string {
+			if k == "PUSHFLEET_COALESCE_LINGER" {
+				return tt.env
+			}
+			return ""
+		})
+		if tt.wantErr {
+			if err == nil {
+				t.Errorf("%v: accepted", tt.args)
+			}
+			continue
+		}
+		if err != nil || d.Dispatch.Linger != tt.want {
+			t.Errorf("%v env %q: linger %v (%v), want %v", tt.args, tt.env, d.Dispatch.Linger, err, tt.want)
+		}
+		if err := d.Validate(); err != nil {
+			t.Errorf("%v: %v", tt.args, err)
+		}
+	}
+}

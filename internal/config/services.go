@@ -36,6 +36,9 @@ func (d *Dispatcher) Register(fs *flag.FlagSet) {
 		"largest intent accepted, in bytes (keep it below the NATS server's max_payload, so that a larger one is dead-lettered with its reason)")
 	fs.DurationVar(&d.Dispatch.ScheduleHorizon, "schedule-horizon", dispatch.DefaultScheduleHorizon,
 		"how far ahead send_at may be; an intent due later is dead-lettered at intake")
+	d.Dispatch.Linger = dispatch.DefaultLinger
+	fs.Var((*lingerFlag)(&d.Dispatch.Linger), "coalesce-linger", "longest an intent's last, partial job waits for other intents' "+
+		"tokens of the same app and platform to share one job, under load only (an idle dispatcher publishes at once; 0: never coalesce; at most 1s)")
 	fs.Func("apps", "comma-separated known apps: an intent for another app is dead-lettered at intake (empty: every app)",
 		func(s string) error {
 			d.Dispatch.Apps = splitList(s)
@@ -44,6 +47,32 @@ func (d *Dispatcher) Register(fs *flag.FlagSet) {
 	if fs.Lookup("apps-file") == nil {
 		fs.StringVar(&d.AppsFile, "apps-file", "", "apps configuration file: its app names are known apps, as with --apps")
 	}
+}
+
+// lingerFlag is --coalesce-linger: a duration where 0 turns coalescing
+// off, which dispatch.Config spells as a negative linger (its zero value
+// takes the default).
+type lingerFlag time.Duration
+
+func (l *lingerFlag) String() string {
+	if l == nil || *l < 0 {
+		return "0s"
+	}
+	return time.Duration(*l).String()
+}
+
+func (l *lingerFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return err
+	case v < 0:
+		return fmt.Errorf("%v: must not be negative", v)
+	case v == 0:
+		v = -1
+	}
+	*l = lingerFlag(v)
+	return nil
 }
 
 // splitList splits a comma-separated list, dropping blanks.

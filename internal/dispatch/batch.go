@@ -46,6 +46,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, msg jetstream.Msg, meta *jets
 	if err == nil {
 		err = out.flushAll(ctx)
 	}
+	// Every token is added: a coalesced job need not wait for this intent.
+	releaseHold(ctx)
 	if err == nil {
 		err = out.waitAcks(ctx)
 	}
@@ -120,6 +122,7 @@ type batcher struct {
 	index    map[events.Platform]int
 	seen     map[events.Target]struct{}
 	futures  []jetstream.PubAckFuture
+	joined   []*coalesced      // coalesced jobs holding some of the tokens
 	pending  []events.Feedback // outcome events not yet published
 	jobs     int
 	tokens   int
@@ -225,7 +228,13 @@ func (b *batcher) batch(ctx context.Context, t events.Target) error {
 	return nil
 }
 
+// flushAll publishes what is left of every platform's batch: into a
+// coalesced job when it may be, as a job of its own otherwise.
 func (b *batcher) flushAll(ctx context.Context) error {
+	if p, ok := b.coalescable(); ok {
+		b.coalesce(ctx, p)
+		return b.flushPending(ctx)
+	}
 	for _, p := range events.Platforms {
 		if len(b.batches[p]) > 0 {
 			if err := b.flush(ctx, p); err != nil {
@@ -234,6 +243,47 @@ func (b *batcher) flushAll(ctx context.Context) error {
 		}
 	}
 	return b.flushPending(ctx)
+}
+
+// coalescable returns the platform of an intent whose whole dispatch is
+// one partial batch, which may share a job with other intents' tokens:
+// the one-token traffic coalescing is for. An intent with several jobs is
+// published as before, each job with its own deterministic id: were its
+// jobs coalesced, a dispatcher that died with some of them stored would,
+// on the redelivery, store those tokens again in other jobs. Topic jobs,
+// and jobs the provider would refuse, are built apart too.
+func (b *batcher) coalescable() (events.Platform, bool) {
+	if b.d.coal == nil || b.topics != nil || b.jobs > 0 {
+		return "", false
+	}
+	var only events.Platform
+	for _, p := range events.Platforms {
+		if len(b.batches[p]) == 0 {
+			continue
+		}
+		if only != "" {
+			return "", false
+		}
+		only = p
+	}
+	if _, blocked := b.blocked[only]; only == "" || blocked {
+		return "", false
+	}
+	return only, true
+}
+
+// coalesce hands platform p's last batch to the coalescer.
+func (b *batcher) coalesce(ctx context.Context, p events.Platform) {
+	tokens := b.batches[p]
+	b.batches[p] = nil
+	i := b.index[p]
+	b.index[p] = i + 1
+	header := tracing.Header(ctx)
+	part := events.Part{IntentID: b.in.ID, Notification: b.in.Notification, Overrides: platformOverrides(b.in.Overrides, p),
+		CreatedAt: b.created, Trace: header.Get(tracing.HeaderTraceparent)}
+	b.joined = append(b.joined, b.d.coal.add(b.in.App, p, part, i, tokens, len(b.msg.Data()), header))
+	b.jobs++
+	b.tokens += len(tokens)
 }
 
 func (b *batcher) flushPending(ctx context.Context) error {
@@ -247,15 +297,22 @@ func (b *batcher) flushPending(ctx context.Context) error {
 // a bounded number of jobs in memory and paces itself to the server.
 const maxUnacked = 256
 
-// waitAcks waits, at most PublishTimeout, for the jobs published so far.
+// waitAcks waits, at most PublishTimeout, for the jobs published so far,
+// coalesced ones included.
 func (b *batcher) waitAcks(ctx context.Context) error {
-	if len(b.futures) == 0 {
+	if len(b.futures) == 0 && len(b.joined) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.PublishTimeout)
 	defer cancel()
 	err := feedback.WaitAll(ctx, b.futures)
 	b.futures = b.futures[:0]
+	for _, j := range b.joined {
+		if jerr := j.wait(ctx); err == nil {
+			err = jerr
+		}
+	}
+	b.joined = b.joined[:0]
 	return err
 }
 

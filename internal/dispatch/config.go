@@ -89,6 +89,11 @@ type Config struct {
 	// Apps, when set, are the only apps accepted: an intent for another app
 	// is dead-lettered at intake, and metrics label only these apps.
 	Apps []string
+	// Linger is the longest the last, partial job of an intent waits for
+	// other intents' tokens of the same app and platform, to be published
+	// as one coalesced job (default DefaultLinger, 2ms; negative: never
+	// coalesce). An idle dispatcher publishes at once, whatever the linger.
+	Linger time.Duration
 	// IDs, when set, makes dedup per app survive restarts for the dedup
 	// window; nil leaves dedup to the stream's Nats-Msg-Id alone.
 	IDs    IntentIDs
@@ -104,6 +109,7 @@ func (c *Config) setDefaults() {
 	c.BatchCustom = cmp.Or(c.BatchCustom, DefaultBatchCustom)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
 	c.ScheduleHorizon = cmp.Or(c.ScheduleHorizon, DefaultScheduleHorizon)
+	c.Linger = cmp.Or(c.Linger, DefaultLinger)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
@@ -130,6 +136,8 @@ func (c Config) Validate() error {
 		return invalid.Errorf("dispatch", "schedule horizon %v must be at least 1s", c.ScheduleHorizon)
 	case c.PublishTimeout < 0:
 		return invalid.Errorf("dispatch", "publish timeout %v must not be negative", c.PublishTimeout)
+	case c.Linger > time.Second:
+		return invalid.Errorf("dispatch", "coalesce linger %v: at most 1s (it delays every push under load)", c.Linger)
 	}
 	for _, p := range c.Platforms {
 		if err := events.CheckPlatformName(string(p)); err != nil {

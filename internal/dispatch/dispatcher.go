@@ -32,6 +32,7 @@ type Dispatcher struct {
 	audience Audience
 	suppress Suppressor
 	known    map[string]bool // nil: every valid app name is accepted
+	coal     *coalescer      // nil: no coalescing (Config.Linger < 0)
 	now      func() time.Time
 }
 
@@ -44,6 +45,9 @@ func New(cfg Config, js jetstream.Publisher, m *metrics.Fleet, audience Audience
 	cfg.setDefaults()
 	d := &Dispatcher{cfg: cfg, js: js, fb: feedback.NewPublisher(js), m: m,
 		audience: audience, suppress: suppress, now: time.Now}
+	if cfg.Linger > 0 {
+		d.coal = newCoalescer(d, cfg.Linger)
+	}
 	if len(cfg.Apps) > 0 {
 		d.known = make(map[string]bool, len(cfg.Apps))
 		for _, app := range cfg.Apps {
@@ -65,6 +69,10 @@ func New(cfg Config, js jetstream.Publisher, m *metrics.Fleet, audience Audience
 // events it publishes carry that span's context.
 func (d *Dispatcher) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdict {
 	ctx, span := tracing.Start(ctx, tracing.SpanDispatch, trace.SpanKindConsumer)
+	// Counted from the start: an intent still at intake may soon join a
+	// coalesced job, which waits for it (at most the linger).
+	ctx, release := d.hold(ctx)
+	defer release()
 	v := d.handle(ctx, span, msg)
 	consumer.EndSpan(span, v)
 	return v
@@ -83,6 +91,9 @@ func (d *Dispatcher) handle(ctx context.Context, span trace.Span, msg jetstream.
 	// dedup, the batcher and a dead job all read it.
 	meta, metaErr := msg.Metadata()
 	if due {
+		if err := d.watchConfirm(ctx, in); err != nil {
+			return consumer.RetryAfter(0, "publish", err.Error())
+		}
 		return d.dispatch(ctx, msg, meta, metaErr, in)
 	}
 	if v, done := d.dedup(ctx, meta, metaErr, in); done {
@@ -90,6 +101,9 @@ func (d *Dispatcher) handle(ctx context.Context, span trace.Span, msg jetstream.
 	}
 	if at, later := d.scheduleAt(in); later {
 		return d.schedule(ctx, in, msg.Data(), at)
+	}
+	if err := d.watchConfirm(ctx, in); err != nil {
+		return consumer.RetryAfter(0, "publish", err.Error())
 	}
 	return d.dispatch(ctx, msg, meta, metaErr, in)
 }

@@ -149,11 +149,11 @@ func feedbackOn(t *testing.T, h *harness) []events.Feedback {
 	t.Helper()
 	var out []events.Feedback
 	for _, m := range h.stored(t, events.StreamFeedback, events.FeedbackRoot+".>") {
-		var f events.Feedback
-		if err := json.Unmarshal(m.Data, &f); err != nil {
+		fbs, err := events.DecodeFeedbackEvents(m.Data)
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, f)
+		out = append(out, fbs...)
 	}
 	return out
 }

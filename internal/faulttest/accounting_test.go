@@ -184,18 +184,20 @@ func (h *harness) account() *accounts {
 	h.t.Helper()
 	a := &accounts{outcomes: map[tokenKey][]kind{}, trail: map[tokenKey][]string{}, deadFeedback: map[tokenKey]bool{}}
 	h.readStream(events.StreamFeedback, func(msg jetstream.Msg) {
-		var f events.Feedback
-		if err := json.Unmarshal(msg.Data(), &f); err != nil {
+		fbs, err := events.DecodeFeedbackEvents(msg.Data())
+		if err != nil {
 			h.t.Errorf("undecodable feedback on %s: %v", msg.Subject(), err)
 			return
 		}
-		k := tokenKey{f.App, f.IntentID, f.Platform, f.Token}
-		a.trail[k] = append(a.trail[k], string(f.Outcome))
-		if f.Outcome == events.Dead {
-			a.deadFeedback[k] = true
-		}
-		if kd, ok := feedbackKind(f.Outcome); ok {
-			a.outcomes[k] = append(a.outcomes[k], kd)
+		for _, f := range fbs { // per token
+			k := tokenKey{f.App, f.IntentID, f.Platform, f.Token}
+			a.trail[k] = append(a.trail[k], string(f.Outcome))
+			if f.Outcome == events.Dead {
+				a.deadFeedback[k] = true
+			}
+			if kd, ok := feedbackKind(f.Outcome); ok {
+				a.outcomes[k] = append(a.outcomes[k], kd)
+			}
 		}
 	})
 	h.readStream(events.StreamDead, func(msg jetstream.Msg) {
@@ -224,25 +226,7 @@ func (h *harness) account() *accounts {
 // nothing that can be known (a malformed message).
 func (h *harness) letterTokens(d *events.DeadLetter) ([]tokenKey, bool) {
 	if p := events.Platform(d.Stage); p.Valid() {
-		app, id, tokens := d.App, d.IntentID, d.Tokens
-		if len(tokens) == 0 || id == "" {
-			var job struct {
-				IntentID string   `json:"intent_id"`
-				App      string   `json:"app"`
-				Tokens   []string `json:"tokens"`
-			}
-			if json.Unmarshal(d.Original(), &job) == nil {
-				app, id = cmpOr(app, job.App), cmpOr(id, job.IntentID)
-				if len(tokens) == 0 {
-					tokens = job.Tokens
-				}
-			}
-		}
-		out := make([]tokenKey, len(tokens))
-		for i, tok := range tokens {
-			out[i] = tokenKey{app, id, p, tok}
-		}
-		return out, len(out) > 0
+		return senderLetterTokens(d, p)
 	}
 	if d.Stage != events.StageIntents {
 		return nil, true // a feedback event that could not be stored: no token of an intent
@@ -256,6 +240,55 @@ func (h *harness) letterTokens(d *events.DeadLetter) ([]tokenKey, bool) {
 		out[i] = tokenKey{in.key.app, in.key.id, tg.Platform, tg.Token}
 	}
 	return out, true
+}
+
+// senderLetterTokens lists the notifications a sender's dead letter gives
+// up on: the tokens it names, else its job's, each under its own intent (a
+// coalesced job holds several: a named token is taken as the job's first
+// not yet named token of that value).
+func senderLetterTokens(d *events.DeadLetter, p events.Platform) ([]tokenKey, bool) {
+	job, err := events.DecodeJob(d.Original())
+	if err != nil {
+		// A payload cut to fit, or a job the sender refused: what the
+		// letter names, completed by what can be read of the payload.
+		var loose struct {
+			IntentID string   `json:"intent_id"`
+			App      string   `json:"app"`
+			Tokens   []string `json:"tokens"`
+		}
+		_ = json.Unmarshal(d.Original(), &loose)
+		app, id, tokens := cmpOr(d.App, loose.App), cmpOr(d.IntentID, loose.IntentID), d.Tokens
+		if len(tokens) == 0 {
+			tokens = loose.Tokens
+		}
+		out := make([]tokenKey, len(tokens))
+		for i, tok := range tokens {
+			out[i] = tokenKey{app, id, p, tok}
+		}
+		return out, len(out) > 0
+	}
+	app := cmpOr(d.App, job.App)
+	if len(d.Tokens) == 0 {
+		out := make([]tokenKey, len(job.Tokens))
+		for i, tok := range job.Tokens {
+			out[i] = tokenKey{app, cmpOr(d.IntentID, job.IntentOf(i)), p, tok}
+		}
+		return out, len(out) > 0
+	}
+	used := make([]bool, len(job.Tokens))
+	out := make([]tokenKey, 0, len(d.Tokens))
+	for _, tok := range d.Tokens {
+		id := d.IntentID
+		for i, jt := range job.Tokens {
+			if jt == tok && !used[i] {
+				used[i] = true
+				id = cmpOr(id, job.IntentOf(i))
+				break
+			}
+		}
+		out = append(out, tokenKey{app, id, p, tok})
+	}
+	return out, len(out) > 0
 }
 
 // intakeIntent finds the intent an intake dead letter is about: by its

@@ -132,6 +132,24 @@ func dispatcherKillJobsPerIntent() int {
 
 // jobsStored is the number of jobs ever stored on the three job streams
 // (their last sequence numbers; re-queued retries would count too).
+// allDispatched reports whether PUSH_INTENTS is empty: every intent was
+// acknowledged, which the dispatcher does once the jobs holding its tokens
+// are stored, however they were coalesced.
+func (h *harness) allDispatched() bool {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := h.jsc.Stream(ctx, events.StreamIntents)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return info.State.Msgs == 0
+}
+
 func (h *harness) jobsStored() uint64 {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

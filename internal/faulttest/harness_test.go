@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +29,7 @@ import (
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
+	"github.com/pushfleet/pushfleet/internal/proctest"
 	"github.com/pushfleet/pushfleet/internal/sandbox"
 	"github.com/pushfleet/pushfleet/internal/sandbox/sandboxtest"
 	"github.com/pushfleet/pushfleet/internal/sink"
@@ -68,46 +68,25 @@ func workStreams() []string {
 
 // ---------------------------------------------------------------- binaries
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// serviceBinaries are the binaries the scenarios run as processes: the
-// services, and the all-in-one (pushfleet, with its embedded JetStream
-// server) for restarts of the whole fleet.
-var serviceBinaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "pushfleet"}
+// binaries are the binaries the scenarios run as processes: the services,
+// and the all-in-one (pushfleet, with its embedded JetStream server) for
+// restarts of the whole fleet. They are built once per test run (without
+// -race: they stand for production processes).
+var binaries = &proctest.Binaries{Packages: []string{
+	"github.com/pushfleet/pushfleet/cmd/dispatcher",
+	"github.com/pushfleet/pushfleet/cmd/apns-sender",
+	"github.com/pushfleet/pushfleet/cmd/gcm-sender",
+	"github.com/pushfleet/pushfleet/cmd/mi-sender",
+	"github.com/pushfleet/pushfleet/cmd/hms-sender",
+	"github.com/pushfleet/pushfleet/cmd/webpush-sender",
+	"github.com/pushfleet/pushfleet/cmd/pushfleet",
+}}
 
 // binary returns the path of cmd/<name>, building every binary the
-// package needs once (without -race: they stand for production processes).
+// package needs on the first call.
 func binary(t *testing.T, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pushfleet-faulttest-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binDir = dir
-		args := []string{"build", "-o", dir + string(filepath.Separator)}
-		for _, b := range serviceBinaries {
-			args = append(args, "github.com/pushfleet/pushfleet/cmd/"+b)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		start := time.Now()
-		out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		fmt.Printf("faulttest: built %s in %.1fs\n", strings.Join(serviceBinaries, ", "), time.Since(start).Seconds())
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, name)
+	return binaries.Path(t, name)
 }
 
 // ---------------------------------------------------------------- tallies
@@ -141,9 +120,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	talliesMu.Unlock()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	binaries.Remove()
 	os.Exit(code)
 }
 
@@ -278,21 +255,7 @@ func (h *harness) dumpLogs() {
 	h.logsMu.Lock()
 	defer h.logsMu.Unlock()
 	for _, path := range h.logs {
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		var lines []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if len(lines) > 40 {
-				lines = lines[1:]
-			}
-		}
-		f.Close()
-		h.t.Logf("---- last lines of %s\n%s", filepath.Base(path), strings.Join(lines, "\n"))
+		h.t.Logf("---- last lines of %s\n%s", filepath.Base(path), proctest.Tail(path, 40))
 	}
 }
 
@@ -521,16 +484,12 @@ func (p *proc) launch() {
 	t.Helper()
 	p.killed.Store(false)
 	bin := binary(t, p.name)
-	addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
+	addr := proctest.FreeAddr(t)
 	logf, logPath := p.h.newLog(p.name)
 	args := append([]string{"--nats-url", p.h.natsURL, "--http-addr", addr, "--drain-timeout", "5s",
 		"--ack-wait", ackWait.String()}, p.args...)
 	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() { // the flags alone configure it
-		if !strings.HasPrefix(kv, config.EnvPrefix) {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = proctest.Environ() // the flags alone configure it
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.name, err)

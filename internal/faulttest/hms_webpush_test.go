@@ -102,7 +102,7 @@ func TestHMSAndWebPushSenderSIGKILL(t *testing.T) {
 	h.runInProcess(services{dispatcher: true, sink: true})
 	n := pick(newIntents, newIntentsRace)
 	targets := h.publishNew("nkill", n)
-	h.waitFor(30*time.Second, "every job stored", func() bool { return h.jobsStored() == uint64(n*len(newPlatforms)) })
+	h.waitFor(30*time.Second, "every intent dispatched", h.allDispatched)
 	apps := h.appsFile()
 	var inFlightTokens, inFlightMsgs int
 	for _, p := range newPlatforms {

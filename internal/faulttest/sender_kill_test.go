@@ -41,7 +41,7 @@ func TestSenderSIGKILL(t *testing.T) {
 		targets = append(targets, h.publish(intent(fmt.Sprintf("sk-%d", i), tgs))...)
 	}
 	total := int64(len(targets))
-	h.waitFor(30*time.Second, "every job stored", func() bool { return h.jobsStored() == uint64(n) })
+	h.waitFor(30*time.Second, "every intent dispatched", h.allDispatched)
 	// Once a third is delivered, APNs stalls: the requests made after that
 	// stay unanswered, so the kill finds jobs in flight however loaded the
 	// machine is.

@@ -63,7 +63,7 @@ func TestClassify(t *testing.T) {
 		{
 			name:    "permanent: dead with the error's detail",
 			results: []provider.Result{{Token: "a", Kind: provider.Permanent, Reason: "10017", Err: errors.New("bad payload")}},
-			want: answers{answered: true, dead: []string{"a"}, deadReason: "10017: bad payload",
+			want: answers{answered: true, dead: []int{0}, deadReason: "10017: bad payload",
 				feedback: []events.Feedback{fb("a", events.Dead, "10017")}},
 		},
 		{
@@ -74,7 +74,7 @@ func TestClassify(t *testing.T) {
 		{
 			name:    "credentials rejected: retried, not an answer",
 			results: []provider.Result{{Token: "a", Kind: provider.CredentialError, Reason: "InvalidProviderToken"}},
-			want: answers{retry: []string{"a"}, credReason: "InvalidProviderToken",
+			want: answers{retry: []int{0}, credReason: "InvalidProviderToken",
 				feedback: []events.Feedback{fb("a", events.Failed, "InvalidProviderToken")}},
 		},
 		{
@@ -83,13 +83,13 @@ func TestClassify(t *testing.T) {
 				{Token: "a", Kind: provider.Retry, Reason: "503", RetryAfter: 5 * time.Second},
 				{Token: "b", Kind: provider.Retry, Reason: "500", RetryAfter: time.Second},
 			},
-			want: answers{retry: []string{"a", "b"}, retryAfter: 5 * time.Second, retryReason: "500",
+			want: answers{retry: []int{0, 1}, retryAfter: 5 * time.Second, retryReason: "500",
 				feedback: []events.Feedback{fb("a", events.Failed, "503"), fb("b", events.Failed, "500")}},
 		},
 		{
 			name:    "retry without a reason: the error's text",
 			results: []provider.Result{{Token: "a", Kind: provider.Retry, Err: errors.New("connection reset")}},
-			want: answers{retry: []string{"a"}, retryReason: "connection reset",
+			want: answers{retry: []int{0}, retryReason: "connection reset",
 				feedback: []events.Feedback{fb("a", events.Failed, "")}},
 		},
 		{
@@ -98,14 +98,14 @@ func TestClassify(t *testing.T) {
 				{Token: "a", Kind: provider.Retry, Reason: "429", RetryAfter: 3 * time.Second, Err: rateLimited},
 				{Token: "b", Kind: provider.Retry, Reason: "429", RetryAfter: 7 * time.Second, Err: rateLimited},
 			},
-			want: answers{limited: []string{"a", "b"}, limitedAfter: 7 * time.Second, answered: true,
+			want: answers{limited: []int{0, 1}, limitedAfter: 7 * time.Second, answered: true,
 				feedback: []events.Feedback{fb("a", events.Failed, "429"), fb("b", events.Failed, "429")}},
 		},
 		{
 			name:    "rate limited past the budget: retried",
 			budget:  30 * time.Second,
 			results: []provider.Result{{Token: "a", Kind: provider.Retry, Reason: "429", RetryAfter: 3 * time.Second, Err: rateLimited}},
-			want: answers{retry: []string{"a"}, retryAfter: 3 * time.Second, retryReason: "429",
+			want: answers{retry: []int{0}, retryAfter: 3 * time.Second, retryReason: "429",
 				feedback: []events.Feedback{fb("a", events.Failed, "429")}},
 		},
 		{
@@ -114,12 +114,12 @@ func TestClassify(t *testing.T) {
 				{Token: "a", Kind: provider.Retry, Reason: "held", Err: notSent},
 				{Token: "b", Kind: provider.CredentialError, Reason: "held", Err: notSent},
 			},
-			want: answers{retry: []string{"a", "b"}, retryReason: "held", credReason: "held", feedback: []events.Feedback{}},
+			want: answers{retry: []int{0, 1}, retryReason: "held", credReason: "held", feedback: []events.Feedback{}},
 		},
 		{
 			name:    "a kind this version does not know: failed and retried",
 			results: []provider.Result{{Token: "a", Kind: provider.Kind(99)}},
-			want: answers{retry: []string{"a"}, retryReason: "Kind(99)",
+			want: answers{retry: []int{0}, retryReason: "Kind(99)",
 				feedback: []events.Feedback{fb("a", events.Failed, "")}},
 		},
 		{
@@ -129,7 +129,7 @@ func TestClassify(t *testing.T) {
 				{Token: "b", Kind: provider.Permanent, Reason: "BadTopic"},
 				{Token: "c", Kind: provider.Retry, Reason: "503"},
 			},
-			want: answers{answered: true, dead: []string{"b"}, deadReason: "BadTopic", retry: []string{"c"}, retryReason: "503",
+			want: answers{answered: true, dead: []int{1}, deadReason: "BadTopic", retry: []int{2}, retryReason: "503",
 				feedback: []events.Feedback{fb("a", events.Delivered, ""), fb("b", events.Dead, "BadTopic"), fb("c", events.Failed, "503")}},
 		},
 		{

@@ -67,11 +67,11 @@ func storedFeedback(t *testing.T, js jetstream.JetStream) []events.Feedback {
 		if err != nil {
 			continue
 		}
-		f, err := events.DecodeFeedback(m.Data)
+		fbs, err := events.DecodeFeedbackEvents(m.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, *f)
+		out = append(out, fbs...)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -65,7 +66,7 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 		return consumer.DeadLetter("", "malformed", err.Error())
 	}
 	if job.Platform != s.cfg.Platform {
-		return s.dead(job, job.Tokens, "malformed", fmt.Sprintf("job for %s on the %s stream", job.Platform, s.cfg.Platform))
+		return s.dead(job, all(job), "malformed", fmt.Sprintf("job for %s on the %s stream", job.Platform, s.cfg.Platform))
 	}
 	attempts := job.Attempt + 1
 	if meta, err := msg.Metadata(); err == nil {
@@ -73,11 +74,11 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 	}
 	now := s.now()
 	if job.Expired(now) {
-		return s.expire(ctx, job, job.Tokens, "expired before sending")
+		return s.expire(ctx, job, all(job), "expired before sending")
 	}
 	if wait := s.paused.remaining(job.App, now); wait > 0 {
-		if expiresBefore(job, now.Add(wait)) {
-			return s.expire(ctx, job, job.Tokens, "expires while its app is paused")
+		if job.Expired(now.Add(wait)) {
+			return s.expire(ctx, job, all(job), "expires while its app is paused")
 		}
 		return consumer.RetryAfter(wait, "app_paused", "app paused after a credential error")
 	}
@@ -117,10 +118,15 @@ func sendAttributes(span trace.Span, job *events.Job, attempts int, results []pr
 	attrs = append(attrs,
 		attribute.String(tracing.AttrPlatform, string(job.Platform)),
 		attribute.String(tracing.AttrApp, job.App),
-		attribute.String(tracing.AttrIntentID, job.IntentID),
 		attribute.String(tracing.AttrJobID, job.ID),
 		attribute.Int(tracing.AttrTokens, len(job.Tokens)),
 		attribute.Int(tracing.AttrAttempt, attempts))
+	if job.Coalesced() {
+		// Each notification's intent is in its part (and its feedback).
+		attrs = append(attrs, attribute.Int(tracing.AttrIntents, len(job.Parts)))
+	} else {
+		attrs = append(attrs, attribute.String(tracing.AttrIntentID, job.IntentID))
+	}
 	n := make([]int, len(events.Outcomes))
 	for _, r := range results {
 		if k := slices.Index(events.Outcomes, outcomeOf(r.Kind)); k >= 0 {
@@ -140,6 +146,9 @@ func sendAttributes(span trace.Span, job *events.Job, attempts int, results []pr
 // token is Expired. The breaker learns how the call ended whatever happens,
 // a panic in the provider included, so a probe never leaves it half-open.
 func (s *Service) call(ctx context.Context, job *events.Job) (results []provider.Result, err error) {
+	if job.Coalesced() {
+		return s.callParts(ctx, job)
+	}
 	// While the provider is down, wait here instead of spending retries.
 	done, err := s.cb.wait(ctx)
 	if err != nil {
@@ -147,50 +156,117 @@ func (s *Service) call(ctx context.Context, job *events.Job) (results []provider
 	}
 	o := noAnswer
 	defer func() { done(o) }()
-	weight := min(int64(len(job.Tokens)), int64(s.cfg.MaxTokensInFlight))
-	if err := s.tokens.Acquire(ctx, weight); err != nil {
-		return nil, errors.New("stopped while waiting for room at the provider")
+	release, err := s.acquire(ctx, len(job.Tokens))
+	if err != nil {
+		return nil, err
 	}
-	defer s.tokens.Release(weight)
-	if job.Expired(s.now()) {
-		return provider.All(job.Tokens, provider.Expired, "expired before sending", provider.ErrExpired), nil
-	}
+	defer release()
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	results = s.sender.Send(sctx, job)
+	results = s.sendOne(sctx, job)
 	o = breakerOutcome(results)
 	return results, nil
 }
 
-// expire reports tokens of job expired (a final outcome) and acks it.
-func (s *Service) expire(ctx context.Context, job *events.Job, tokens []string, reason string) consumer.Verdict {
-	if err := s.report(ctx, job, tokens, events.Expired, reason); err != nil {
+// acquire takes room for n tokens at the provider (at most
+// MaxTokensInFlight, so that one big job still fits).
+func (s *Service) acquire(ctx context.Context, n int) (release func(), err error) {
+	weight := min(int64(n), int64(s.cfg.MaxTokensInFlight))
+	if err := s.tokens.Acquire(ctx, weight); err != nil {
+		return nil, errors.New("stopped while waiting for room at the provider")
+	}
+	return func() { s.tokens.Release(weight) }, nil
+}
+
+// sendOne sends a single-notification job, unless it has expired.
+func (s *Service) sendOne(ctx context.Context, job *events.Job) []provider.Result {
+	if job.Expired(s.now()) {
+		return provider.All(job.Tokens, provider.Expired, "expired before sending", provider.ErrExpired)
+	}
+	return s.sender.Send(ctx, job)
+}
+
+// callParts sends each notification of a coalesced job at once, as a job
+// of its own (a provider.Sender knows one notification per call), and puts
+// the results back in the job's token order. Each notification passes the
+// breaker on its own, as a job would: while the provider is down, only a
+// probe reaches it and the others wait, so that coalescing never turns an
+// outage into more requests or spent attempts. A notification stopped
+// while it waits is not sent (tried again); a provider that returns a
+// wrong number of results for one gets its tokens retried.
+func (s *Service) callParts(ctx context.Context, job *events.Job) ([]provider.Result, error) {
+	release, err := s.acquire(ctx, len(job.Tokens))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	results := make([]provider.Result, len(job.Tokens))
+	var wg sync.WaitGroup
+	for _, sub := range job.Split() {
+		wg.Go(func() {
+			rs := s.callPart(ctx, sub.Job)
+			for n, i := range sub.Index {
+				results[i] = rs[n]
+			}
+		})
+	}
+	wg.Wait()
+	return results, nil
+}
+
+func (s *Service) callPart(ctx context.Context, job *events.Job) []provider.Result {
+	done, err := s.cb.wait(ctx)
+	if err != nil {
+		return provider.All(job.Tokens, provider.Retry, "canceled",
+			fmt.Errorf("%w: %w: stopped while the provider was unavailable", provider.ErrUnavailable, provider.ErrNotSent))
+	}
+	o := noAnswer
+	defer func() { done(o) }()
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	rs := s.sendOne(sctx, job)
+	if len(rs) != len(job.Tokens) {
+		s.cfg.Logger.Error("provider returned a wrong number of results", "want", len(job.Tokens), "got", len(rs))
+		return provider.All(job.Tokens, provider.Retry, "provider_bug", errors.New("wrong number of results"))
+	}
+	o = breakerOutcome(rs)
+	return rs
+}
+
+// expire reports the tokens of job at positions idx expired (a final
+// outcome) and acks it.
+func (s *Service) expire(ctx context.Context, job *events.Job, idx []int, reason string) consumer.Verdict {
+	if err := s.report(ctx, job, idx, events.Expired, reason); err != nil {
 		return consumer.RetryAfter(0, "publish", err.Error())
 	}
 	return consumer.Done()
 }
 
-// expiresBefore reports whether job's notification expires before (or at)
-// t: a try at t would find it expired.
-func expiresBefore(job *events.Job, t time.Time) bool {
-	return job.Notification.Expiry != nil && !job.Notification.Expiry.After(t)
+// all returns the positions of every token of job.
+func all(job *events.Job) []int {
+	idx := make([]int, len(job.Tokens))
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
-// giveUp dead-letters tokens whose retry budget is spent.
-func (s *Service) giveUp(ctx context.Context, job *events.Job, tokens []string, attempts int, reason string) consumer.Verdict {
-	if err := s.report(ctx, job, tokens, events.Dead, "gave up after retries"); err != nil {
+// giveUp dead-letters the tokens at idx, whose retry budget is spent.
+func (s *Service) giveUp(ctx context.Context, job *events.Job, idx []int, attempts int, reason string) consumer.Verdict {
+	if err := s.report(ctx, job, idx, events.Dead, "gave up after retries"); err != nil {
 		return consumer.RetryAfter(0, "publish", err.Error())
 	}
-	return s.dead(job, tokens, "max_attempts", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason))
+	return s.dead(job, idx, "max_attempts", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason))
 }
 
-// requeue publishes tokens of a job as a new job that fires after the delay
-// (a message schedule in the platform's retry stream, released on its due
-// subject, which the sender also consumes), carrying attempt as its spent
-// attempts, so that the tokens already settled are not sent again. Tokens
-// whose notification would have expired by then are reported expired now
-// instead. category labels the re-queue in pushfleet_retries_total.
-func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string, attempt int, after time.Duration, category string) error {
+// requeue publishes the tokens of a job at positions idx as a new job that
+// fires after the delay (a message schedule in the platform's retry
+// stream, released on its due subject, which the sender also consumes),
+// carrying attempt as its spent attempts, so that the tokens already
+// settled are not sent again. Tokens whose notification would have expired
+// by then are reported expired now instead. category labels the re-queue
+// in pushfleet_retries_total.
+func (s *Service) requeue(ctx context.Context, job *events.Job, idx []int, attempt int, after time.Duration, category string) error {
 	delay := max(after, consumer.Backoff(max(attempt, 1), s.cfg.RetryBase, s.cfg.RetryMax))
 	delay = min(delay, provider.MaxRetryAfter)
 	// A schedule names whole seconds (RFC 3339): round up, so the tokens
@@ -199,15 +275,27 @@ func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string,
 	if r := at.Truncate(time.Second); r.Before(at) {
 		at = r.Add(time.Second)
 	}
-	if expiresBefore(job, at) {
-		return s.report(ctx, job, tokens, events.Expired, "expires before its next try")
+	var expiring, keep []int
+	for _, i := range idx {
+		if job.ExpiresBy(i, at) {
+			expiring = append(expiring, i)
+		} else {
+			keep = append(keep, i)
+		}
 	}
-	next := *job
+	if len(expiring) > 0 {
+		if err := s.report(ctx, job, expiring, events.Expired, "expires before its next try"); err != nil {
+			return err
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	next := job.Subset(keep)
 	next.Generation = job.Generation + 1
 	next.ID = events.RetryJobID(job.ID, next.Generation)
-	next.Tokens = tokens
 	next.Attempt = attempt
-	data, err := json.Marshal(&next)
+	data, err := json.Marshal(next)
 	if err != nil {
 		return err
 	}
@@ -224,23 +312,25 @@ func (s *Service) requeue(ctx context.Context, job *events.Job, tokens []string,
 	return err
 }
 
-// dead dead-letters tokens of a job. When only part of the job is dead the
-// rest is already settled and recorded in feedback; the dead letter holds
-// only the dead tokens, and the runner terms the message.
-func (s *Service) dead(job *events.Job, tokens []string, category, reason string) consumer.Verdict {
+// dead dead-letters the tokens of a job at positions idx. When only part
+// of the job is dead the rest is already settled and recorded in feedback;
+// the dead letter holds only the dead tokens (the job, with each token's
+// intent, is its payload), and the runner terms the message.
+func (s *Service) dead(job *events.Job, idx []int, category, reason string) consumer.Verdict {
 	v := consumer.DeadLetter(job.App, category, reason)
-	v.IntentID, v.Tokens = job.IntentID, tokens
+	v.IntentID, v.Tokens = job.IntentID, tokensAt(job, idx)
 	return v
 }
 
-func (s *Service) report(ctx context.Context, job *events.Job, tokens []string, o events.Outcome, reason string) error {
+// report publishes outcome o for the tokens of job at positions idx.
+func (s *Service) report(ctx context.Context, job *events.Job, idx []int, o events.Outcome, reason string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
 	now := s.now().UTC()
-	fbs := make([]events.Feedback, len(tokens))
-	for i, t := range tokens {
-		fbs[i] = events.Feedback{App: job.App, Platform: job.Platform, Token: t, Outcome: o,
-			Reason: reason, IntentID: job.IntentID, JobID: job.ID, At: now}
+	fbs := make([]events.Feedback, len(idx))
+	for n, i := range idx {
+		fbs[n] = events.Feedback{App: job.App, Platform: job.Platform, Token: job.Tokens[i], Outcome: o,
+			Reason: reason, IntentID: job.IntentOf(i), JobID: job.ID, At: now}
 	}
 	s.count(job, fbs)
 	return s.fb.Publish(ctx, fbs)

@@ -65,14 +65,12 @@ func TestExpiredJobIsNotSent(t *testing.T) {
 	if n := p.calls.Load(); n != 0 {
 		t.Fatalf("provider called %d times for an expired job", n)
 	}
-	s, _ := js.Stream(ctx, events.StreamFeedback)
-	info, _ := s.Info(ctx)
-	if info.State.Msgs != 2 {
-		t.Fatalf("%d feedback events, want one per token", info.State.Msgs)
+	fbs := storedFeedback(t, js)
+	if len(fbs) != 2 {
+		t.Fatalf("%d feedback events, want one per token", len(fbs))
 	}
-	m, _ := s.GetMsg(ctx, 1)
-	if f, err := events.DecodeFeedback(m.Data); err != nil || f.Outcome != events.Expired {
-		t.Fatalf("feedback %+v (%v), want outcome expired", f, err)
+	if f := fbs[0]; f.Outcome != events.Expired {
+		t.Fatalf("feedback %+v, want outcome expired", f)
 	}
 }
 
@@ -183,16 +181,12 @@ func TestFeedbackAtIsTheTokensAnswer(t *testing.T) {
 	if v := svc.Handle(ctx, jobMsg{data: body}); v.Action != consumer.Ack {
 		t.Fatalf("verdict %+v, want ack", v)
 	}
-	s, _ := js.Stream(ctx, events.StreamFeedback)
+	fbs := storedFeedback(t, js)
+	if len(fbs) != 3 {
+		t.Fatalf("%d feedback events, want one per token", len(fbs))
+	}
 	for seq, tok := range []string{"a", "b", "c"} {
-		m, err := s.GetMsg(ctx, uint64(seq+1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := events.DecodeFeedback(m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := fbs[seq]
 		if want := base.Add(time.Duration(seq) * time.Second); f.Token != tok || !f.At.Equal(want) {
 			t.Fatalf("feedback %d: token %q at %v, want %q at %v", seq, f.Token, f.At, tok, want)
 		}

@@ -19,7 +19,7 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 	defer cancel()
 	now := s.now().UTC()
 	a := classify(job, results, now, s.cfg.RateLimitBudget)
-	s.observeLatency(job, a.feedback)
+	s.observeLatency(job, results, now)
 	s.count(job, a.feedback)
 	s.pauseOrResume(job, now, &a)
 	if err := s.fb.Publish(ctx, a.feedback); err != nil {
@@ -29,7 +29,9 @@ func (s *Service) settle(ctx context.Context, job *events.Job, attempts int, res
 }
 
 // answers is what one job's provider results come to: the feedback to
-// store and what happens next to each token.
+// store and what happens next to each token. Tokens are named by their
+// position in the job: a coalesced job may hold one device twice, for two
+// notifications.
 type answers struct {
 	// total is the number of results, one per token of the job.
 	total int
@@ -38,15 +40,15 @@ type answers struct {
 	feedback []events.Feedback
 	// retry are tokens to try again, spending an attempt, after at least
 	// retryAfter; retryReason is the last one's reason.
-	retry       []string
+	retry       []int
 	retryAfter  time.Duration
 	retryReason string
-	// limited are rate-limited tokens inside the job's rate-limit budget:
-	// re-queued after limitedAfter without spending an attempt.
-	limited      []string
+	// limited are rate-limited tokens inside their intent's rate-limit
+	// budget: re-queued after limitedAfter without spending an attempt.
+	limited      []int
 	limitedAfter time.Duration
 	// dead are tokens that cannot succeed; deadReason is the last one's.
-	dead       []string
+	dead       []int
 	deadReason string
 	// credReason, when set, is why the provider rejected the app's
 	// credentials (the last such reason).
@@ -58,15 +60,14 @@ type answers struct {
 
 // classify sorts a job's results: the outcome of each token's feedback and
 // whether the token is done, retried, re-queued for a rate limit or dead.
-// A rate-limited token is re-queued without spending an attempt while the
-// job is younger than rateLimitBudget at now. It has no side effects.
+// A rate-limited token is re-queued without spending an attempt while its
+// intent is younger than rateLimitBudget at now. It has no side effects.
 func classify(job *events.Job, results []provider.Result, now time.Time, rateLimitBudget time.Duration) answers {
 	a := answers{total: len(results), feedback: make([]events.Feedback, 0, len(results))}
-	// Throttling delays a push; it must not use up its attempts.
-	inBudget := now.Sub(job.CreatedAt) < rateLimitBudget
-	for _, r := range results {
-		a.add(r, inBudget)
-		fb := feedbackOf(job, r, now)
+	for i, r := range results {
+		// Throttling delays a push; it must not use up its attempts.
+		a.add(i, r, now.Sub(job.CreatedOf(i)) < rateLimitBudget)
+		fb := feedbackOf(job, i, r, now)
 		if fb.Outcome == events.Failed && errors.Is(r.Err, provider.ErrNotSent) {
 			// Held back before any request: no provider answered, so there
 			// is nothing to report; the token is only tried again.
@@ -77,9 +78,9 @@ func classify(job *events.Job, results []provider.Result, now time.Time, rateLim
 	return a
 }
 
-// add files one result under what happens to its token next. A rate limit
-// while inBudget re-queues the token without spending an attempt.
-func (a *answers) add(r provider.Result, inBudget bool) {
+// add files result r of token i under what happens to it next. A rate
+// limit while inBudget re-queues the token without spending an attempt.
+func (a *answers) add(i int, r provider.Result, inBudget bool) {
 	switch r.Kind {
 	case provider.Delivered, provider.InvalidToken, provider.TokenReplaced:
 		a.answered = a.answered || r.Sent()
@@ -87,23 +88,23 @@ func (a *answers) add(r provider.Result, inBudget bool) {
 		// Final: reported, never retried.
 	case provider.Permanent:
 		a.answered = a.answered || r.Sent()
-		a.dead = append(a.dead, r.Token)
+		a.dead = append(a.dead, i)
 		a.deadReason = detailedReason(r)
 	case provider.CredentialError:
-		a.retry = append(a.retry, r.Token)
+		a.retry = append(a.retry, i)
 		a.credReason = resultReason(r)
 	case provider.Retry:
 		if inBudget && errors.Is(r.Err, provider.ErrRateLimited) {
-			a.limited = append(a.limited, r.Token)
+			a.limited = append(a.limited, i)
 			a.limitedAfter = max(a.limitedAfter, r.RetryAfter)
 			a.answered = a.answered || r.Sent()
 			return
 		}
-		a.retry = append(a.retry, r.Token)
+		a.retry = append(a.retry, i)
 		a.retryAfter = max(a.retryAfter, r.RetryAfter)
 		a.retryReason = resultReason(r)
 	default: // a kind this version does not know: never drop it.
-		a.retry = append(a.retry, r.Token)
+		a.retry = append(a.retry, i)
 		a.retryReason = resultReason(r)
 	}
 }
@@ -127,15 +128,15 @@ func outcomeOf(k provider.Kind) events.Outcome {
 	return events.Failed
 }
 
-// feedbackOf is the feedback event of one token's answer, at the moment
-// the provider answered for it (now when the provider does not say).
-func feedbackOf(job *events.Job, r provider.Result, now time.Time) events.Feedback {
+// feedbackOf is the feedback event of token i's answer, at the moment the
+// provider answered for it (now when the provider does not say).
+func feedbackOf(job *events.Job, i int, r provider.Result, now time.Time) events.Feedback {
 	at := now
 	if !r.AnsweredAt.IsZero() {
 		at = r.AnsweredAt.UTC()
 	}
 	fb := events.Feedback{App: job.App, Platform: job.Platform, Token: r.Token, Outcome: outcomeOf(r.Kind),
-		Reason: r.Reason, IntentID: job.IntentID, JobID: job.ID, At: at}
+		Reason: r.Reason, IntentID: job.IntentOf(i), JobID: job.ID, At: at}
 	if r.Kind == provider.TokenReplaced {
 		fb.NewToken = r.NewToken
 	}
@@ -147,12 +148,16 @@ func feedbackOf(job *events.Job, r provider.Result, now time.Time) events.Feedba
 }
 
 // observeLatency records, for every final answer from the provider
-// (neither failed nor expired), the time from the job's creation to it.
-func (s *Service) observeLatency(job *events.Job, fbs []events.Feedback) {
+// (neither failed nor expired), the time from its intent's acceptance to it.
+func (s *Service) observeLatency(job *events.Job, results []provider.Result, now time.Time) {
 	observe := s.m.IntentToProvider.WithLabelValues(string(job.Platform))
-	for i := range fbs {
-		if fbs[i].Outcome != events.Failed && fbs[i].Outcome != events.Expired {
-			observe.Observe(fbs[i].At.Sub(job.CreatedAt).Seconds())
+	for i := range results {
+		if o := outcomeOf(results[i].Kind); o != events.Failed && o != events.Expired {
+			at := results[i].AnsweredAt
+			if at.IsZero() {
+				at = now
+			}
+			observe.Observe(at.Sub(job.CreatedOf(i)).Seconds())
 		}
 	}
 }
@@ -198,7 +203,7 @@ func (s *Service) next(ctx context.Context, job *events.Job, attempts int, now t
 			// Tokens out of attempts and tokens the provider refused for
 			// good end in one dead letter: each needs its reason there.
 			if len(a.dead) > 0 {
-				v.Tokens = append(v.Tokens, a.dead...)
+				v.Tokens = append(v.Tokens, tokensAt(job, a.dead)...)
 				v.Reason += "; permanent for the others: " + a.deadReason
 			}
 			return v
@@ -212,15 +217,42 @@ func (s *Service) next(ctx context.Context, job *events.Job, attempts int, now t
 
 // retryJob is the verdict of a job whose every token is to be retried: the
 // message itself is redelivered, unless its attempts are spent (dead) or
-// its notification expires before the next try (expired).
+// its notification expires before the next try (expired). Of a coalesced
+// job whose notifications expire apart, those that would be expired by the
+// next try are reported expired now and the others re-queued.
 func (s *Service) retryJob(ctx context.Context, job *events.Job, attempts int, now time.Time, a answers) consumer.Verdict {
 	if attempts >= s.cfg.MaxAttempts {
 		return s.giveUp(ctx, job, a.retry, attempts, a.retryReason)
 	}
-	if a.retryAfter > 0 && expiresBefore(job, now.Add(a.retryAfter)) {
-		return s.expire(ctx, job, a.retry, "expires before its next try")
+	if a.retryAfter > 0 {
+		next := now.Add(a.retryAfter)
+		if job.Expired(next) {
+			return s.expire(ctx, job, a.retry, "expires before its next try")
+		}
+		if job.Coalesced() && expiringBy(job, a.retry, next) {
+			return s.retryTokens(ctx, job, attempts, a)
+		}
 	}
 	return consumer.RetryAfter(a.retryAfter, category(a.credReason), a.retryReason)
+}
+
+// expiringBy reports whether any of the tokens at idx expires by t.
+func expiringBy(job *events.Job, idx []int, t time.Time) bool {
+	for _, i := range idx {
+		if job.ExpiresBy(i, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokensAt returns the tokens at positions idx.
+func tokensAt(job *events.Job, idx []int) []string {
+	out := make([]string, len(idx))
+	for n, i := range idx {
+		out[n] = job.Tokens[i]
+	}
+	return out
 }
 
 // retryTokens re-queues the tokens to retry of a job settled in part, or
