@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/feedback"
 	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/internal/registry"
 	"github.com/pushfleet/pushfleet/internal/streams"
@@ -274,37 +275,24 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// publishFeedback stores n delivered events of app demo.
+// publishFeedback stores n delivered events of app demo as the senders
+// do: in the batch form, one message per job of up to 100 tokens.
 func publishFeedback(t testing.TB, js jetstream.JetStream, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, 1024)
-	wait := func() {
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				t.Fatal(err)
-			case <-ctx.Done():
-				t.Fatal(ctx.Err())
-			}
-		}
-		futures = futures[:0]
-	}
+	p := feedback.NewPublisher(js)
+	fbs := make([]events.Feedback, 0, 100)
 	for i := range n {
-		f := events.Feedback{App: "demo", Platform: events.FCM, Token: fmt.Sprintf("tok:%d", i), Outcome: events.Delivered,
-			IntentID: "i", At: time.Now().UTC()}
-		b, _ := json.Marshal(f)
-		fut, err := js.PublishAsync(events.FeedbackSubject(events.FCM, "demo"), b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if futures = append(futures, fut); len(futures) == cap(futures) {
-			wait()
+		fbs = append(fbs, events.Feedback{App: "demo", Platform: events.FCM, Token: fmt.Sprintf("tok:%d", i), Outcome: events.Delivered,
+			IntentID: "i", At: time.Now().UTC()})
+		if len(fbs) == cap(fbs) || i == n-1 {
+			if err := p.Publish(ctx, fbs); err != nil {
+				t.Fatal(err)
+			}
+			fbs = fbs[:0]
 		}
 	}
-	wait()
 }
 
 // tail --since shows what exists and ends cleanly, even with fewer events
@@ -336,6 +324,62 @@ func TestTailEndsWhenItHasShownWhatExists(t *testing.T) {
 			}
 			if d := time.Since(start); d > 10*time.Second {
 				t.Fatalf("took %v", d)
+			}
+		})
+	}
+}
+
+// tail prints feedback per token: each event of a batch on its line, the
+// filters and -n applied per event, the confirmation service's subject
+// included when filtering by app or platform, and an event in the single
+// form of earlier versions shown alike.
+func TestTailShowsEachTokenOfABatch(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	at := time.Now().UTC()
+	ev := func(token string, o events.Outcome) events.Feedback {
+		return events.Feedback{App: "shop", Platform: events.APNs, Token: token, Outcome: o, IntentID: "i", At: at}
+	}
+	if err := feedback.NewPublisher(e.js).Publish(ctx, []events.Feedback{ev("aa", events.Delivered),
+		ev("bb", events.InvalidToken), ev("cc", events.Failed), ev("dd", events.Confirmed)}); err != nil {
+		t.Fatal(err)
+	}
+	single, _ := json.Marshal(ev("ee", events.Delivered))
+	if _, err := e.js.Publish(ctx, events.FeedbackSubject(events.APNs, "shop"), single); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string // tokens shown, in stream order
+	}{
+		{"all", nil, []string{"aa", "bb", "cc", "dd", "ee"}},
+		{"by outcome", []string{"--outcome", "invalid_token"}, []string{"bb"}},
+		{"confirmations", []string{"--outcome", "confirmed"}, []string{"dd"}},
+		{"by app and platform", []string{"--app", "shop", "--platform", "apns"}, []string{"aa", "bb", "cc", "dd", "ee"}},
+		{"-n inside a batch", []string{"-n", "1"}, []string{"aa"}},
+		{"another app", []string{"--app", "demo"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"tail", "--since", "1m", "--full-tokens", "-o", "json", "--nats-url", e.url}, tt.args...)
+			out, errOut, err := runNoEnv(t, args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if line == "" {
+					continue
+				}
+				var f events.Feedback
+				if err := json.Unmarshal([]byte(line), &f); err != nil || f.App != "shop" || f.Platform != events.APNs {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				got = append(got, f.Token)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("tokens %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -26,7 +26,7 @@ type deadFilter struct {
 }
 
 func (f *deadFilter) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.stage, "stage", "", "only this stage: intents, apns, fcm, mi, hms, webpush or feedback")
+	fs.StringVar(&f.stage, "stage", "", "only this stage: intents, apns, fcm, mi, hms, webpush, feedback or confirm")
 	fs.StringVar(&f.app, "app", "", "only this app")
 	fs.StringVar(&f.reason, "reason", "", "only dead letters whose reason contains this text")
 	fs.DurationVar(&f.since, "since", 0, "only dead letters newer than this (0: all)")
@@ -52,7 +52,7 @@ func deadStages() []string {
 	for _, p := range events.Platforms {
 		out = append(out, events.SenderStage(p))
 	}
-	return append(out, events.StageFeedback)
+	return append(out, events.StageFeedback, events.StageConfirm)
 }
 
 func (f *deadFilter) subject() string {

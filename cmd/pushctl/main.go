@@ -9,6 +9,8 @@
 //	pushctl device list --app A --alias U | --tag T [--all]
 //	pushctl dead list|show SEQ|replay|purge [--stage S] [--app A] [--reason R] [--since D]
 //	pushctl cancel --app A ID
+//	pushctl status --app A ID
+//	pushctl confirm --app A [--platform P] ID TOKEN
 //	pushctl completion bash|zsh
 //
 // Global flags (the NATS connection, -o) go before or after the command;
@@ -136,7 +138,7 @@ type command struct {
 // commands lists every command, in the order of the help.
 func commands() []*command {
 	var out []*command
-	out = append(out, sendCommand(), tailCommand(), cancelCommand())
+	out = append(out, sendCommand(), tailCommand(), cancelCommand(), statusCommand(), confirmCommand())
 	out = append(out, deviceCommands()...)
 	out = append(out, deadCommands()...)
 	return append(out, provisionCommand(), completionCommand())

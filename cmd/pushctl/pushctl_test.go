@@ -125,11 +125,11 @@ func (e *env) feedback(t *testing.T) []events.Feedback {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var f events.Feedback
-		if err := json.Unmarshal(m.Data, &f); err != nil {
+		fbs, err := events.DecodeFeedbackEvents(m.Data)
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, f)
+		out = append(out, fbs...)
 	}
 	return out
 }

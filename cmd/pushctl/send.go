@@ -15,7 +15,7 @@ import (
 func sendCommand() *command {
 	return &command{
 		name:    "send",
-		args:    "--app A (--platform P --token T | --alias U | --tag T) [--title ...] | --file FILE|-",
+		args:    "--app A (--platform P --token T | --alias U | --tag T | --all | --topic P:NAME) [--platforms P,Q] [--title ...] [--silent --data K=V] [--confirm-within D] | --file FILE|-",
 		summary: "publish an intent (flags, or --file FILE|- with a JSON intent); prints its id",
 		setup: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 			file := fs.String("file", "", "JSON intent file, or - for stdin (the other intent flags are then ignored)")
@@ -32,6 +32,7 @@ func sendCommand() *command {
 			sendAt := fs.String("send-at", "", "deliver at this RFC 3339 time (the dispatcher holds it until then; cancel with pushctl cancel)")
 			horizon := fs.Duration("schedule-horizon", events.DefaultScheduleHorizon,
 				"refuse a --send-at further ahead, as the dispatcher's --schedule-horizon does (0: leave it to the dispatcher)")
+			more := registerTargetFlags(fs)
 			return func(ctx context.Context, _ []string) error {
 				var in events.Intent
 				if *file != "" {
@@ -52,6 +53,9 @@ func sendCommand() *command {
 						Notification: events.Notification{Title: *title, Body: *body, Priority: events.Priority(*priority)}}
 					if *token != "" {
 						in.Targets.Tokens = []events.Target{{Platform: events.Platform(*platform), Token: *token}}
+					}
+					if err := more.apply(&in); err != nil {
+						return err
 					}
 					if *ttl > 0 {
 						exp := time.Now().Add(*ttl).UTC()

@@ -175,7 +175,9 @@ func TestDashboardScopedByVariables(t *testing.T) {
 
 func TestDashboardMetricsExist(t *testing.T) {
 	d := readDashboard(t)
-	reg := metrics.New().Registry
+	m := metrics.New()
+	metrics.NewConfirm(m) // the confirmation service's instruments
+	reg := m.Registry
 	families := metricstest.Declared(t)
 
 	exprs := d.exprs(t)
@@ -197,7 +199,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		for _, n := range names {
 			fam, ok := resolve(reg, n)
 			if !ok {
-				t.Errorf("%s: metric %s is not registered by metrics.New()", where, n)
+				t.Errorf("%s: metric %s is not registered by metrics.New() or NewConfirm", where, n)
 				checkLabels = false
 				continue
 			}

@@ -3,7 +3,6 @@ package allinone
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -160,9 +159,15 @@ func follow(ctx context.Context, js jetstream.JetStream, run string, t *tally) (
 		return nil, fmt.Errorf("demo feedback consumer: %w", err)
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		var f events.Feedback
-		if json.Unmarshal(msg.Data(), &f) == nil && strings.HasPrefix(f.IntentID, run+"-") {
-			t.add(&f)
+		// Both forms of a feedback message (one event, or a batch).
+		fbs, err := events.DecodeFeedbackEvents(msg.Data())
+		if err != nil {
+			return
+		}
+		for i := range fbs {
+			if strings.HasPrefix(fbs[i].IntentID, run+"-") {
+				t.add(&fbs[i])
+			}
 		}
 	})
 	if err != nil {

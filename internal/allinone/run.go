@@ -30,11 +30,13 @@ type Options struct {
 	Dispatcher config.Dispatcher
 	Sender     config.SenderOptions
 	Sink       config.Sink
-	APNs       providers.APNsFlags
-	FCM        providers.FCMFlags
-	Mi         providers.MiFlags
-	HMS        providers.HMSFlags
-	WebPush    providers.WebPushFlags
+	// Confirm is the confirmation service (confirmed delivery).
+	Confirm fleet.ConfirmOptions
+	APNs    providers.APNsFlags
+	FCM     providers.FCMFlags
+	Mi      providers.MiFlags
+	HMS     providers.HMSFlags
+	WebPush providers.WebPushFlags
 	// Gateway is the HTTP push gateway, off unless --gateway-addr is set.
 	Gateway gateway.Config
 	// Demo, when positive, publishes that many intents, waits until every
@@ -78,6 +80,7 @@ func (o *Options) Register(fs *flag.FlagSet) {
 	o.Gateway.Register(fs, "") // off by default in the all-in-one
 	o.Sender.Register(fs)
 	o.Sink.Register(fs)
+	o.Confirm.Register(fs)
 	o.APNs.Register(fs)
 	o.FCM.Register(fs)
 	o.Mi.Register(fs)
@@ -117,7 +120,7 @@ func allInOneEnv(getenv func(string) string) func(string) string {
 
 // Run runs the fleet until ctx ends, or until the demo is done: the
 // fleet's process life (fleet.Process) with the embedded server unless
-// Common.NATSURL names one, the seven services, the banner and the demo.
+// Common.NATSURL names one, the eight services, the banner and the demo.
 func Run(ctx context.Context, o Options) error {
 	var mode string
 	p := fleet.Process{Name: "pushfleet", Config: o.Common, Stderr: o.Stderr,
@@ -152,7 +155,7 @@ func Run(ctx context.Context, o Options) error {
 	return p.Run(ctx)
 }
 
-// services builds the seven services with sandbox or real providers, and
+// services builds the eight services with sandbox or real providers, and
 // says which.
 func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, string, error) {
 	var g fleet.Group
@@ -169,6 +172,11 @@ func services(ctx context.Context, env *fleet.Env, o *Options) (fleet.Group, str
 		return nil, "", err
 	}
 	g = append(g, sk)
+	cs, err := env.ConfirmService(ctx, o.Confirm)
+	if err != nil {
+		return nil, "", err
+	}
+	g = append(g, cs)
 	if o.Gateway.Addr != "" {
 		gc := o.Gateway
 		gc.Limits, gc.Horizon = o.Dispatcher.Dispatch.Limits, o.Dispatcher.Dispatch.ScheduleHorizon
@@ -215,7 +223,7 @@ func banner(w io.Writer, mode, natsURL, httpURL, app string) {
 	if natsURL != "" {
 		nats = " --nats-url " + natsURL
 	}
-	fmt.Fprintf(w, `pushfleet is running: dispatcher, apns-sender, gcm-sender, mi-sender, hms-sender, webpush-sender, feedback-sink
+	fmt.Fprintf(w, `pushfleet is running: dispatcher, apns-sender, gcm-sender, mi-sender, hms-sender, webpush-sender, feedback-sink, confirm-service
   providers: %s
   NATS:      %s
   metrics:   %s/metrics   health: %s/healthz   ready: %s/readyz

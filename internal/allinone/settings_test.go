@@ -39,6 +39,7 @@ type settings struct {
 	requestTimeout        time.Duration
 	sinkInFlight          int
 	successFlush          time.Duration
+	confirmInFlight       int
 }
 
 func settingsFor(i, replicas int) settings {
@@ -48,7 +49,7 @@ func settingsFor(i, replicas int) settings {
 		feedbackAge: 100*time.Hour + d, deadAge: 200*time.Hour + d, replicas: replicas,
 		dispatcherInFlight: 11 + i, batchAPNs: 50 + i, batchFCM: 250 + i, batchMi: 700 + i, maxTokens: 123 + i,
 		horizon: 48*time.Hour + d, senderInFlight: 13 + i, senderTokens: 777 + i, requestTimeout: 17*time.Second + d,
-		sinkInFlight: 15 + i, successFlush: 3*time.Second + d,
+		sinkInFlight: 15 + i, successFlush: 3*time.Second + d, confirmInFlight: 17 + i,
 	}
 }
 
@@ -78,6 +79,10 @@ func (s settings) sender() map[string]string {
 
 func (s settings) sink() map[string]string {
 	return map[string]string{"sink-in-flight": fmt.Sprint(s.sinkInFlight), "success-flush": s.successFlush.String()}
+}
+
+func (s settings) confirm() map[string]string {
+	return map[string]string{"confirm-in-flight": fmt.Sprint(s.confirmInFlight)}
 }
 
 // given passes flags on the command line, or (env) through their
@@ -242,6 +247,8 @@ func checkProcess(t *testing.T, js jetstream.JetStream, env *fleet.Env, s settin
 			inFlight = s.dispatcherInFlight
 		case name == events.DurableFeedbackSink:
 			inFlight = s.sinkInFlight
+		case strings.HasPrefix(name, events.DurableConfirm):
+			inFlight = s.confirmInFlight
 		default:
 			inFlight = s.senderInFlight
 		}
@@ -354,14 +361,15 @@ func TestSettingsReachEveryComponent(t *testing.T) {
 		})
 	}
 
-	every := []string{events.DurableDispatcher, events.DurableDispatcher + "-schedules", events.DurableFeedbackSink}
+	every := []string{events.DurableDispatcher, events.DurableDispatcher + "-schedules", events.DurableFeedbackSink,
+		events.DurableConfirm, events.DurableConfirm + "-timers", events.DurableConfirm + "-feedback"}
 	for _, p := range events.Platforms {
 		every = append(every, senderConsumers(p)...)
 	}
 	t.Run("all-in-one", func(t *testing.T) {
 		s := settingsFor(len(procs), 3)
 		// No apps file: the sandbox providers.
-		args, getenv := given(false, base, s.shared(), s.dispatcher(), s.sender(), s.sink())
+		args, getenv := given(false, base, s.shared(), s.dispatcher(), s.sender(), s.sink(), s.confirm())
 		env := runAllInOne(t, args, getenv)
 		checkProcess(t, js, env, s, every)
 	})
@@ -372,7 +380,7 @@ func TestSettingsReachEveryComponent(t *testing.T) {
 func TestSettingsReachEmbeddedAllInOne(t *testing.T) {
 	s := settingsFor(0, 1)
 	args, getenv := given(true, map[string]string{"http-addr": "127.0.0.1:0", "log-level": "error", "data": t.TempDir(), "listen": "127.0.0.1:-1"},
-		s.shared(), s.dispatcher(), s.sender(), s.sink())
+		s.shared(), s.dispatcher(), s.sender(), s.sink(), s.confirm())
 	env := runAllInOne(t, args, getenv)
 	// The connection has a service's options: the embedded server is no
 	// reason to drop asynchronous errors or share the default inbox.
@@ -392,7 +400,8 @@ func TestSettingsReachEmbeddedAllInOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	every := []string{events.DurableDispatcher, events.DurableDispatcher + "-schedules", events.DurableFeedbackSink}
+	every := []string{events.DurableDispatcher, events.DurableDispatcher + "-schedules", events.DurableFeedbackSink,
+		events.DurableConfirm, events.DurableConfirm + "-timers", events.DurableConfirm + "-feedback"}
 	for _, p := range events.Platforms {
 		every = append(every, senderConsumers(p)...)
 	}

@@ -64,6 +64,12 @@ func seedVictims(t *testing.T, admin *client) []victim {
 	publish(events.DeadSubject(events.StageIntents, victimApp))
 	publish("$KV." + events.TokensBucket + "." + victimApp + ".fcm.victim")
 	publish("$KV." + events.IntentIDsBucket + "." + victimApp + ".victim")
+	publish(events.ConfirmSubject(victimApp))
+	publish(events.ConfirmWatchSubject(victimApp, "victim-"+randomHex(t, 4)))
+	publish(events.ConfirmTimerSubject(victimApp, "victim-"+randomHex(t, 4)),
+		jetstream.WithScheduleAt(later), jetstream.WithScheduleTarget(events.ConfirmDueSubject(victimApp)))
+	publish(events.ConfirmDueSubject(victimApp))
+	publish("$KV." + events.ConfirmBucket + "." + victimApp + ".victim")
 	return out
 }
 
@@ -156,6 +162,14 @@ var attacks = func() []attack {
 		{"dispatcher", "$KV." + events.IntentIDsBucket + ".demo.x", ""},
 		{"feedback-sink", "$KV." + events.TokensBucket + ".x", ""},
 		{"feedback-sink", events.DeadSubject(events.StageFeedback, "demo"), ""},
+		{"dispatcher", events.ConfirmWatchSubject("demo", "attack"), ""},
+		{"registry-demo", events.ConfirmSubject("demo"), ""},
+		{"confirm-service", events.ConfirmTimerSubject("demo", "attack"), events.StreamConfirmTimers},
+		{"confirm-service", events.ConfirmDueSubject("demo"), events.StreamConfirmTimers},
+		{"confirm-service", events.IntentSubject("demo"), ""},
+		{"confirm-service", events.ConfirmFeedbackSubject(events.APNs, "demo"), ""},
+		{"confirm-service", events.DeadSubject(events.StageConfirm, "demo"), ""},
+		{"confirm-service", "$KV." + events.ConfirmBucket + ".demo.x", ""},
 	}
 	for _, p := range events.Platforms {
 		sender := events.SenderDurable(p)
@@ -398,6 +412,10 @@ func TestScheduleStreamsAreOwnerOnly(t *testing.T) {
 		reads = append(reads, struct{ user, stream, durable string }{u, events.StreamSchedules, events.DurableDispatcher})
 	}
 	writes = append(writes, write{"dispatcher", events.DueSubject("demo")})
+	for _, u := range others("confirm-service") {
+		writes = append(writes, write{u, events.ConfirmTimerSubject("demo", "x")}, write{u, events.ConfirmDueSubject("demo")})
+		reads = append(reads, struct{ user, stream, durable string }{u, events.StreamConfirmTimers, events.DurableConfirm})
+	}
 	for _, p := range events.Platforms {
 		owner := events.SenderDurable(p)
 		for _, u := range others(owner) {

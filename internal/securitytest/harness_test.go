@@ -39,10 +39,11 @@ const confFile = "../../deploy/nats-server/pushfleet-auth.conf"
 // users of confFile; each has its password in $<USER>_NATS_PASSWORD.
 // registry-demo is the registry client of app demo (one user per app).
 var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink",
-	"producer", "push-gateway", "registry-demo", "sys"}
+	"confirm-service", "producer", "push-gateway", "registry-demo", "sys"}
 
 // services are the service processes, each connecting as the user of its name.
-var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink"}
+var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink",
+	"confirm-service"}
 
 func passwordEnv(user string) string {
 	return strings.ToUpper(strings.ReplaceAll(user, "-", "_")) + "_NATS_PASSWORD"
@@ -370,6 +371,10 @@ func startFleet(t *testing.T, url string, fakes *sandbox.Providers, auth func(se
 					return func(ctx context.Context, env *fleet.Env) (fleet.Service, error) { return env.FeedbackSink(ctx, s) }
 				})
 			}
+		case "confirm-service":
+			run = func() error {
+				return fleet.RunCommand(ctx, name, "confirm-service", nil, getenv, logs, fleet.ConfirmServiceCommand)
+			}
 		default:
 			p := platformOf(name)
 			args := sandboxtest.SenderArgs(t, fakes, p, dir, apps)
@@ -448,13 +453,16 @@ func platformOf(service string) events.Platform {
 // waitBound waits until every service has bound its durable consumers:
 // the dispatcher on PUSH_INTENTS and on its PUSH_SCHEDULES, each sender on
 // its PUSH_SEND_<P> and its PUSH_RETRY_<P>, the feedback-sink on
-// PUSH_FEEDBACK.
+// PUSH_FEEDBACK, the confirmation service on PUSH_CONFIRM,
+// PUSH_CONFIRM_TIMERS and PUSH_FEEDBACK.
 func waitBound(t *testing.T, fr *fleetRun, js jetstream.JetStream) {
 	t.Helper()
 	type bound struct{ stream, durable string }
 	want := []bound{
 		{events.StreamIntents, events.DurableDispatcher}, {events.StreamSchedules, events.DurableDispatcher},
 		{events.StreamFeedback, events.DurableFeedbackSink},
+		{events.StreamConfirm, events.DurableConfirm}, {events.StreamConfirmTimers, events.DurableConfirm},
+		{events.StreamFeedback, events.DurableConfirm},
 	}
 	for _, p := range events.Platforms {
 		want = append(want, bound{events.SendStream(p), events.SenderDurable(p)}, bound{events.RetryStream(p), events.SenderDurable(p)})
@@ -619,11 +627,12 @@ func deliverEverywhere(t *testing.T, producer jetstream.JetStream, admin jetstre
 		if err != nil {
 			return false
 		}
-		var f events.Feedback
-		return json.Unmarshal(m.Data, &f) == nil && f.IntentID == "sec-9" && f.Outcome == events.Suppressed
+		fbs, _ := events.DecodeFeedbackEvents(m.Data)
+		return slices.ContainsFunc(fbs, func(f events.Feedback) bool { return f.IntentID == "sec-9" && f.Outcome == events.Suppressed })
 	}, "the dispatcher's suppressed feedback stored")
 
-	used := slices.Concat(live, dead, retried, later.Targets.Tokens, []events.Target{aliased, tagged}, fcmRetried)
+	confirmed := confirmEverywhere(t, ctx, producer, admin, registry, fakes, fr)
+	used := slices.Concat(live, dead, retried, later.Targets.Tokens, []events.Target{aliased, tagged}, fcmRetried, confirmed)
 	return append(used, rejected)
 }
 

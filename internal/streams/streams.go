@@ -35,6 +35,10 @@ const (
 	DefaultDeadMaxAge     = 30 * 24 * time.Hour
 )
 
+// ConfirmStateMaxAge is how long the confirmation service's state is kept:
+// a day beyond the longest confirmation window, for pushctl status.
+const ConfirmStateMaxAge = events.MaxConfirmWithin + 24*time.Hour
+
 // ErrConfig is the sentinel every configuration error wraps: the one of
 // every pushfleet package (config.ErrInvalid), named here as before.
 var ErrConfig = invalid.Err
@@ -162,6 +166,15 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 			Retention: jetstream.LimitsPolicy, Storage: c.Storage, Replicas: c.Replicas,
 			MaxAge: c.DeadMaxAge,
 		},
+		// Confirmed delivery: what producers and the dispatcher give the
+		// confirmation service (work, as PUSH_INTENTS), its own timers
+		// (schedules, which only it writes) and its state, kept a day
+		// beyond the longest confirmation window.
+		work(events.StreamConfirm, "pushfleet confirmations from producers and the dispatcher's confirmation watches",
+			events.ConfirmRoot+".*", events.ConfirmRoot+".watch.>"),
+		scheduled(events.StreamConfirmTimers, "pushfleet confirmation re-send timers (confirm-service-owned schedules) and the ticks they release",
+			events.ConfirmRoot+".timer.>", events.ConfirmRoot+".due.>"),
+		kvStream(c, events.ConfirmBucket, "pushfleet confirmed delivery: watched intents and their tokens' states", ConfirmStateMaxAge),
 		kvStream(c, events.TokensBucket, "pushfleet device tokens: registry and delivery state", 0),
 		kvStream(c, events.IntentIDsBucket, "pushfleet intent ids taken by the dispatcher, per app, for the dedup window", c.DedupWindow),
 	)

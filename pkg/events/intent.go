@@ -28,6 +28,10 @@ type Intent struct {
 	// (PUSH_SCHEDULES) until then; at most the schedule horizon ahead
 	// (--schedule-horizon, DefaultScheduleHorizon).
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// Confirm asks every device the notification reaches to confirm it;
+	// unconfirmed ones are sent it again until Confirm.Within ends (see
+	// Confirm and docs/CONTRACT.md, "Confirmed delivery").
+	Confirm *Confirm `json:"confirm,omitempty"`
 
 	// Extra holds unknown top-level fields, kept verbatim.
 	Extra map[string]json.RawMessage `json:"-"`
@@ -146,7 +150,7 @@ type MiOverrides struct {
 // intentFields lists the known top-level keys; everything else goes to Extra.
 var intentFields = map[string]bool{
 	"id": true, "app": true, "targets": true, "notification": true,
-	"overrides": true, "send_at": true,
+	"overrides": true, "send_at": true, "confirm": true,
 }
 
 type intentAlias Intent // no methods: avoids recursion

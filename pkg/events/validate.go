@@ -122,6 +122,9 @@ func (in *Intent) Validate(lim Limits) error {
 			break
 		}
 	}
+	if err := in.validateConfirm(); err != nil {
+		return err
+	}
 	if exp := in.Notification.Expiry; exp != nil && in.SendAt != nil && !exp.After(*in.SendAt) {
 		return invalid("notification.expiry", "%s is not after send_at %s: the push would never be sent",
 			exp.Format(time.RFC3339), in.SendAt.Format(time.RFC3339))
