@@ -176,16 +176,30 @@ func deviceCommands() []*command {
 }
 
 // noRecord turns a registry 404 into what is known: which tokens have a
-// record, and where a delivered token's outcomes are.
+// record, and where a delivered token's outcomes are. It says so once:
+// the registry's own description says the same and is left out.
 func noRecord(err error, ref registryapi.DeviceRef) error {
 	if !errors.Is(err, registryapi.ErrNotFound) {
 		return err
 	}
-	return fmt.Errorf("no record for %s token %q of app %s: the registry keeps one only for tokens registered "+
-		"(pushctl device register) and tokens a provider reported invalid or replaced; a token that was only "+
-		"delivered to has none (its outcomes: pushctl tail --app %s --platform %s --since 24h --full-tokens): %w",
-		ref.Platform, ref.Token, ref.App, ref.App, ref.Platform, err)
+	return &noRecordError{ref: ref, err: err}
 }
+
+// noRecordError is a registry 404 (errors.Is ErrNotFound: exit 3) with
+// pushctl's explanation in place of the registry's.
+type noRecordError struct {
+	ref registryapi.DeviceRef
+	err error
+}
+
+func (e *noRecordError) Error() string {
+	return fmt.Sprintf("no record for %s token %q of app %s: the registry keeps one only for tokens registered "+
+		"(pushctl device register) and tokens a provider reported invalid or replaced; a token that was only "+
+		"delivered to has none (its outcomes: pushctl tail --app %s --platform %s --since 24h --full-tokens)",
+		e.ref.Platform, e.ref.Token, e.ref.App, e.ref.App, e.ref.Platform)
+}
+
+func (e *noRecordError) Unwrap() error { return e.err }
 
 // withRegistry dials NATS as a registry client of app (connection name
 // and inbox prefix registry-<app>; pushctl's own for every app) and runs fn.

@@ -17,8 +17,8 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// tailBatch is how many events tail asks the server for at once: one
-// round trip per batch, not per event.
+// tailBatch is how many messages tail asks the server for at once: one
+// round trip per batch, not per message.
 const tailBatch = 4096
 
 func tailCommand() *command {
@@ -35,9 +35,10 @@ func tailCommand() *command {
 			fs.StringVar(&t.app, "app", "", "only this app")
 			fs.StringVar(&t.platform, "platform", "", "only this platform (feedback) or stage (dead letters)")
 			fs.StringVar(&t.outcome, "outcome", "", "only this outcome: delivered, invalid_token, token_replaced, failed, expired, dead, suppressed, cancelled, confirmed, unconfirmed")
-			fs.DurationVar(&t.since, "since", 0, "start this far back, show what exists and exit unless -f (0: see -n)")
-			fs.IntVar(&t.limit, "n", 0, "without --since: show the last N events stored and exit unless -f; "+
-				"with --since: stop after N events (0: no limit; with neither flag, only new events, followed)")
+			fs.DurationVar(&t.since, "since", 0, "start this far back, show what exists and exit unless -f "+
+				"(0: see -n; with neither, only new events, followed)")
+			fs.IntVar(&t.limit, "n", 0, "without --since: the last N events stored (as tail -n), then exit unless -f; "+
+				"with --since: stop after the first N since then (0: no limit)")
 			fs.BoolVar(&t.full, "full-tokens", false, "print tokens in full (default: a fingerprint)")
 			return func(ctx context.Context, _ []string) error {
 				if err := t.check(); err != nil {

@@ -148,7 +148,7 @@ type Sink struct {
 
 // Register adds the sink's flags to fs.
 func (s *Sink) Register(fs *flag.FlagSet) {
-	fs.IntVar(&s.MaxInFlight, "sink-in-flight", sink.DefaultMaxInFlight, "feedback events handled at once by this process")
+	fs.IntVar(&s.MaxInFlight, "sink-in-flight", sink.DefaultMaxInFlight, "feedback messages (each up to 1,000 per-token events) handled at once by this process")
 	fs.DurationVar(&s.Sink.FlushInterval, "success-flush", sink.DefaultFlushInterval, "how often last-success times of delivered tokens are written")
 }
 

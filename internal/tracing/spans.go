@@ -22,7 +22,8 @@ const (
 	// (one provider.Sender.Send call) and the settling of its results
 	// (feedback, re-queue, dead letter).
 	SpanSend = "pushfleet.send"
-	// SpanSink: the feedback-sink applying one feedback event.
+	// SpanSink: the feedback-sink applying one feedback message, all of
+	// its per-token events (counted: AttrTokens, AttrOutcomePrefix).
 	SpanSink = "pushfleet.sink"
 )
 
@@ -36,16 +37,20 @@ const (
 	AttrAttempt  = "pushfleet.attempt"
 	// AttrDue: the intent came back from its schedule (send_at).
 	AttrDue = "pushfleet.due"
-	// AttrTokens is how many tokens a job carries.
+	// AttrTokens is how many tokens a job, or events a feedback message,
+	// carries.
 	AttrTokens = "pushfleet.tokens"
-	// AttrOutcome is a feedback event's outcome (sink).
+	// AttrOutcome is the outcome of a feedback message of one event (sink).
 	AttrOutcome = "pushfleet.outcome"
-	// AttrIntents is how many intents one gateway request carried, and
-	// AttrAPIKey the name of its API key (the keys file's, never the key).
+	// AttrIntents is how many intents one gateway request carried (or
+	// notifications a coalesced job, on its send span, in place of
+	// AttrIntentID), and AttrAPIKey the name of the request's API key (the
+	// keys file's, never the key).
 	AttrIntents = "pushfleet.intents"
 	AttrAPIKey  = "pushfleet.api_key"
 	// AttrOutcomePrefix + an outcome (delivered, failed, invalid_token…)
-	// counts a send's provider answers with that outcome.
+	// counts a send's provider answers, or a feedback message's events,
+	// with that outcome.
 	AttrOutcomePrefix = "pushfleet.outcome."
 	// AttrVerdict is the handler's verdict: ack, retry or dead; AttrCategory
 	// its bounded category (no free text).
