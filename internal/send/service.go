@@ -90,6 +90,9 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 // the re-queued job it publishes carry that span's context.
 func (s *Service) deliver(ctx context.Context, job *events.Job, attempts int) consumer.Verdict {
 	ctx, span := tracing.Start(ctx, tracing.SpanSend, trace.SpanKindClient)
+	if span.IsRecording() && job.Coalesced() {
+		linkParts(span, job)
+	}
 	results, v := s.sendAndSettle(ctx, job, attempts)
 	if span.IsRecording() {
 		sendAttributes(span, job, attempts, results)
@@ -109,6 +112,22 @@ func (s *Service) sendAndSettle(ctx context.Context, job *events.Job, attempts i
 		return results, consumer.RetryAfter(0, "provider_bug", "provider returned a wrong number of results")
 	}
 	return results, s.settle(ctx, job, attempts, results)
+}
+
+// linkParts links a coalesced job's send span to the dispatch of each of
+// its notifications: the span is a child of the first one's trace (the
+// job's headers) and linked from every other intent's trace.
+func linkParts(span trace.Span, job *events.Job) {
+	for k := range job.Parts {
+		tp := job.Parts[k].Trace
+		if tp == "" {
+			continue
+		}
+		ctx := tracing.Extract(context.Background(), nats.Header{tracing.HeaderTraceparent: {tp}})
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.TraceID() != span.SpanContext().TraceID() {
+			span.AddLink(trace.Link{SpanContext: sc})
+		}
+	}
 }
 
 // sendAttributes describes a send on its span: the job (never a token) and
