@@ -241,10 +241,12 @@ func DecodeIntent(b []byte, lim Limits) (*Intent, error) {
 		return nil, fmt.Errorf("%w intent: not valid UTF-8", ErrMalformed)
 	}
 	var in Intent
-	if err := json.Unmarshal(b, &in); err != nil {
+	// UnmarshalJSON directly: json.Unmarshal would scan the whole intent
+	// once more before calling it, and it checks syntax itself.
+	if err := in.UnmarshalJSON(b); err != nil {
 		return nil, fmt.Errorf("%w intent: %s", ErrMalformed, describeJSONError(err))
 	}
-	if err := in.Validate(lim); err != nil {
+	if err := in.validate(lim, len(b)); err != nil {
 		return &in, err
 	}
 	return &in, nil

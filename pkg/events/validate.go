@@ -80,7 +80,11 @@ func invalid(field, format string, args ...any) error {
 
 // Validate checks the intent against the contract and lim (zero fields take
 // DefaultLimits). It returns the first problem as a *ValidationError.
-func (in *Intent) Validate(lim Limits) error {
+func (in *Intent) Validate(lim Limits) error { return in.validate(lim, 0) }
+
+// validate is Validate for an intent decoded from rawSize bytes (0: not
+// known), which bounds what its provider payloads can weigh.
+func (in *Intent) validate(lim Limits, rawSize int) error {
 	lim = lim.withDefaults()
 	if in.ID == "" {
 		return invalid("id", "is required")
@@ -133,7 +137,7 @@ func (in *Intent) Validate(lim Limits) error {
 	// so what those providers require is checked now; an alias, a tag or
 	// all without a filter is checked per platform once resolved.
 	for _, p := range in.Targets.platforms() {
-		if err := in.ValidateFor(p); err != nil {
+		if err := in.validateFor(p, rawSize); err != nil {
 			return err
 		}
 	}
@@ -161,7 +165,9 @@ func (in *Intent) CheckSendAt(now time.Time, horizon time.Duration) error {
 // reason instead: MiPush shows a notification only with both a title and a
 // description (error 65011 otherwise), and APNs refuses a payload over 4096
 // bytes (5120 for VoIP).
-func (in *Intent) ValidateFor(p Platform) error {
+func (in *Intent) ValidateFor(p Platform) error { return in.validateFor(p, 0) }
+
+func (in *Intent) validateFor(p Platform, rawSize int) error {
 	switch p {
 	case Mi:
 		var o *MiOverrides
@@ -173,6 +179,9 @@ func (in *Intent) ValidateFor(p Platform) error {
 		var o *APNsOverrides
 		if in.Overrides != nil {
 			o = in.Overrides.APNs
+		}
+		if fitsAPNs(rawSize) {
+			return nil
 		}
 		return validateAPNs(&in.Notification, o)
 	case HMS:
@@ -240,6 +249,21 @@ func validateMi(n *Notification, o *MiOverrides) error {
 		return invalid("notification.body", "is required for MiPush: %s", why)
 	}
 	return nil
+}
+
+// apnsOverhead bounds what building an APNs payload adds to the content it
+// copies from the intent: the aps dictionary's keys and the defaults it
+// fills in.
+const apnsOverhead = 2048
+
+// fitsAPNs reports whether an intent decoded from rawSize bytes cannot
+// make an APNs payload over the smallest limit, so that building one just
+// to measure it can be skipped (it is most of a small intent's intake).
+// Every string, and every raw data value, of the payload comes from the
+// intent, and re-encoding a JSON byte takes at most 6 (a '<' becomes
+// "\u003c").
+func fitsAPNs(rawSize int) bool {
+	return rawSize > 0 && 6*rawSize+apnsOverhead <= APNsMaxPayload
 }
 
 // validateAPNs builds the APNs payload as pkg/provider/apns does (with the
