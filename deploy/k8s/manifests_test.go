@@ -48,20 +48,36 @@ const secureOverlay = "overlays/secure"
 
 // consumers maps each Deployment to the streams and durable consumers it
 // reads, each a KEDA trigger: the dispatcher's intents and its released
-// schedules, each sender's jobs and its released re-queues, the sink's
-// feedback. Deployments, binaries and durables share their names
+// schedules, each sender's jobs and its released re-queues (the custom
+// channels' senders of base/ too), the sink's feedback, the confirmation
+// service's feedback, watch records and confirmations, and released
+// timers. Deployments, binaries and durables share their names
 // (pkg/events).
 func consumers() map[string][][2]string {
 	m := map[string][][2]string{
 		events.DurableDispatcher: {{events.StreamIntents, events.DurableDispatcher},
 			{events.StreamSchedules, events.DurableDispatcher}},
 		events.DurableFeedbackSink: {{events.StreamFeedback, events.DurableFeedbackSink}},
+		events.DurableConfirm: {{events.StreamFeedback, events.DurableConfirm},
+			{events.StreamConfirm, events.DurableConfirm}, {events.StreamConfirmTimers, events.DurableConfirm}},
 	}
-	for _, p := range events.Platforms {
+	for _, p := range events.Platforms { // customPlatforms included (init)
 		m[events.SenderDurable(p)] = [][2]string{{events.SendStream(p), events.SenderDurable(p)},
 			{events.RetryStream(p), events.SenderDurable(p)}}
 	}
 	return m
+}
+
+// customPlatforms are the channels base/ deploys a sender of, declared to
+// every service by PUSHFLEET_PLATFORMS in base/config.env.
+var customPlatforms = []events.Platform{"webhook"}
+
+// The custom platforms are declared here as the services declare them, so
+// that their stream and durable names are the ones pkg/events gives them.
+func init() {
+	if err := events.DeclarePlatforms(customPlatforms...); err != nil {
+		panic(err)
+	}
 }
 
 // imagePrefix starts every image name: pushfleet-<binary>, the Dockerfile
@@ -372,6 +388,7 @@ func (m *manifests) check(t *testing.T, bins map[string]binary, values natsValue
 		}
 		t.Run(name, func(t *testing.T) { m.checkDeployment(t, d, b, values) })
 	}
+	m.checkPlatformsDeclared(t)
 	m.checkScaledObjects(t, want, values)
 	m.checkHPAs(t)
 	m.checkPodMonitors(t)
@@ -559,6 +576,43 @@ func (m *manifests) checkDeployment(t *testing.T, d *appsv1.Deployment, b binary
 	for _, so := range m.scaled {
 		if so.Spec.ScaleTargetRef.Name == name && d.Spec.Replicas != nil {
 			t.Errorf("spec.replicas is set, but ScaledObject %s owns the replica count: every apply would reset it", so.Metadata.Name)
+		}
+	}
+}
+
+// checkPlatformsDeclared: a custom channel's sender is useless unless every
+// service declares its platform (docs/channels.md): the dispatcher batches
+// its tokens, the feedback-sink accepts its feedback, provisioning (the
+// Job's --platforms too) creates its streams.
+func (m *manifests) checkPlatformsDeclared(t *testing.T) {
+	for _, p := range customPlatforms {
+		if m.deployments[events.SenderDurable(p)] == nil {
+			continue
+		}
+		declares := func(list string) bool {
+			return slices.Contains(strings.Split(list, ","), string(p))
+		}
+		for name, d := range m.deployments {
+			if v := m.configValue(d, envName("platforms")); !declares(v) {
+				t.Errorf("Deployment %s: %s=%q does not declare %q, whose sender %s is deployed",
+					name, envName("platforms"), v, p, events.SenderDurable(p))
+			}
+		}
+		for _, j := range m.jobs {
+			c := j.Spec.Template.Spec.Containers[0]
+			var platforms string
+			for _, a := range c.Args {
+				if v, ok := strings.CutPrefix(a, "--platforms="); ok {
+					platforms = v
+				}
+			}
+			// $(VAR) is expanded from the container's environment.
+			if ref, ok := strings.CutPrefix(platforms, "$("); ok {
+				platforms = m.containerValue(c, strings.TrimSuffix(ref, ")"))
+			}
+			if !declares(platforms) {
+				t.Errorf("Job %s: args %q provision no streams of %q (want --platforms=… naming it)", j.Name, c.Args, p)
+			}
 		}
 	}
 }
@@ -755,7 +809,11 @@ func (m *manifests) checkHPAs(t *testing.T) {
 
 // configValue is a variable as set on d's container (env, then envFrom).
 func (m *manifests) configValue(d *appsv1.Deployment, key string) string {
-	c := d.Spec.Template.Spec.Containers[0]
+	return m.containerValue(d.Spec.Template.Spec.Containers[0], key)
+}
+
+// containerValue is a variable as set on c (env, then envFrom).
+func (m *manifests) containerValue(c corev1.Container, key string) string {
 	for _, e := range c.Env {
 		if e.Name == key {
 			return e.Value

@@ -2,11 +2,13 @@ package archtest
 
 import "testing"
 
-// fleetBinaries are the fleet's own binaries: the seven services and the
-// all-in-one. ServiceMainsImportOnlyAssembly holds them to the assembly.
+// fleetBinaries are the fleet's own binaries: the services (the webhook
+// channel's sender among them) and the all-in-one.
+// ServiceMainsImportOnlyAssembly holds them to the assembly.
 var fleetBinaries = []string{
 	"cmd/dispatcher", "cmd/apns-sender", "cmd/gcm-sender", "cmd/mi-sender", "cmd/hms-sender",
-	"cmd/webpush-sender", "cmd/feedback-sink", "cmd/pushfleet",
+	"cmd/webpush-sender", "cmd/webhook-sender", "cmd/feedback-sink", "cmd/confirm-service",
+	"cmd/pushfleet",
 }
 
 // wantBinaries are binaries the image must ship (Dockerfile: go build

@@ -32,7 +32,14 @@ var assembly = []string{"internal/fleet", "internal/allinone", "internal/provide
 // The services' handlers and the consumer runtime under them. The handlers
 // import the runtime and never one another, the runtime none of them, so
 // each can change alone.
-var services = []string{"internal/consumer", "internal/dispatch", "internal/send", "internal/sink"}
+var services = []string{"internal/consumer", "internal/dispatch", "internal/send", "internal/sink", "internal/confirm"}
+
+// stateReaders are the binaries allowed to import one service package, and
+// which, because they read that service's state and link it only for that:
+// `pushctl status` reads the confirmation state with confirm.ReadStatus.
+// Debt, not design: once the state's reader lives apart from the handler,
+// the entry goes.
+var stateReaders = map[string]string{"cmd/pushctl": "internal/confirm"}
 
 // serviceOf is the entry of services that r is in, or "".
 func serviceOf(r string) string {
@@ -112,7 +119,10 @@ var rules = []rule{
 		name:    "MainsRunNoHandlerDirectly",
 		why:     "no binary wires a service's handler or the consumer runtime itself: internal/fleet assembles them (" + strings.Join(services, ", ") + ")",
 		applies: func(p *pkg) bool { return p.Name == "main" && under(p.rel(), "cmd") },
-		forbids: func(_, imp *pkg) string {
+		forbids: func(p, imp *pkg) string {
+			if imp.rel() == stateReaders[p.rel()] {
+				return ""
+			}
 			if underAny(imp.rel(), services) {
 				return "service handler or runtime"
 			}
@@ -146,7 +156,7 @@ var rules = []rule{
 	},
 	{
 		name:    "ServicesIndependent",
-		why:     "internal/dispatch, internal/send and internal/sink import none of one another, and their runtime internal/consumer none of them",
+		why:     "internal/dispatch, internal/send, internal/sink and internal/confirm import none of one another, and their runtime internal/consumer none of them",
 		applies: func(p *pkg) bool { return underAny(p.rel(), services) },
 		forbids: func(p, imp *pkg) string {
 			from, to := serviceOf(p.rel()), serviceOf(imp.rel())

@@ -19,7 +19,10 @@ import (
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-var binaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink"}
+// binaries are the fleet's services, the custom webhook channel's sender
+// among them (it declares its platform itself).
+var binaries = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "webhook-sender",
+	"feedback-sink", "confirm-service"}
 
 func build(t *testing.T) string {
 	t.Helper()

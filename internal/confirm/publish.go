@@ -2,43 +2,53 @@ package confirm
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pushfleet/pushfleet/internal/feedback"
-	"github.com/pushfleet/pushfleet/internal/puback"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
-// publishOutcomes stores confirmed or unconfirmed events on
-// push.feedback.<platform>.<app>.confirm, the one subject this service may
-// publish feedback on, each with the Nats-Msg-Id of its final outcome
-// (feedback.MsgID): reported again inside the dedup window, it is stored
-// once. first says whether this is the first report (counted in metrics)
-// or a repeat after a failure.
+// errNotConfirmOutcome: only confirmed and unconfirmed are this service's to
+// report; feedback.Publisher would route anything else to a sender's
+// subject, which the service may not publish on.
+var errNotConfirmOutcome = errors.New("not a confirmation outcome")
+
+// outcomePublishes bounds the outcome messages awaiting their
+// acknowledgement at once.
+const outcomePublishes = 64
+
+// publishOutcomes stores confirmed or unconfirmed events through
+// feedback.Publisher, which routes them to
+// push.feedback.<platform>.<app>.confirm (the one feedback subject this
+// service may publish on), in the batch form with a Nats-Msg-Id. first says
+// whether this is the first report (counted in metrics) or a repeat after a
+// failure.
+//
+// One event per message: a batch's id covers exactly its events, and a
+// token reported again (by this replica after a failure, or by another
+// that found it already unconfirmed) may come with other tokens than the
+// first time. Alone, its message's id is its own (feedback.BatchMsgID of
+// one event), so inside the dedup window each outcome is stored once.
 func (s *Service) publishOutcomes(ctx context.Context, first bool, fbs ...events.Feedback) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(fbs))
 	for i := range fbs {
-		f := &fbs[i]
-		b, err := json.Marshal(f)
-		if err != nil {
-			return fmt.Errorf("encode feedback: %w", err)
+		if o := fbs[i].Outcome; o != events.Confirmed && o != events.Unconfirmed {
+			return fmt.Errorf("%w: %q", errNotConfirmOutcome, o)
 		}
-		msg := &nats.Msg{Subject: events.ConfirmFeedbackSubject(f.Platform, f.App), Data: b}
-		fut, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(feedback.MsgID(f)))
-		if err != nil {
-			return fmt.Errorf("publish %s feedback: %w", f.Outcome, err)
-		}
-		futures = append(futures, fut)
 	}
-	if err := puback.WaitAll(ctx, futures); err != nil {
-		return err
-	}
+	pub := feedback.NewPublisher(s.js)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(outcomePublishes)
 	for i := range fbs {
-		if first {
+		g.Go(func() error { return pub.Publish(gctx, fbs[i:i+1]) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("publish confirmation outcomes: %w", err)
+	}
+	if first {
+		for i := range fbs {
 			s.m.Outcomes.WithLabelValues(s.m.App(fbs[i].App), string(fbs[i].Outcome)).Inc()
 		}
 	}

@@ -383,6 +383,11 @@ type tally struct {
 	// Untracked counts terminal outcomes of tokens of no intent the
 	// scenario published.
 	Untracked int
+	// Resent counts terminal outcomes of confirmed delivery's re-sends
+	// (<id>:r<n>, events.ResendID) to tokens of a published intent: the
+	// second account, apart from the intent's own outcome, which a re-send
+	// neither settles nor duplicates.
+	Resent int
 	// InFlight is the notifications (tokens) in messages delivered to the
 	// faulted stage and not acknowledged when the fault struck: the bound
 	// on duplicates, zero unless the scenario strikes mid-flight.
@@ -478,9 +483,19 @@ func (h *harness) tally() *tally {
 		}
 	}
 	for k, outs := range a.outcomes {
-		if !tracked[k] {
-			tl.Untracked += len(outs)
+		if tracked[k] {
+			continue
 		}
+		if orig := (tokenKey{k.app, events.OriginalID(k.id), k.platform, k.token}); orig != k && tracked[orig] {
+			tl.Resent += len(outs)
+			for _, o := range outs {
+				if o == kindDelivered { // the provider saw the re-send too
+					delivered[events.Target{Platform: k.platform, Token: k.token}]++
+				}
+			}
+			continue
+		}
+		tl.Untracked += len(outs)
 	}
 	if a.unattributed > 0 {
 		tl.Extra = append(tl.Extra, fmt.Sprintf("unattributed_dead_letters=%d", a.unattributed))
@@ -566,6 +581,9 @@ func (tl *tally) line() string {
 	}
 	if tl.Untracked > 0 {
 		fmt.Fprintf(&b, " untracked_outcomes=%d", tl.Untracked)
+	}
+	if tl.Resent > 0 {
+		fmt.Fprintf(&b, " resent_outcomes=%d", tl.Resent)
 	}
 	for _, e := range tl.Extra {
 		b.WriteString(" " + e)

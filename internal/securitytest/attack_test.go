@@ -170,6 +170,11 @@ var attacks = func() []attack {
 		{"confirm-service", events.ConfirmFeedbackSubject(events.APNs, "demo"), ""},
 		{"confirm-service", events.DeadSubject(events.StageConfirm, "demo"), ""},
 		{"confirm-service", "$KV." + events.ConfirmBucket + ".demo.x", ""},
+		// The webhook channel's sender, on the shared streams. Its own
+		// PUSH_SEND_WEBHOOK and PUSH_RETRY_WEBHOOK exist only where the
+		// platform is declared: webhook_test.go, in a child process.
+		{webhookSender, events.FeedbackSubject(webhookPlatform, "demo"), ""},
+		{webhookSender, events.DeadSubject(events.SenderStage(webhookPlatform), "demo"), ""},
 	}
 	for _, p := range events.Platforms {
 		sender := events.SenderDurable(p)
@@ -400,7 +405,7 @@ func TestScheduleStreamsAreOwnerOnly(t *testing.T) {
 	var reads []struct{ user, stream, durable string }
 	others := func(owner string) []string {
 		var out []string
-		for _, u := range append(slices.Clone(services), "producer", "registry-demo") {
+		for _, u := range append(slices.Clone(services), "producer", "registry-demo", webhookSender) {
 			if u != owner {
 				out = append(out, u)
 			}
@@ -496,7 +501,7 @@ func TestIntentIDsAreTheDispatchers(t *testing.T) {
 			return err
 		})
 	}
-	for _, u := range append(slices.DeleteFunc(slices.Clone(services), func(s string) bool { return s == "dispatcher" }), "producer", "registry-demo") {
+	for _, u := range append(slices.DeleteFunc(slices.Clone(services), func(s string) bool { return s == "dispatcher" }), "producer", "registry-demo", webhookSender) {
 		t.Run(u, func(t *testing.T) {
 			c := as.connect(t, u)
 			subject := "$KV." + events.IntentIDsBucket + ".shop.x"

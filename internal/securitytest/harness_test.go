@@ -37,9 +37,11 @@ import (
 const confFile = "../../deploy/nats-server/pushfleet-auth.conf"
 
 // users of confFile; each has its password in $<USER>_NATS_PASSWORD.
-// registry-demo is the registry client of app demo (one user per app).
+// registry-demo is the registry client of app demo (one user per app);
+// webhook-sender is the sender of the custom channel "webhook", which this
+// process does not declare (webhook_test.go runs it in a child process).
 var users = []string{"admin", "dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink",
-	"confirm-service", "producer", "push-gateway", "registry-demo", "sys"}
+	"confirm-service", "producer", "push-gateway", "registry-demo", "webhook-sender", "sys"}
 
 // services are the service processes, each connecting as the user of its name.
 var services = []string{"dispatcher", "apns-sender", "gcm-sender", "mi-sender", "hms-sender", "webpush-sender", "feedback-sink",
