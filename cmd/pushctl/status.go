@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pushfleet/pushfleet/internal/confirm"
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -36,8 +36,8 @@ func statusCommand() *command {
 				if err != nil {
 					return fmt.Errorf("confirmation state (bucket %s): %w", events.ConfirmBucket, err)
 				}
-				st, err := confirm.ReadStatus(ctx, kv, *app, args[0])
-				if errors.Is(err, confirm.ErrNotWatched) {
+				st, err := confirmstate.ReadStatus(ctx, kv, *app, args[0])
+				if errors.Is(err, confirmstate.ErrNotWatched) {
 					return fmt.Errorf("%w: %w (only intents with confirm are tracked, until a day after their window; "+
 						"pushctl tail --app %s shows any intent's outcomes)", errNotFound, err, *app)
 				}
@@ -54,7 +54,7 @@ func statusCommand() *command {
 	}
 }
 
-func (c *cli) printStatus(st *confirm.Status) {
+func (c *cli) printStatus(st *confirmstate.Status) {
 	w := &st.Watch
 	state := "open"
 	switch {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/pushfleet/pushfleet/internal/confirm"
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
@@ -72,7 +73,7 @@ func TestStatusAndConfirm(t *testing.T) {
 		if err != nil {
 			return nil
 		}
-		var st confirm.Status
+		var st confirmstate.Status
 		if err := json.Unmarshal([]byte(out), &st); err != nil {
 			t.Fatalf("status -o json: %v\n%s", err, out)
 		}
@@ -82,9 +83,9 @@ func TestStatusAndConfirm(t *testing.T) {
 		}
 		return states
 	}
-	natstest.Eventually(t, 10*time.Second, func() bool { return status()["aa01"] == confirm.StatePendingResend },
+	natstest.Eventually(t, 10*time.Second, func() bool { return status()["aa01"] == confirmstate.StatePendingResend },
 		"aa01 delivered, pending re-send")
-	if got := status()["bb02"]; got != confirm.StateSent {
+	if got := status()["bb02"]; got != confirmstate.StateSent {
 		t.Fatalf("bb02 is %q, want sent (no outcome yet)", got)
 	}
 	out, err := e.run(t, "", "confirm", "--app", "demo", "order-9", "aa01")

@@ -34,12 +34,10 @@ var assembly = []string{"internal/fleet", "internal/allinone", "internal/provide
 // each can change alone.
 var services = []string{"internal/consumer", "internal/dispatch", "internal/send", "internal/sink", "internal/confirm"}
 
-// stateReaders are the binaries allowed to import one service package, and
-// which, because they read that service's state and link it only for that:
-// `pushctl status` reads the confirmation state with confirm.ReadStatus.
-// Debt, not design: once the state's reader lives apart from the handler,
-// the entry goes.
-var stateReaders = map[string]string{"cmd/pushctl": "internal/confirm"}
+// stateLayouts hold a service's stored state (keys, records) and its reads,
+// apart from the service, so that a reader (`pushctl status`) needs neither
+// the service nor its runtime.
+var stateLayouts = []string{"internal/confirmstate"}
 
 // serviceOf is the entry of services that r is in, or "".
 func serviceOf(r string) string {
@@ -119,12 +117,23 @@ var rules = []rule{
 		name:    "MainsRunNoHandlerDirectly",
 		why:     "no binary wires a service's handler or the consumer runtime itself: internal/fleet assembles them (" + strings.Join(services, ", ") + ")",
 		applies: func(p *pkg) bool { return p.Name == "main" && under(p.rel(), "cmd") },
-		forbids: func(p, imp *pkg) string {
-			if imp.rel() == stateReaders[p.rel()] {
-				return ""
-			}
+		forbids: func(_, imp *pkg) string {
 			if underAny(imp.rel(), services) {
 				return "service handler or runtime"
+			}
+			return ""
+		},
+	},
+	{
+		name: "StateLayoutsLinkNoService",
+		why: "a service's state layout (" + strings.Join(stateLayouts, ", ") + ") links no service handler or runtime (" +
+			strings.Join(services, ", ") + "), even indirectly: binaries read the state through it",
+		applies: func(p *pkg) bool { return underAny(p.rel(), stateLayouts) },
+		forbids: func(_, imp *pkg) string {
+			for _, ip := range append([]string{imp.ImportPath}, imp.Deps...) {
+				if r := rel(ip); underAny(r, services) {
+					return "links " + r
+				}
 			}
 			return ""
 		},

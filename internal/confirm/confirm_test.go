@@ -17,6 +17,7 @@ import (
 
 	"github.com/pushfleet/pushfleet/internal/config"
 	"github.com/pushfleet/pushfleet/internal/confirm"
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/fleet"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/internal/natstest"
@@ -200,20 +201,20 @@ func (h *harness) confirm(t *testing.T, id, token string) {
 	}
 }
 
-func (h *harness) status(t *testing.T, id string) *confirm.Status {
+func (h *harness) status(t *testing.T, id string) *confirmstate.Status {
 	t.Helper()
 	kv, err := h.js.KeyValue(context.Background(), events.ConfirmBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := confirm.ReadStatus(context.Background(), kv, app, id)
+	st, err := confirmstate.ReadStatus(context.Background(), kv, app, id)
 	if err != nil {
 		t.Fatalf("status %s: %v", id, err)
 	}
 	return st
 }
 
-func stateOf(st *confirm.Status, token string) string {
+func stateOf(st *confirmstate.Status, token string) string {
 	for _, ts := range st.Tokens {
 		if ts.Token == token {
 			return ts.State
@@ -230,7 +231,7 @@ func (h *harness) waitState(t *testing.T, id, token, state string) {
 		if err != nil {
 			return false
 		}
-		st, err := confirm.ReadStatus(context.Background(), kv, app, id)
+		st, err := confirmstate.ReadStatus(context.Background(), kv, app, id)
 		return err == nil && stateOf(st, token) == state
 	}, "token %s of %s in state %s", token, id, state)
 }
@@ -244,7 +245,7 @@ func (h *harness) fire(t *testing.T, id string, n int) {
 		if err != nil {
 			return false
 		}
-		st, err := confirm.ReadStatus(context.Background(), kv, app, id)
+		st, err := confirmstate.ReadStatus(context.Background(), kv, app, id)
 		return err == nil && st.Watch.Next >= n
 	}, "tick %d of %s armed", n, id)
 	b, _ := json.Marshal(map[string]any{"app": app, "intent_id": id, "n": n})
@@ -301,8 +302,8 @@ func equal[T comparable](a, b []T) bool {
 func TestConfirmedAndUnconfirmed(t *testing.T) {
 	h := newHarness(t, 1)
 	h.publish(t, confirmIntent("order-1", time.Hour, 20*time.Minute, "aa01", "bb02"))
-	h.waitState(t, "order-1", "aa01", confirm.StatePendingResend)
-	h.waitState(t, "order-1", "bb02", confirm.StatePendingResend)
+	h.waitState(t, "order-1", "aa01", confirmstate.StatePendingResend)
+	h.waitState(t, "order-1", "bb02", confirmstate.StatePendingResend)
 
 	st := h.status(t, "order-1")
 	if st.Watch.Resends != 2 || st.NextResend == nil || !st.NextResend.Equal(st.Watch.Start.Add(20*time.Minute)) {

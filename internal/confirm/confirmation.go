@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -80,9 +81,9 @@ func (s *Service) take(ctx context.Context, app string, c *events.Confirmation, 
 		return false, fmt.Errorf("%w: intent %q of app %q is not awaiting confirmation: unknown, not dispatched yet, "+
 			"without confirm, or its state expired", errUnknownIntent, c.IntentID, app)
 	}
-	key := tokenKey(app, w.v.ID, c.Token)
+	key := confirmstate.TokenKey(app, w.Value.ID, c.Token)
 	for {
-		dup, retry, err := s.confirm(ctx, &w.v, key, c, seq)
+		dup, retry, err := s.confirm(ctx, &w.Value, key, c, seq)
 		if !retry {
 			return dup, err
 		}
@@ -91,8 +92,8 @@ func (s *Service) take(ctx context.Context, app string, c *events.Confirmation, 
 
 // confirm applies c to the token at key; retry is true when a concurrent
 // writer changed it first.
-func (s *Service) confirm(ctx context.Context, w *Watch, key string, c *events.Confirmation, seq uint64) (dup, retry bool, err error) {
-	e, err := getJSON[TokenState](ctx, s.kv, key)
+func (s *Service) confirm(ctx context.Context, w *confirmstate.Watch, key string, c *events.Confirmation, seq uint64) (dup, retry bool, err error) {
+	e, err := confirmstate.Get[confirmstate.TokenState](ctx, s.kv, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		if w.Done {
 			return false, false, fmt.Errorf("%w: token of intent %q was never delivered and its window ended at %s",
@@ -103,7 +104,7 @@ func (s *Service) confirm(ctx context.Context, w *Watch, key string, c *events.C
 	if err != nil {
 		return false, false, fmt.Errorf("read token: %w", err)
 	}
-	ts := &e.v
+	ts := &e.Value
 	if c.Platform != "" && c.Platform != ts.Platform {
 		return false, false, fmt.Errorf("%w: platform %s does not match the token's, %s", errInvalid, c.Platform, ts.Platform)
 	}
@@ -118,7 +119,7 @@ func (s *Service) confirm(ctx context.Context, w *Watch, key string, c *events.C
 		first = false
 	case events.Delivered:
 		ts.State, ts.At, ts.ConfirmSeq = events.Confirmed, s.cfg.Now().UTC(), seq
-		if _, err := updateJSON(ctx, s.kv, key, ts, e.rev); err != nil {
+		if _, err := updateJSON(ctx, s.kv, key, ts, e.Revision); err != nil {
 			if isConflict(err) {
 				return false, true, nil
 			}

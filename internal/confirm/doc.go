@@ -20,5 +20,7 @@
 // The state is KV push_confirm: one key per watched intent and one per token
 // of it, each changed by compare-and-set only, so that two replicas never
 // report a token twice; re-sends and timers carry deterministic ids, so that
-// a repeated tick stores nothing new. Everything survives a restart.
+// a repeated tick stores nothing new. Everything survives a restart. The
+// keys, the records and their reads are internal/confirmstate's, through
+// which pushctl status reads the state without importing this package.
 package confirm

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -62,13 +63,13 @@ func (s *Service) handleFeedback(ctx context.Context, msg jetstream.Msg) consume
 
 // watchOf is lookup for feedback, remembering its answer: only the app
 // and id of the watch returned are to be relied on.
-func (s *Service) watchOf(ctx context.Context, app, id string) (*Watch, error) {
+func (s *Service) watchOf(ctx context.Context, app, id string) (*confirmstate.Watch, error) {
 	key := app + "\x00" + id
 	if watched, known := s.watched(key); known {
 		if !watched {
 			return nil, nil
 		}
-		return &Watch{App: app, ID: id}, nil
+		return &confirmstate.Watch{App: app, ID: id}, nil
 	}
 	w, err := s.lookup(ctx, app, id)
 	if err != nil {
@@ -78,17 +79,17 @@ func (s *Service) watchOf(ctx context.Context, app, id string) (*Watch, error) {
 	if w == nil {
 		return nil, nil
 	}
-	return &w.v, nil
+	return &w.Value, nil
 }
 
 // learn records the outcomes fbs of w's tokens. A token already known
 // (confirmed before its delivered outcome came, or a redelivery) keeps its
 // state.
-func (s *Service) learn(ctx context.Context, w *Watch, fbs []*events.Feedback) error {
+func (s *Service) learn(ctx context.Context, w *confirmstate.Watch, fbs []*events.Feedback) error {
 	var delivered []string
 	for _, f := range fbs {
-		key := tokenKey(w.App, w.ID, f.Token)
-		ts := TokenState{Platform: f.Platform, Token: f.Token, State: f.Outcome, At: f.At}
+		key := confirmstate.TokenKey(w.App, w.ID, f.Token)
+		ts := confirmstate.TokenState{Platform: f.Platform, Token: f.Token, State: f.Outcome, At: f.At}
 		if _, err := createJSON(ctx, s.kv, key, &ts); err != nil && !isConflict(err) {
 			return err
 		}
@@ -101,15 +102,15 @@ func (s *Service) learn(ctx context.Context, w *Watch, fbs []*events.Feedback) e
 	}
 	// The window may have begun closing after its last tick listed the
 	// tokens: then these are reported here.
-	cur, err := getJSON[Watch](ctx, s.kv, watchKey(w.App, w.ID))
+	cur, err := confirmstate.Get[confirmstate.Watch](ctx, s.kv, confirmstate.WatchKey(w.App, w.ID))
 	if err != nil {
 		return err
 	}
-	if !cur.v.Closing && !cur.v.Done {
+	if !cur.Value.Closing && !cur.Value.Done {
 		return nil
 	}
 	for _, key := range delivered {
-		if err := s.giveUp(ctx, &cur.v, key, reasonLate); err != nil {
+		if err := s.giveUp(ctx, &cur.Value, key, reasonLate); err != nil {
 			return err
 		}
 	}
@@ -120,7 +121,7 @@ func (s *Service) learn(ctx context.Context, w *Watch, fbs []*events.Feedback) e
 // delivered, or again if it is unconfirmed already (a redelivery: the
 // stream keeps one event inside the dedup window). Only the writer whose
 // compare-and-set wins reports a token first.
-func (s *Service) giveUp(ctx context.Context, w *Watch, key, reason string) error {
+func (s *Service) giveUp(ctx context.Context, w *confirmstate.Watch, key, reason string) error {
 	fb, first, err := s.markUnconfirmed(ctx, w, key, reason)
 	if err != nil || fb == nil {
 		return err
@@ -132,29 +133,29 @@ func (s *Service) giveUp(ctx context.Context, w *Watch, key, reason string) erro
 // delivered and returns the event reporting it: first when this call set
 // it, not first when it was set already (its report may have been lost);
 // nil when the token is in another state.
-func (s *Service) markUnconfirmed(ctx context.Context, w *Watch, key, reason string) (*events.Feedback, bool, error) {
+func (s *Service) markUnconfirmed(ctx context.Context, w *confirmstate.Watch, key, reason string) (*events.Feedback, bool, error) {
 	for {
-		e, err := getJSON[TokenState](ctx, s.kv, key)
+		e, err := confirmstate.Get[confirmstate.TokenState](ctx, s.kv, key)
 		if err != nil {
 			return nil, false, err
 		}
-		switch e.v.State {
+		switch e.Value.State {
 		case events.Unconfirmed:
-			fb := s.outcome(w, &e.v, events.Unconfirmed, reason)
+			fb := s.outcome(w, &e.Value, events.Unconfirmed, reason)
 			return &fb, false, nil
 		case events.Delivered:
 		default:
 			return nil, false, nil
 		}
-		e.v.State, e.v.At = events.Unconfirmed, s.cfg.Now().UTC()
-		_, err = updateJSON(ctx, s.kv, key, &e.v, e.rev)
+		e.Value.State, e.Value.At = events.Unconfirmed, s.cfg.Now().UTC()
+		_, err = updateJSON(ctx, s.kv, key, &e.Value, e.Revision)
 		if isConflict(err) {
 			continue // confirmed meanwhile, say: look again
 		}
 		if err != nil {
 			return nil, false, err
 		}
-		fb := s.outcome(w, &e.v, events.Unconfirmed, reason)
+		fb := s.outcome(w, &e.Value, events.Unconfirmed, reason)
 		return &fb, true, nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/feedback"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -56,7 +57,7 @@ func (s *Service) publishOutcomes(ctx context.Context, first bool, fbs ...events
 }
 
 // outcome is the event reporting token t of w with o.
-func (s *Service) outcome(w *Watch, t *TokenState, o events.Outcome, reason string) events.Feedback {
+func (s *Service) outcome(w *confirmstate.Watch, t *confirmstate.TokenState, o events.Outcome, reason string) events.Feedback {
 	return events.Feedback{App: w.App, Platform: t.Platform, Token: t.Token, Outcome: o, Reason: reason,
 		IntentID: w.ID, At: s.cfg.Now().UTC()}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushfleet/pushfleet/internal/confirm"
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/natstest"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -23,8 +23,8 @@ func TestStateSurvivesRestart(t *testing.T) {
 	prov := &recorder{sent: map[string][]string{}}
 	h, stop := start(t, srv, prov, 1)
 	h.publish(t, confirmIntent("order-2", time.Hour, 30*time.Minute, "aa01", "bb02"))
-	h.waitState(t, "order-2", "bb02", confirm.StatePendingResend)
-	h.waitState(t, "order-2", "aa01", confirm.StatePendingResend)
+	h.waitState(t, "order-2", "bb02", confirmstate.StatePendingResend)
+	h.waitState(t, "order-2", "aa01", confirmstate.StatePendingResend)
 	stop()
 	srv.Shutdown()
 	srv.Restart(t)
@@ -56,7 +56,7 @@ func TestReplicasNeverDouble(t *testing.T) {
 	h := newHarness(t, 3)
 	h.publish(t, confirmIntent("order-3", time.Hour, 20*time.Minute, "aa01", "bb02", "cc03"))
 	for _, tk := range []string{"aa01", "bb02", "cc03"} {
-		h.waitState(t, "order-3", tk, confirm.StatePendingResend)
+		h.waitState(t, "order-3", tk, confirmstate.StatePendingResend)
 	}
 	copies := func(f func()) {
 		var wg sync.WaitGroup
@@ -150,7 +150,7 @@ func TestExpiredNotResent(t *testing.T) {
 	exp := time.Now().Add(time.Second)
 	in.Notification.Expiry = &exp
 	h.publish(t, in)
-	h.waitState(t, "order-6", "aa01", confirm.StatePendingResend)
+	h.waitState(t, "order-6", "aa01", confirmstate.StatePendingResend)
 	natstest.Eventually(t, 5*time.Second, func() bool { return time.Now().After(exp) }, "expiry passed")
 	h.fire(t, "order-6", 1)
 	h.quiet(t)

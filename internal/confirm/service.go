@@ -2,7 +2,6 @@ package confirm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/internal/metrics"
 	"github.com/pushfleet/pushfleet/pkg/events"
@@ -81,8 +81,8 @@ func (s *Service) timeout(ctx context.Context) (context.Context, context.CancelF
 // The stream is read before the bucket: handling a record writes the
 // bucket before it removes the record, so a record gone from the stream
 // is in the bucket.
-func (s *Service) lookup(ctx context.Context, app, id string) (*entry[Watch], error) {
-	key := watchKey(app, id)
+func (s *Service) lookup(ctx context.Context, app, id string) (*confirmstate.Entry[confirmstate.Watch], error) {
+	key := confirmstate.WatchKey(app, id)
 	raw, err := s.watches.GetLastMsgForSubject(ctx, events.ConfirmWatchSubject(app, id))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -97,7 +97,7 @@ func (s *Service) lookup(ctx context.Context, app, id string) (*entry[Watch], er
 			return nil, err
 		}
 	}
-	w, err := getJSON[Watch](ctx, s.kv, key)
+	w, err := confirmstate.Get[confirmstate.Watch](ctx, s.kv, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -119,13 +119,4 @@ func (s *Service) remember(key string, watched bool) {
 		clear(s.seen)
 	}
 	s.seen[key] = watched
-}
-
-// intentOf decodes a watch's intent.
-func intentOf(w *Watch) (*events.Intent, error) {
-	var in events.Intent
-	if err := json.Unmarshal(w.Intent, &in); err != nil {
-		return nil, fmt.Errorf("decode watched intent %s: %w", w.ID, err)
-	}
-	return &in, nil
 }

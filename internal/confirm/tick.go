@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
@@ -35,7 +36,7 @@ func (s *Service) handleTick(ctx context.Context, msg jetstream.Msg) consumer.Ve
 	// replica) moved the watch on: read it again, which mostly finds the
 	// tick handled.
 	for attempt := 0; ; attempt++ {
-		w, err := getJSON[Watch](ctx, s.kv, watchKey(t.App, t.IntentID))
+		w, err := confirmstate.Get[confirmstate.Watch](ctx, s.kv, confirmstate.WatchKey(t.App, t.IntentID))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return consumer.Done() // expired with the bucket's max age
 		}
@@ -43,14 +44,14 @@ func (s *Service) handleTick(ctx context.Context, msg jetstream.Msg) consumer.Ve
 			return consumer.RetryAfter(0, "kv", "read watch: "+err.Error())
 		}
 		switch {
-		case w.v.Done || t.N < w.v.Next:
+		case w.Value.Done || t.N < w.Value.Next:
 			return consumer.Done()
-		case t.N > w.v.Next:
+		case t.N > w.Value.Next:
 			// Armed by tick N-1, which has not recorded itself yet (it
 			// arms before it records): wait for it.
-			return consumer.RetryAfter(0, "early", fmt.Sprintf("tick %d before tick %d is recorded", t.N, w.v.Next))
+			return consumer.RetryAfter(0, "early", fmt.Sprintf("tick %d before tick %d is recorded", t.N, w.Value.Next))
 		}
-		if t.N <= w.v.Resends {
+		if t.N <= w.Value.Resends {
 			err = s.resend(ctx, w, t.N)
 		} else {
 			err = s.close(ctx, w)
@@ -78,52 +79,52 @@ const maxConflicts = 5
 // resend publishes re-send n of w to its delivered tokens not confirmed
 // yet, arms the next tick, then records tick n done. Each step repeats
 // harmlessly: the re-sends and the timer carry deterministic ids.
-func (s *Service) resend(ctx context.Context, w *entry[Watch], n int) error {
-	states, err := s.states(ctx, &w.v)
+func (s *Service) resend(ctx context.Context, w *confirmstate.Entry[confirmstate.Watch], n int) error {
+	states, err := s.states(ctx, &w.Value)
 	if err != nil {
 		return err
 	}
 	var targets []events.Target
 	for _, e := range states {
-		if e.v.State == events.Delivered {
-			targets = append(targets, events.Target{Platform: e.v.Platform, Token: e.v.Token})
+		if e.Value.State == events.Delivered {
+			targets = append(targets, events.Target{Platform: e.Value.Platform, Token: e.Value.Token})
 		}
 	}
 	// Sorted: a repeated tick splits the tokens into the same parts.
 	slices.SortFunc(targets, func(a, b events.Target) int {
 		return cmp.Or(cmp.Compare(a.Platform, b.Platform), cmp.Compare(a.Token, b.Token))
 	})
-	in, err := intentOf(&w.v)
+	in, err := w.Value.DecodeIntent()
 	if err != nil {
 		return err
 	}
 	// An expired notification is not sent again: its re-sends would only
 	// come back expired. The window still ends as planned.
 	if len(targets) > 0 && !in.Expired(s.cfg.Now()) {
-		if err := s.publishResend(ctx, &w.v, in, n, targets); err != nil {
+		if err := s.publishResend(ctx, &w.Value, in, n, targets); err != nil {
 			return err
 		}
 	} else {
 		targets = nil
 	}
-	if err := s.arm(ctx, &w.v, n+1); err != nil {
+	if err := s.arm(ctx, &w.Value, n+1); err != nil {
 		return err
 	}
-	w.v.Next, w.v.Sent = n+1, n
-	if _, err = updateJSON(ctx, s.kv, watchKey(w.v.App, w.v.ID), &w.v, w.rev); err != nil {
+	w.Value.Next, w.Value.Sent = n+1, n
+	if _, err = updateJSON(ctx, s.kv, confirmstate.WatchKey(w.Value.App, w.Value.ID), &w.Value, w.Revision); err != nil {
 		return err
 	}
 	// Counted by the tick's winner only: a concurrent copy's publishes
 	// were duplicates.
-	s.m.Resends.WithLabelValues(s.m.App(w.v.App)).Add(float64(len(targets)))
-	s.cfg.Logger.Info("re-sent to unconfirmed tokens", "app", w.v.App, "intent_id", w.v.ID, "resend", n, "tokens", len(targets))
+	s.m.Resends.WithLabelValues(s.m.App(w.Value.App)).Add(float64(len(targets)))
+	s.cfg.Logger.Info("re-sent to unconfirmed tokens", "app", w.Value.App, "intent_id", w.Value.ID, "resend", n, "tokens", len(targets))
 	return nil
 }
 
 // publishResend publishes the re-send intents of tick n: the watched
 // notification, without confirm or send_at, to targets, in parts of at
 // most ResendBatch tokens, each with its deterministic id.
-func (s *Service) publishResend(ctx context.Context, w *Watch, in *events.Intent, n int, targets []events.Target) error {
+func (s *Service) publishResend(ctx context.Context, w *confirmstate.Watch, in *events.Intent, n int, targets []events.Target) error {
 	in.Confirm, in.SendAt = nil, nil
 	for k := 0; len(targets) > 0; k++ {
 		part := targets[:min(len(targets), s.cfg.ResendBatch)]
@@ -147,17 +148,17 @@ func (s *Service) publishResend(ctx context.Context, w *Watch, in *events.Intent
 // close ends w's window: marks it closing (from then on a token delivered
 // late is reported by its feedback), reports every token still only
 // delivered unconfirmed, then marks it done.
-func (s *Service) close(ctx context.Context, w *entry[Watch]) error {
-	key := watchKey(w.v.App, w.v.ID)
-	if !w.v.Closing {
-		w.v.Closing = true
-		rev, err := updateJSON(ctx, s.kv, key, &w.v, w.rev)
+func (s *Service) close(ctx context.Context, w *confirmstate.Entry[confirmstate.Watch]) error {
+	key := confirmstate.WatchKey(w.Value.App, w.Value.ID)
+	if !w.Value.Closing {
+		w.Value.Closing = true
+		rev, err := updateJSON(ctx, s.kv, key, &w.Value, w.Revision)
 		if err != nil {
 			return err
 		}
-		w.rev = rev
+		w.Revision = rev
 	}
-	states, err := s.states(ctx, &w.v)
+	states, err := s.states(ctx, &w.Value)
 	if err != nil {
 		return err
 	}
@@ -175,10 +176,10 @@ func (s *Service) close(ctx context.Context, w *entry[Watch]) error {
 		return nil
 	}
 	for tk, e := range states {
-		if e.v.State != events.Delivered && e.v.State != events.Unconfirmed {
+		if e.Value.State != events.Delivered && e.Value.State != events.Unconfirmed {
 			continue
 		}
-		fb, isFirst, err := s.markUnconfirmed(ctx, &w.v, tk, reasonWindow)
+		fb, isFirst, err := s.markUnconfirmed(ctx, &w.Value, tk, reasonWindow)
 		if err != nil {
 			return err
 		}
@@ -200,17 +201,17 @@ func (s *Service) close(ctx context.Context, w *entry[Watch]) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	w.v.Done = true
-	if _, err := updateJSON(ctx, s.kv, key, &w.v, w.rev); err != nil {
+	w.Value.Done = true
+	if _, err := updateJSON(ctx, s.kv, key, &w.Value, w.Revision); err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("confirmation window ended", "app", w.v.App, "intent_id", w.v.ID, "unconfirmed", gave)
+	s.cfg.Logger.Info("confirmation window ended", "app", w.Value.App, "intent_id", w.Value.ID, "unconfirmed", gave)
 	return nil
 }
 
 // states lists w's token states within PublishTimeout.
-func (s *Service) states(ctx context.Context, w *Watch) (map[string]*entry[TokenState], error) {
+func (s *Service) states(ctx context.Context, w *confirmstate.Watch) (map[string]*confirmstate.Entry[confirmstate.TokenState], error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	return tokenStates(ctx, s.kv, w.App, w.ID)
+	return confirmstate.TokenStates(ctx, s.kv, w.App, w.ID)
 }

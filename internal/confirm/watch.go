@@ -12,12 +12,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/confirmstate"
 	"github.com/pushfleet/pushfleet/internal/consumer"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
 // newWatch builds the state of a watch record stored at start.
-func (s *Service) newWatch(app string, body []byte, start time.Time) (*Watch, error) {
+func (s *Service) newWatch(app string, body []byte, start time.Time) (*confirmstate.Watch, error) {
 	var in events.Intent
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, fmt.Errorf("%w watch record: %v", events.ErrMalformed, err)
@@ -32,7 +33,7 @@ func (s *Service) newWatch(app string, body []byte, start time.Time) (*Watch, er
 		return nil, fmt.Errorf("watch record of intent %q: no id or a bad confirm", in.ID)
 	}
 	start = start.UTC()
-	return &Watch{App: app, ID: in.ID, Intent: body, Start: start, Deadline: start.Add(in.Confirm.Within.D()),
+	return &confirmstate.Watch{App: app, ID: in.ID, Intent: body, Start: start, Deadline: start.Add(in.Confirm.Within.D()),
 		Every: in.Confirm.ResendEvery.D(), Resends: in.Confirm.Resends(), Next: 1}, nil
 }
 
@@ -52,15 +53,15 @@ func (s *Service) handleWatch(ctx context.Context, msg jetstream.Msg) consumer.V
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	if _, err := createJSON(ctx, s.kv, watchKey(w.App, w.ID), w); err != nil {
+	if _, err := createJSON(ctx, s.kv, confirmstate.WatchKey(w.App, w.ID), w); err != nil {
 		if !isConflict(err) {
 			return consumer.RetryAfter(0, "kv", "store watch: "+err.Error())
 		}
-		cur, err := getJSON[Watch](ctx, s.kv, watchKey(w.App, w.ID))
+		cur, err := confirmstate.Get[confirmstate.Watch](ctx, s.kv, confirmstate.WatchKey(w.App, w.ID))
 		if err != nil {
 			return consumer.RetryAfter(0, "kv", "read watch: "+err.Error())
 		}
-		w = &cur.v
+		w = &cur.Value
 	}
 	if !w.Done {
 		if err := s.arm(ctx, w, w.Next); err != nil {
@@ -84,7 +85,7 @@ type tick struct {
 // PUSH_CONFIRM_TIMERS firing onto push.confirm.due.<app> (rounded up to
 // the second, the schedules' resolution), or the tick itself when it is
 // due already. Its Nats-Msg-Id is the tick's, so arming twice stores one.
-func (s *Service) arm(ctx context.Context, w *Watch, n int) error {
+func (s *Service) arm(ctx context.Context, w *confirmstate.Watch, n int) error {
 	body, err := json.Marshal(tick{App: w.App, IntentID: w.ID, N: n})
 	if err != nil {
 		return err
