@@ -15,6 +15,14 @@
 // and in-progress signals that fail are counted in
 // pushfleet_ack_errors_total.
 //
+// On a cluster, acks, naks and terms are confirmed by the consumer leader
+// and sent again until they are (confirm.go): one lost while a new leader
+// is elected would hold its message for a whole AckWait and have it
+// handled twice. The pull iterator is renewed on a fresh inbox after a
+// reconnect or missed heartbeats (feed.go), so that pull requests left
+// behind never overflow its buffer: nothing delivered is dropped by the
+// client.
+//
 // Handlers decide what happened (a Verdict); the runner decides what that
 // means for JetStream. Handlers never ack, nak or term themselves.
 package consumer

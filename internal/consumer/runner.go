@@ -96,29 +96,33 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.MaxInFlight), jetstream.PullExpiry(pullExpiry))
-	if err != nil {
-		return fmt.Errorf("consume %s/%s: %w", r.cfg.Stream, r.cfg.Durable, err)
-	}
-	log := r.cfg.Logger.With("stream", r.cfg.Stream, "consumer", r.cfg.Durable)
-	log.Info("consuming", "max_in_flight", r.cfg.MaxInFlight)
-	r.ready.Store(true)
-
 	// Handlers keep running through the drain; hctx ends only at its timeout.
 	hctx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
 	var stopping atomic.Bool
 	var wg sync.WaitGroup
+	log := r.cfg.Logger.With("stream", r.cfg.Stream, "consumer", r.cfg.Durable)
+	f, err := newFeed(cons, r.conn(), log, &wg, func(msg jetstream.Msg) { r.take(hctx, msg, &stopping) },
+		jetstream.PullMaxMessages(r.cfg.MaxInFlight), jetstream.PullExpiry(pullExpiry))
+	if err != nil {
+		return fmt.Errorf("consume %s/%s: %w", r.cfg.Stream, r.cfg.Durable, err)
+	}
+	log.Info("consuming", "max_in_flight", r.cfg.MaxInFlight)
+	r.ready.Store(true)
+
 	for range r.cfg.MaxInFlight {
-		wg.Go(func() { r.work(hctx, it, &stopping) })
+		wg.Go(func() { r.work(hctx, f, &stopping) })
 	}
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); r.watchLag(ctx, cons) }()
+	reconnects := make(chan struct{})
+	go f.watchReconnects(reconnects)
+	defer close(reconnects)
 
 	<-ctx.Done()
 	r.ready.Store(false)
 	stopping.Store(true)
-	it.Drain()
+	f.drain()
 	idle := make(chan struct{})
 	go func() { wg.Wait(); close(idle) }()
 	select {
@@ -126,7 +130,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	case <-time.After(r.cfg.DrainTimeout):
 		log.Warn("drain timeout: cancelling in-flight handlers", "timeout", r.cfg.DrainTimeout)
 		cancelHandlers()
-		it.Stop()
+		f.stop()
 		<-idle
 	}
 	<-lagDone
@@ -170,31 +174,45 @@ const (
 // handled (two busy cores suffice), no pull request is left on the server
 // (consumer info: pending N, waiting 0, ack pending 0) and every worker waits
 // in Next. Only the iterator's missed-heartbeat check (2 heartbeats) then
-// re-pulls: after 30s with the client's default expiry, after 2s with this
-// one. The same check notices pull requests lost with a failed server. Cost:
+// re-pulls (the runner renews the iterator, see feed): after 30s with the
+// client's default expiry, after 2s with this one. The same check notices
+// pull requests lost with a failed server or consumer leader. Cost:
 // one pull request and two heartbeats per idle consumer every 2s. (A Next
 // timeout shorter than 2 heartbeats would defeat that check: the iterator
 // arms it per Next call.)
 const pullExpiry = 2 * time.Second
 
-func (r *Runner) work(ctx context.Context, it jetstream.MessagesContext, stopping *atomic.Bool) {
+func (r *Runner) work(ctx context.Context, f *feed, stopping *atomic.Bool) {
 	for {
+		it, gen := f.current()
 		msg, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
+			switch {
+			case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				if f.isClosed() {
+					return
+				}
+				// Replaced (a no-op then), or closed under us: pull anew.
+				f.renew(gen, whyClosed)
+			case errors.Is(err, jetstream.ErrNoHeartbeat):
+				f.renew(gen, whyHeartbeats)
+			default:
+				r.cfg.Logger.Debug("fetch", "err", err)
 			}
-			// Missed heartbeats and the like: the iterator recovers by itself.
-			r.cfg.Logger.Debug("fetch", "err", err)
 			continue
 		}
-		if stopping.Load() {
-			// Fetched but not started: hand it straight back to the fleet.
-			r.ackErr(msg, opNak, msg.Nak())
-			continue
-		}
-		r.handle(ctx, msg)
+		r.take(ctx, msg, stopping)
 	}
+}
+
+// take handles a fetched message, or hands it straight back to the fleet
+// when the runner is stopping.
+func (r *Runner) take(ctx context.Context, msg jetstream.Msg, stopping *atomic.Bool) {
+	if stopping.Load() {
+		r.ackErr(msg, opNak, msg.Nak())
+		return
+	}
+	r.handle(ctx, msg)
 }
 
 // EndSpan records a handler's verdict on its span and ends it
@@ -304,7 +322,7 @@ func (r *Runner) settle(ctx context.Context, msg jetstream.Msg, v Verdict, attem
 	r.undelivered.drop(msg)
 	switch v.Action {
 	case Ack:
-		r.ackErr(msg, opAck, msg.Ack())
+		r.ackErr(msg, opAck, r.acknowledge(ctx, msg, opAck, 0, ""))
 		return
 	case Retry:
 		if attempts < r.cfg.MaxAttempts {
@@ -314,7 +332,7 @@ func (r *Runner) settle(ctx context.Context, msg jetstream.Msg, v Verdict, attem
 			if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 				r.cfg.Logger.Debug("retry", "subject", msg.Subject(), "attempt", attempts, "delay", delay, "reason", v.Reason)
 			}
-			r.ackErr(msg, opNak, msg.NakWithDelay(delay))
+			r.ackErr(msg, opNak, r.acknowledge(ctx, msg, opNak, delay, ""))
 			return
 		}
 		v.Action = Dead
@@ -329,13 +347,13 @@ func (r *Runner) settle(ctx context.Context, msg jetstream.Msg, v Verdict, attem
 		delay := Backoff(attempts, r.cfg.BackoffBase, r.cfg.BackoffMax)
 		r.cfg.Logger.Error("dead letter publish failed; the message is kept and retried", "stage", stage,
 			"subject", msg.Subject(), "attempts", attempts, "retry_in", delay, "reason", v.Reason, "err", err)
-		r.ackErr(msg, opNak, msg.NakWithDelay(delay))
+		r.ackErr(msg, opNak, r.acknowledge(ctx, msg, opNak, delay, ""))
 		return
 	}
 	r.m.DeadLetters.WithLabelValues(stage, category(v)).Inc()
 	r.cfg.Logger.Warn("dead letter", "stage", stage, "app", v.App, "subject", msg.Subject(),
 		"attempts", attempts, "category", category(v), "reason", v.Reason)
-	r.ackErr(msg, opTerm, msg.TermWithReason(headerValue(v.Reason)))
+	r.ackErr(msg, opTerm, r.acknowledge(ctx, msg, opTerm, 0, headerValue(v.Reason)))
 }
 
 // deadLetterHeadroom is left below the server's max_payload for the dead
