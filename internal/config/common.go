@@ -190,6 +190,12 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 		}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		// A frozen server (a paused VM, a partition) is noticed after two
+		// missed pings: 20s instead of nats.go's default 4 minutes. The
+		// consumer runner notices sooner by its heartbeats; this is the
+		// backstop for every other wait (KV reads, publishes).
+		nats.PingInterval(10*time.Second),
+		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
