@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/apps"
@@ -189,17 +190,19 @@ func (e *Env) FeedbackSink(ctx context.Context, o config.Sink) (Service, error) 
 }
 
 // bucket binds a KV bucket, waiting (with backoff, until ctx ends) while it
-// does not exist yet: a service run with --provision=false may start before
-// the admin provisioned, and then becomes ready by itself, like its
-// consumers (consumer.Runner binds the same way).
+// does not exist yet or does not answer: a service run with
+// --provision=false may start before the admin provisioned, or while the
+// bucket's stream elects a leader, and then becomes ready by itself, like
+// its consumers (consumer.Runner binds the same way).
 func (e *Env) bucket(ctx context.Context, name string) (jetstream.KeyValue, error) {
 	for attempt := 1; ; attempt++ {
 		kv, err := e.JS.KeyValue(ctx, name)
-		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		why := waitFor(ctx, err)
+		if why == "" {
 			return kv, err
 		}
 		delay := consumer.Backoff(attempt, 500*time.Millisecond, 15*time.Second)
-		e.Logger.Warn("bucket not provisioned yet; waiting", "bucket", name, "retry_in", delay)
+		e.Logger.Warn(why, "bucket", name, "retry_in", delay, "err", err)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -208,4 +211,21 @@ func (e *Env) bucket(ctx context.Context, name string) (jetstream.KeyValue, erro
 		case <-t.C:
 		}
 	}
+}
+
+// waitFor says why a bucket that could not be opened (err) is worth
+// waiting for, or "" when err is final (nil, or a refusal such as a
+// permissions violation): not provisioned yet, or no answer while its
+// stream has no leader (a cluster electing one after a node was lost).
+func waitFor(ctx context.Context, err error) string {
+	switch {
+	case err == nil || ctx.Err() != nil:
+		return ""
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		return "bucket not provisioned yet; waiting"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return "bucket not answering (no leader yet?); waiting"
+	}
+	return ""
 }
