@@ -194,7 +194,7 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 		// missed pings: 20s instead of nats.go's default 4 minutes. The
 		// consumer runner notices sooner by its heartbeats; this is the
 		// backstop for every other wait (KV reads, publishes).
-		nats.PingInterval(10*time.Second),
+		nats.PingInterval(10 * time.Second),
 		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
