@@ -15,7 +15,7 @@ import (
 )
 
 // defaultScenarios is the full run: every target of docs/BENCHMARKS.md.
-const defaultScenarios = "s1:apns:0ms,s2:apns:0ms,s1:apns:20ms,s2:apns:20ms,s2:apns:20ms:half," +
+const defaultScenarios = "s1:apns:0ms,s2:apns:0ms,s1:apns:20ms,s1:apns:20ms:half,s2:apns:20ms,s2:apns:20ms:half," +
 	"s1:mixed:0ms,s2:mixed:0ms,tag:mixed:0ms"
 
 // options are the driver's settings.
