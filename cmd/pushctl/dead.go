@@ -313,7 +313,14 @@ func replayMsg(e entry) (*nats.Msg, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		job.Tokens, job.Attempt = e.d.Tokens, 0
+		idx, err := positions(job.Tokens, e.d.Tokens)
+		if err != nil {
+			return nil, "", err
+		}
+		// The dead tokens only, each with its own notification (a
+		// coalesced job holds several).
+		job = job.Subset(idx)
+		job.Attempt = 0
 		job.ID = fmt.Sprintf("%s.replay%d", job.ID, e.seq)
 		if body, err = json.Marshal(job); err != nil {
 			return nil, "", err
@@ -321,6 +328,28 @@ func replayMsg(e entry) (*nats.Msg, string, error) {
 		id = job.ID
 	}
 	return &nats.Msg{Subject: e.d.Subject, Data: body}, id, nil
+}
+
+// positions maps each of tokens to its position in all, each position
+// taken once (a coalesced job may hold one device for two notifications).
+func positions(all, tokens []string) ([]int, error) {
+	used := make([]bool, len(all))
+	idx := make([]int, 0, len(tokens))
+	for n, t := range tokens {
+		found := -1
+		for i, a := range all {
+			if a == t && !used[i] {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("dead token %d of %d is not in its job", n+1, len(tokens))
+		}
+		used[found] = true
+		idx = append(idx, found)
+	}
+	return idx, nil
 }
 
 // purge deletes matching dead letters.
