@@ -106,6 +106,7 @@ func (r *Runner) acknowledge(ctx context.Context, msg jetstream.Msg, op string, 
 		if ctx.Err() != nil || time.Until(deadline) < wait {
 			return fmt.Errorf("%s not confirmed after %d tries: %w", op, attempt, err)
 		}
+		r.m.AckRetries.WithLabelValues(r.cfg.Stage, op).Inc()
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -55,6 +55,11 @@ type Fleet struct {
 	// message comes back after the ack wait (a lost ack: its work is done
 	// again).
 	AckErrors *prometheus.CounterVec
+	// AckRetries counts acks, naks and terms that the consumer leader did
+	// not confirm at the first try and were sent again, by stage and
+	// operation: a consumer leader changing (a node lost, a rolling
+	// restart) shows here before anything waits an AckWait.
+	AckRetries *prometheus.CounterVec
 
 	// BuildInfo is 1, labelled with the running build's version, revision
 	// and Go version (internal/version): which build each pod runs.
@@ -137,6 +142,10 @@ func New() *Fleet {
 			Name: "pushfleet_ack_errors_total",
 			Help: "Acks, naks, terms and in-progress signals that could not be sent, by stage and operation (ack, nak, term, in_progress).",
 		}, []string{"stage", "op"}),
+		AckRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushfleet_ack_retries_total",
+			Help: "Acks, naks and terms sent again because the consumer leader did not confirm them at once, by stage and operation.",
+		}, []string{"stage", "op"}),
 	}
 	f.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "pushfleet_build_info",
@@ -146,7 +155,7 @@ func New() *Fleet {
 	f.BuildInfo.WithLabelValues(bi.Version, bi.Revision, bi.Go).Set(1)
 	reg.MustRegister(f.BuildInfo)
 	f.apps.max = DefaultMaxApps
-	reg.MustRegister(f.DeadLetterFailures, f.AckErrors)
+	reg.MustRegister(f.DeadLetterFailures, f.AckErrors, f.AckRetries)
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
 		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.CircuitOpen, f.TokenUpdates)
 	f.Provider = provider.NewMetrics(reg)
