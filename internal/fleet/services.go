@@ -125,6 +125,9 @@ func (e *Env) SenderService(p events.Platform, s provider.Sender, o config.Sende
 	o.Send.Logger = e.Logger.With("component", name)
 	// One retry budget for the token and its messages (zero: the default).
 	o.Send.MaxAttempts = cmp.Or(e.MaxAttempts, o.Send.MaxAttempts)
+	if o.Send.IDs == nil {
+		o.Send.IDs = &jobIDs{js: e.JS}
+	}
 	svc, err := send.New(o.Send, s, e.JS, e.Metrics)
 	if err != nil {
 		return nil, err

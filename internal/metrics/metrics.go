@@ -60,6 +60,9 @@ type Fleet struct {
 	// operation: a consumer leader changing (a node lost, a rolling
 	// restart) shows here before anything waits an AckWait.
 	AckRetries *prometheus.CounterVec
+	// DuplicateJobs counts delivery jobs a sender dropped because another
+	// message had already taken the same job (send.Config.IDs), by platform.
+	DuplicateJobs *prometheus.CounterVec
 
 	// BuildInfo is 1, labelled with the running build's version, revision
 	// and Go version (internal/version): which build each pod runs.
@@ -142,6 +145,10 @@ func New() *Fleet {
 			Name: "pushfleet_ack_errors_total",
 			Help: "Acks, naks, terms and in-progress signals that could not be sent, by stage and operation (ack, nak, term, in_progress).",
 		}, []string{"stage", "op"}),
+		DuplicateJobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushfleet_duplicate_jobs_total",
+			Help: "Delivery jobs dropped by a sender because the same job was already taken (stored again after its stream forgot its id), by platform.",
+		}, []string{"platform"}),
 		AckRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushfleet_ack_retries_total",
 			Help: "Acks, naks and terms sent again because the consumer leader did not confirm them at once, by stage and operation.",
@@ -155,7 +162,7 @@ func New() *Fleet {
 	f.BuildInfo.WithLabelValues(bi.Version, bi.Revision, bi.Go).Set(1)
 	reg.MustRegister(f.BuildInfo)
 	f.apps.max = DefaultMaxApps
-	reg.MustRegister(f.DeadLetterFailures, f.AckErrors, f.AckRetries)
+	reg.MustRegister(f.DeadLetterFailures, f.AckErrors, f.AckRetries, f.DuplicateJobs)
 	reg.MustRegister(f.Notifications, f.IntentToProvider, f.Intents, f.Jobs, f.Retries, f.DeadLetters,
 		f.Suppressed, f.HandlerSeconds, f.InFlight, f.ConsumerPending, f.AppsPaused, f.CircuitOpen, f.TokenUpdates)
 	f.Provider = provider.NewMetrics(reg)

@@ -175,6 +175,7 @@ var attacks = func() []attack {
 		// platform is declared: webhook_test.go, in a child process.
 		{webhookSender, events.FeedbackSubject(webhookPlatform, "demo"), ""},
 		{webhookSender, events.DeadSubject(events.SenderStage(webhookPlatform), "demo"), ""},
+		{webhookSender, "$KV." + events.JobIDsBucket + "." + events.JobIDKey(webhookPlatform, "demo", "x"), ""},
 	}
 	for _, p := range events.Platforms {
 		sender := events.SenderDurable(p)
@@ -183,6 +184,7 @@ var attacks = func() []attack {
 			row{sender, events.RetrySubject(p, "demo", "x"), events.RetryStream(p)},
 			row{sender, events.FeedbackSubject(p, "demo"), ""},
 			row{sender, events.DeadSubject(events.SenderStage(p), "demo"), ""},
+			row{sender, "$KV." + events.JobIDsBucket + "." + events.JobIDKey(p, "demo", "x"), ""},
 		)
 	}
 	return rows

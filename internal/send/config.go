@@ -2,8 +2,11 @@ package send
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pushfleet/pushfleet/internal/config/invalid"
 	"github.com/pushfleet/pushfleet/internal/consumer"
@@ -47,7 +50,18 @@ type Config struct {
 	// feedback events and re-queued tokens (default 30s): one lost with a
 	// failed server must not hold the job forever; the job is retried.
 	PublishTimeout time.Duration
-	Logger         *slog.Logger
+	// IDs, when set, records the jobs taken (events.JobIDsBucket), so that
+	// a job stored again under its id after its stream forgot it (a server
+	// restart, a new leader) is not sent twice; nil leaves dedup to the
+	// stream's Nats-Msg-Id alone.
+	IDs    JobIDs
+	Logger *slog.Logger
+}
+
+// JobIDs is the bucket of jobs taken: jetstream.KeyValue satisfies it.
+type JobIDs interface {
+	Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error)
+	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
 }
 
 // Defaults of Config and of a sender's consumers, declared once:

@@ -68,6 +68,9 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) consumer.Verdic
 	if job.Platform != s.cfg.Platform {
 		return s.dead(job, all(job), "malformed", fmt.Sprintf("job for %s on the %s stream", job.Platform, s.cfg.Platform))
 	}
+	if v, done := s.dedup(ctx, msg, job); done {
+		return v
+	}
 	attempts := job.Attempt + 1
 	if meta, err := msg.Metadata(); err == nil {
 		attempts = job.Attempt + int(meta.NumDelivered)

@@ -177,6 +177,7 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 		kvStream(c, events.ConfirmBucket, "pushfleet confirmed delivery: watched intents and their tokens' states", ConfirmStateMaxAge),
 		kvStream(c, events.TokensBucket, "pushfleet device tokens: registry and delivery state", 0),
 		kvStream(c, events.IntentIDsBucket, "pushfleet intent ids taken by the dispatcher, per app, for the dedup window", c.DedupWindow),
+		kvStream(c, events.JobIDsBucket, "pushfleet delivery jobs taken by the senders, per platform and app, for the dedup window", c.DedupWindow),
 	)
 	return cfgs
 }

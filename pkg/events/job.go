@@ -229,6 +229,15 @@ func RetryJobID(jobID string, generation int) string {
 // the same id must not be taken for one.
 func JobMsgID(app, jobID string) string { return IntentMsgID(app, jobID) }
 
+// JobIDKey is the key of a job taken by platform p's sender in the
+// JobIDsBucket: "<platform>.<app>.<hash of the job id>", so that NATS
+// permissions can confine each sender to its own platform's keys.
+func JobIDKey(p Platform, app, jobID string) string {
+	h := fnv.New128a()
+	h.Write([]byte(jobID))
+	return fmt.Sprintf("%s.%s.%x", p, app, h.Sum(nil))
+}
+
 // Expired reports whether the job's notification expiry has passed at now;
 // for a coalesced job, whether every one of its notifications' has.
 func (j *Job) Expired(now time.Time) bool {

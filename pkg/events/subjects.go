@@ -19,6 +19,12 @@ const (
 	// IntentIDsBucket remembers, per app, the intent ids the dispatcher has
 	// taken during the dedup window: dedup that survives restarts.
 	IntentIDsBucket = "push_intent_ids"
+	// JobIDsBucket remembers, per platform and app, the delivery jobs a
+	// sender has taken during the dedup window (JobIDKey): a work queue
+	// forgets a consumed job's Nats-Msg-Id when its server restarts or
+	// another node leads it, and a dispatcher retrying after a lost
+	// acknowledgement would then store the job again.
+	JobIDsBucket = "push_job_ids"
 )
 
 // Subject roots. Every subject is root.<...>.<app>, general to specific, so
