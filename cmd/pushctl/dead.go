@@ -308,26 +308,42 @@ func replayMsg(e entry) (*nats.Msg, string, error) {
 		return nil, "", errors.New("no original message to replay")
 	}
 	id := fmt.Sprintf("replay.%d", e.seq)
-	if len(e.d.Tokens) > 0 && strings.HasPrefix(e.d.Subject, events.SendRoot+".") {
+	if isJobSubject(e.d.Subject) {
 		job, err := events.DecodeJob(body)
 		if err != nil {
 			return nil, "", err
 		}
-		idx, err := positions(job.Tokens, e.d.Tokens)
-		if err != nil {
-			return nil, "", err
+		if len(e.d.Tokens) > 0 {
+			idx, err := positions(job.Tokens, e.d.Tokens)
+			if err != nil {
+				return nil, "", err
+			}
+			// The dead tokens only, each with its own notification (a
+			// coalesced job holds several).
+			job = job.Subset(idx)
 		}
-		// The dead tokens only, each with its own notification (a
-		// coalesced job holds several).
-		job = job.Subset(idx)
+		// A new job id, whole job or part: under its old one the sender,
+		// which remembers the jobs it took (push_job_ids), would drop it.
 		job.Attempt = 0
 		job.ID = fmt.Sprintf("%s.replay%d", job.ID, e.seq)
 		if body, err = json.Marshal(job); err != nil {
 			return nil, "", err
 		}
-		id = job.ID
+		id = events.JobMsgID(job.App, job.ID)
 	}
 	return &nats.Msg{Subject: e.d.Subject, Data: body}, id, nil
+}
+
+// isJobSubject reports whether subject carries delivery jobs: a job
+// (push.send.<platform>.<app>) or a re-queued one when due
+// (push.retry.<platform>.due.<app>).
+func isJobSubject(subject string) bool {
+	if strings.HasPrefix(subject, events.SendRoot+".") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(subject, events.RetryRoot+".")
+	_, due, _ := strings.Cut(rest, ".")
+	return ok && strings.HasPrefix(due, "due.")
 }
 
 // positions maps each of tokens to its position in all, each position
