@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -51,8 +52,7 @@ type coalesceKey struct {
 type coalesced struct {
 	key    coalesceKey
 	parts  []events.Part
-	ids    []string // per part: intent id and batch index, for the job id
-	index  []int    // per part: the intent's batch index, for a one-part job
+	index  []int // per part: the intent's batch index, in the job id
 	tokens []string
 	of     []int
 	bytes  int
@@ -98,7 +98,7 @@ func (c *coalescer) add(app string, p events.Platform, part events.Part, batchIn
 	c.mu.Lock()
 	var ready []*coalesced
 	j := c.open[k]
-	if j != nil && (len(j.tokens)+len(tokens) > limit || j.bytes+size > maxCoalescedBytes || len(j.parts) >= maxParts) {
+	if j != nil && (len(j.tokens)+len(tokens) > limit || j.bytes+size > maxCoalescedBytes || len(j.parts) >= events.MaxJobParts) {
 		delete(c.open, k)
 		ready = append(ready, j)
 		j = nil
@@ -114,7 +114,6 @@ func (c *coalescer) add(app string, p events.Platform, part events.Part, batchIn
 	}
 	n := len(j.parts)
 	j.parts = append(j.parts, part)
-	j.ids = append(j.ids, fmt.Sprintf("%s#%d", part.IntentID, batchIndex))
 	j.index = append(j.index, batchIndex)
 	j.tokens = append(j.tokens, tokens...)
 	for range tokens {
@@ -129,9 +128,6 @@ func (c *coalescer) add(app string, p events.Platform, part events.Part, batchIn
 	c.publish(ready)
 	return j
 }
-
-// maxParts mirrors events' bound on the notifications of one job.
-const maxParts = 1000
 
 // expire flushes every open job once the linger is over.
 func (c *coalescer) expire() {
@@ -205,7 +201,11 @@ func (j *coalesced) job() *events.Job {
 			App: j.key.app, Platform: j.key.platform, Tokens: j.tokens, Notification: p.Notification,
 			Overrides: p.Overrides, CreatedAt: p.CreatedAt}
 	}
-	return &events.Job{ID: events.CoalescedJobID(j.ids, j.tokens, j.of), App: j.key.app, Platform: j.key.platform,
+	ids := make([]string, len(j.parts))
+	for k := range j.parts {
+		ids[k] = j.parts[k].IntentID + "#" + strconv.Itoa(j.index[k])
+	}
+	return &events.Job{ID: events.CoalescedJobID(ids, j.tokens, j.of), App: j.key.app, Platform: j.key.platform,
 		Tokens: j.tokens, Parts: j.parts, Of: j.of}
 }
 

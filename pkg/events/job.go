@@ -1,10 +1,12 @@
 package events
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,9 +64,9 @@ type Part struct {
 	Trace string `json:"trace,omitempty"`
 }
 
-// maxParts bounds the notifications of one coalesced job (the dispatcher
-// flushes at the platform's batch size, at most 1,000 tokens).
-const maxParts = 1000
+// MaxJobParts bounds the notifications of one coalesced job (the
+// dispatcher flushes at the platform's batch size, at most 1,000 tokens).
+const MaxJobParts = 1000
 
 // Coalesced reports whether the job carries several notifications.
 func (j *Job) Coalesced() bool { return len(j.Parts) > 0 }
@@ -124,7 +126,7 @@ func (j *Job) Split() []SubJob {
 	}
 	subs := make([]SubJob, len(j.Parts))
 	for k := range j.Parts {
-		subs[k].Job = j.single(k, nil)
+		subs[k].Job = j.single(k)
 	}
 	for i, t := range j.Tokens {
 		k := j.Of[i]
@@ -140,12 +142,12 @@ func (j *Job) Split() []SubJob {
 	return out
 }
 
-// single is part k of a coalesced job as a single-notification job holding
-// tokens; its id names the part ("<job id>/<k>").
-func (j *Job) single(k int, tokens []string) *Job {
+// single is part k of a coalesced job as a single-notification job, its
+// tokens to be added; its id names the part ("<job id>/<k>").
+func (j *Job) single(k int) *Job {
 	p := &j.Parts[k]
-	return &Job{ID: fmt.Sprintf("%s/%d", j.ID, k), IntentID: p.IntentID, App: j.App, Platform: j.Platform,
-		Tokens: tokens, Topics: p.Topics, Notification: p.Notification, Overrides: p.Overrides, CreatedAt: p.CreatedAt,
+	return &Job{ID: j.ID + "/" + strconv.Itoa(k), IntentID: p.IntentID, App: j.App, Platform: j.Platform,
+		Topics: p.Topics, Notification: p.Notification, Overrides: p.Overrides, CreatedAt: p.CreatedAt,
 		Attempt: j.Attempt, Generation: j.Generation}
 }
 
@@ -193,11 +195,13 @@ func CoalescedJobID(parts []string, tokens []string, of []int) string {
 		h.Write([]byte(id))
 		h.Write([]byte{0})
 	}
+	var b []byte
 	for i, t := range tokens {
-		fmt.Fprintf(h, "%d:%s", of[i], t)
-		h.Write([]byte{0})
+		b = strconv.AppendInt(b[:0], int64(of[i]), 10)
+		b = append(append(append(b, ':'), t...), 0)
+		h.Write(b)
 	}
-	return fmt.Sprintf("c-%x", h.Sum(nil))
+	return "c-" + hex.EncodeToString(h.Sum(nil))
 }
 
 // JobID derives a job's id from its intent, platform, batch index and the
@@ -281,8 +285,8 @@ func (j *Job) checkParts() error {
 	switch {
 	case len(j.Parts) == 0 && len(j.Of) == 0:
 		return nil
-	case len(j.Parts) < 2 || len(j.Parts) > maxParts:
-		return fmt.Errorf("a coalesced job holds 2 to %d parts, not %d", maxParts, len(j.Parts))
+	case len(j.Parts) < 2 || len(j.Parts) > MaxJobParts:
+		return fmt.Errorf("a coalesced job holds 2 to %d parts, not %d", MaxJobParts, len(j.Parts))
 	case len(j.Of) != len(j.Tokens):
 		return fmt.Errorf("%d part indexes for %d tokens", len(j.Of), len(j.Tokens))
 	case j.IntentID != "" || len(j.Topics) > 0 || j.Overrides != nil:
