@@ -684,38 +684,7 @@ func (h *harness) settleWithin(timeout time.Duration) bool {
 // readStream hands every message currently on stream to fn.
 func (h *harness) readStream(stream string, fn func(jetstream.Msg)) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := h.jsc.Stream(ctx, stream)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	want := info.State.Msgs
-	if want == 0 {
-		return
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var got uint64
-	for got < want {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			h.t.Fatalf("read %s: %v", stream, err)
-		}
-		for msg := range batch.Messages() {
-			fn(msg)
-			got++
-		}
-		if ctx.Err() != nil {
-			h.t.Fatalf("read %s: %d of %d messages: %v", stream, got, want, ctx.Err())
-		}
-	}
+	proctest.ReadStream(h.t, h.jsc, stream, 30*time.Second, fn)
 }
 
 // inFlight counts the messages of a durable consumer that JetStream has

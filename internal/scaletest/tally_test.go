@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pushfleet/pushfleet/internal/proctest"
 	"github.com/pushfleet/pushfleet/pkg/events"
 )
 
@@ -149,38 +150,7 @@ func (h *harness) tally(inFlight int, stall, tail time.Duration) *tally {
 // readStream hands every message stored on stream to fn, as the admin.
 func (h *harness) readStream(stream string, fn func(jetstream.Msg)) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := h.admin.Stream(ctx, stream)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	want := info.State.Msgs
-	if want == 0 {
-		return
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var got uint64
-	for got < want && ctx.Err() == nil {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			h.t.Fatalf("read %s: %v", stream, err)
-		}
-		for m := range batch.Messages() {
-			fn(m)
-			got++
-		}
-	}
-	if got < want {
-		h.t.Fatalf("read %s: %d of %d messages", stream, got, want)
-	}
+	proctest.ReadStream(h.t, h.admin, stream, 60*time.Second, fn)
 }
 
 func (tl *tally) line() string {
