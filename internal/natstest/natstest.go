@@ -14,6 +14,7 @@
 package natstest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -101,4 +102,20 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format st
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// StreamMsgs is how many messages stream holds now.
+func StreamMsgs(t testing.TB, js jetstream.StreamManager, stream string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }

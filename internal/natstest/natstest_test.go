@@ -68,19 +68,6 @@ func retry(ctx context.Context, t *testing.T, what string, f func(context.Contex
 	}
 }
 
-func streamMsgs(ctx context.Context, t *testing.T, js jetstream.JetStream, name string) uint64 {
-	t.Helper()
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 // The server comes back on the same URL from the same store: what was
 // stored before the shutdown is still there, and a client that reconnects
 // forever is back by itself.
@@ -111,11 +98,11 @@ func TestServerRestartKeepsStoredMessages(t *testing.T) {
 		t.Fatal("restarted server not running with JetStream")
 	}
 	natstest.Eventually(t, 10*time.Second, nc.IsConnected, "client reconnected")
-	if n := streamMsgs(ctx, t, js, "KEEP"); n != 20 {
+	if n := natstest.StreamMsgs(t, js, "KEEP"); n != 20 {
 		t.Fatalf("%d messages after the restart, want 20", n)
 	}
 	publish(ctx, t, js, "keep.a", 20, 1)
-	if n := streamMsgs(ctx, t, js, "KEEP"); n != 21 {
+	if n := natstest.StreamMsgs(t, js, "KEEP"); n != 21 {
 		t.Fatalf("%d messages after publishing to the restarted server, want 21", n)
 	}
 }
@@ -180,7 +167,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	if l := c.StreamLeader("$G", "R3"); l == nil || l == victim {
 		t.Fatalf("stream leader after %s went down: %v", victim, l)
 	}
-	if n := streamMsgs(ctx, t, js, "R3"); n != 100 {
+	if n := natstest.StreamMsgs(t, js, "R3"); n != 100 {
 		t.Fatalf("%d messages with %s down, want 100", n, victim)
 	}
 

@@ -92,14 +92,14 @@ func TestWorkStreamsRefuseRollupsAndKeepEverything(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				before := streamMsgs(t, js, stream)
+				before := natstest.StreamMsgs(t, js, stream)
 				m := nats.NewMsg(subj)
 				m.Data = []byte(`{}`)
 				m.Header.Set("Nats-Rollup", rollup)
 				if _, err := js.PublishMsg(ctx, m); err == nil {
 					t.Errorf("roll-up %s on %s accepted", rollup, subj)
 				}
-				if after := streamMsgs(t, js, stream); after != before {
+				if after := natstest.StreamMsgs(t, js, stream); after != before {
 					t.Errorf("%s: %d messages before the roll-up, %d after", stream, before, after)
 				}
 			})
@@ -199,8 +199,8 @@ func TestProvisionMigratesStreamsThatAllowedSchedules(t *testing.T) {
 				if err == nil {
 					t.Fatal("a stream still holding work was re-created")
 				}
-				if n := msgs; n != int(streamMsgs(t, js, events.StreamIntents)) {
-					t.Errorf("work lost: %d messages left", streamMsgs(t, js, events.StreamIntents))
+				if n := msgs; n != int(natstest.StreamMsgs(t, js, events.StreamIntents)) {
+					t.Errorf("work lost: %d messages left", natstest.StreamMsgs(t, js, events.StreamIntents))
 				}
 				return
 			}
@@ -213,17 +213,4 @@ func TestProvisionMigratesStreamsThatAllowedSchedules(t *testing.T) {
 			}
 		})
 	}
-}
-
-func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }

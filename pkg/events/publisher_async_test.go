@@ -189,7 +189,7 @@ func TestPublishAsyncReportsEveryFailure(t *testing.T) {
 			if !errors.Is(err, tc.want) || !errors.As(err, &pe) || pe.ID != wantFailed[0] {
 				t.Fatalf("flush error %v: want one matching %v, the first failure %s", err, tc.want, wantFailed[0])
 			}
-			if got := streamMsgs(ctx, t, js); got != uint64(sum.Acked) {
+			if got := natstest.StreamMsgs(t, js, events.StreamIntents); got != uint64(sum.Acked) {
 				t.Fatalf("%d intents stored, %d acknowledged", got, sum.Acked)
 			}
 		})
@@ -206,19 +206,6 @@ func intentsStream(ctx context.Context, t *testing.T, js jetstream.JetStream, ma
 		Storage:  jetstream.MemoryStorage, MaxMsgSize: maxSize, Duplicates: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func streamMsgs(ctx context.Context, t *testing.T, js jetstream.JetStream) uint64 {
-	t.Helper()
-	s, err := js.Stream(ctx, events.StreamIntents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }
 
 // When the server goes away, every intent ends acknowledged (and stored),
@@ -271,7 +258,7 @@ func TestPublishAsyncServerGone(t *testing.T) {
 	// Acknowledged means stored: the restarted server holds them all.
 	srv.Restart(t)
 	natstest.Eventually(t, 10*time.Second, nc.IsConnected, "reconnected")
-	if got := streamMsgs(ctx, t, js); got < uint64(sum.Acked) {
+	if got := natstest.StreamMsgs(t, js, events.StreamIntents); got < uint64(sum.Acked) {
 		t.Fatalf("%d intents stored, %d acknowledged", got, sum.Acked)
 	}
 }
