@@ -519,3 +519,48 @@ func TestIntentIDsAreTheDispatchers(t *testing.T) {
 		})
 	}
 }
+
+// Each sender keeps the jobs it took in bucket push_job_ids under its own
+// platform's keys, with exactly its rights; it can neither write nor read
+// another platform's keys, and no other service can write the bucket.
+func TestJobIDsAreEachSendersOwn(t *testing.T) {
+	as := startAuthServer(t, nil)
+	admin := as.connect(t, "admin")
+	provisionAsAdmin(t, admin.js)
+	ctx := context.Background()
+	s := as.connect(t, events.SenderDurable(events.APNs))
+	kv, err := s.js.KeyValue(ctx, events.JobIDsBucket)
+	if err != nil {
+		t.Fatalf("apns-sender opens %s: %v", events.JobIDsBucket, err)
+	}
+	key := events.JobIDKey(events.APNs, "demo", "job-1")
+	if _, err := kv.Create(ctx, key, []byte("PUSH_SEND_APNS:1")); err != nil {
+		t.Fatalf("apns-sender takes a job: %v", err)
+	}
+	if e, err := kv.Get(ctx, key); err != nil || string(e.Value()) != "PUSH_SEND_APNS:1" {
+		t.Fatalf("apns-sender reads the job back: %v %v", e, err)
+	}
+	time.Sleep(200 * time.Millisecond) // let late violations reach the log
+	if v := as.log.violations(); len(v) > 0 {
+		t.Fatalf("the sender's dedup needs permissions it does not have:\n%s", strings.Join(v, "\n"))
+	}
+	other := events.JobIDKey(events.FCM, "demo", "job-1")
+	s.denied(t, "$KV."+events.JobIDsBucket+"."+other, func(ctx context.Context) error {
+		_, err := s.js.Publish(ctx, "$KV."+events.JobIDsBucket+"."+other, []byte(`1`))
+		return err
+	})
+	read := "$JS.API.DIRECT.GET.KV_" + events.JobIDsBucket + ".$KV." + events.JobIDsBucket + "." + other
+	s.denied(t, read, func(ctx context.Context) error {
+		_, err := s.nc.RequestWithContext(ctx, read, nil)
+		return err
+	})
+	for _, u := range []string{"dispatcher", "feedback-sink", "confirm-service", "producer", "registry-demo"} {
+		t.Run(u, func(t *testing.T) {
+			c := as.connect(t, u)
+			c.denied(t, "$KV."+events.JobIDsBucket+"."+key, func(ctx context.Context) error {
+				_, err := c.js.Publish(ctx, "$KV."+events.JobIDsBucket+"."+key, []byte(`1`))
+				return err
+			})
+		})
+	}
+}
