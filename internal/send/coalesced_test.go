@@ -133,3 +133,37 @@ func storedData(t *testing.T, js jetstream.JetStream, stream string) [][]byte {
 	}
 	return out
 }
+
+// Every token of a coalesced job is to be retried, but one notification
+// expires before the next try: it is reported expired now, and only the
+// other's token is re-queued (the whole message is not redelivered, which
+// would report the first expired only later).
+func TestCoalescedRetryExpiresEachNotificationOnItsOwn(t *testing.T) {
+	p := &scripted{script: []func(*events.Job) []provider.Result{answer(provider.Retry, provider.ErrUnavailable, 5*time.Second)}}
+	svc, js := newTestService(t, Config{Platform: events.APNs}, p)
+	soon, later, now := time.Now().Add(2*time.Second), time.Now().Add(time.Hour), time.Now()
+	job := events.Job{ID: "c-2", App: "shop", Platform: events.APNs, Tokens: []string{"aa", "bb"}, Of: []int{0, 1},
+		Parts: []events.Part{
+			{IntentID: "soon", Notification: events.Notification{Title: "s", Expiry: &soon}, CreatedAt: now},
+			{IntentID: "later", Notification: events.Notification{Title: "l", Expiry: &later}, CreatedAt: now},
+		}}
+	data, err := json.Marshal(&job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := svc.Handle(context.Background(), jobMsg{data: data}); v.Action != consumer.Ack {
+		t.Fatalf("verdict %+v, want ack (expired reported, the rest re-queued)", v)
+	}
+	var got []string
+	for _, f := range storedEvents(t, js) {
+		got = append(got, f.IntentID+"/"+string(f.Outcome))
+	}
+	slices.Sort(got)
+	if want := []string{"later/failed", "soon/expired", "soon/failed"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("feedback %v, want %v", got, want)
+	}
+	retried := storedJobs(t, js, events.RetryStream(events.APNs))
+	if len(retried) != 1 || retried[0].IntentID != "later" || !reflect.DeepEqual(retried[0].Tokens, []string{"bb"}) {
+		t.Fatalf("re-queued %+v, want later's bb alone", retried)
+	}
+}
